@@ -1,0 +1,86 @@
+import type { LimitOptions } from './types.js';
+
+/** Payload of the `acquired` event. */
+export interface AcquiredEvent {
+  readonly waitedMs: number;
+  readonly input: number;
+  readonly output: number;
+  readonly priority: number;
+}
+
+/** Payload of the `released` event. */
+export interface ReleasedEvent {
+  readonly heldMs: number;
+  /** True when the lease was cancelled (the request was never sent). */
+  readonly cancelled: boolean;
+}
+
+/** Payload of the `queued` event. */
+export interface QueuedEvent {
+  /** Waiters in the queue, this one included. */
+  readonly queued: number;
+  readonly priority: number;
+}
+
+/** Payload of the `paused` event. */
+export interface PausedEvent {
+  /** The length of the pause asked for. */
+  readonly ms: number;
+  /** Until when, on the limiter's clock, admissions are held. */
+  readonly until: number;
+}
+
+/** Why an acquire was rejected. */
+export type RejectReason = 'capacity' | 'queue-full' | 'timeout' | 'aborted' | 'closed' | 'invalid' | 'store';
+
+/** Payload of the `rejected` event. */
+export interface RejectedEvent {
+  readonly reason: RejectReason;
+  readonly error: unknown;
+}
+
+/** Payload of the `retry` event: emitted before each wait between attempts. */
+export interface RetryEvent {
+  /** The attempt that failed (1 for the first). */
+  readonly attempt: number;
+  /** How long the caller waits before the next attempt. */
+  readonly delayMs: number;
+  readonly error: unknown;
+  /** Why the failure was judged retryable, e.g. `rate-limited`, `server-error`, `timeout`. */
+  readonly reason: string;
+}
+
+/** Payload of the `rateLimited` event: the server answered 429. */
+export interface RateLimitedEvent {
+  readonly status: number;
+  /** The delay the server named, if it named one. */
+  readonly retryAfterMs: number | undefined;
+  /** How long the limiter was paused for everyone. */
+  readonly pauseMs: number;
+}
+
+/** Payload of the `limitsChanged` event. */
+export interface LimitsChangedEvent {
+  readonly limits: LimitOptions;
+}
+
+/** Payload of the `storeError` event: a store write (reconcile, cancel, release, pause) failed. */
+export interface StoreErrorEvent {
+  readonly operation: 'reconcile' | 'cancel' | 'release' | 'pause';
+  readonly error: unknown;
+}
+
+/** Every event a limiter emits, for `limiter.on(name, listener)`. */
+export interface LimiterEvents {
+  acquired: (event: AcquiredEvent) => void;
+  released: (event: ReleasedEvent) => void;
+  queued: (event: QueuedEvent) => void;
+  paused: (event: PausedEvent) => void;
+  rejected: (event: RejectedEvent) => void;
+  retry: (event: RetryEvent) => void;
+  rateLimited: (event: RateLimitedEvent) => void;
+  limitsChanged: (event: LimitsChangedEvent) => void;
+  storeError: (event: StoreErrorEvent) => void;
+  /** Nobody waits and nothing is held. */
+  idle: () => void;
+}

@@ -1,0 +1,101 @@
+import { resolveCost } from './internal/options.js';
+import type { Cost, StoreEntry } from './stores/store.js';
+import type { TokenCost } from './types.js';
+
+/** What a lease asks of the limiter that issued it. */
+export interface LeaseOwner {
+  release(lease: Lease, entry: StoreEntry): void;
+  reconcile(lease: Lease, entry: StoreEntry, cost: Cost): void;
+  cancel(lease: Lease, entry: StoreEntry): void;
+}
+
+/**
+ * Permission to start one request, returned by `limiter.acquire()`. Hold it while the request
+ * runs; `await using lease = await limiter.acquire()` (or `using`) releases it at the end of the
+ * block. Releasing frees the concurrency slot; the request's start and tokens stay in the windows.
+ */
+export class Lease implements Disposable, AsyncDisposable {
+  /** How long the caller waited in the queue, in milliseconds. */
+  readonly waitedMs: number;
+  /** When the request was admitted, on the limiter's clock. */
+  readonly acquiredAt: number;
+  readonly #owner: LeaseOwner;
+  readonly #entry: StoreEntry;
+  #cost: Cost;
+  #released = false;
+  #cancelled = false;
+
+  /** @internal Leases come from `limiter.acquire()` and `limiter.tryAcquire()`. */
+  constructor(owner: LeaseOwner, entry: StoreEntry, cost: Cost, waitedMs: number, acquiredAt: number) {
+    this.#owner = owner;
+    this.#entry = entry;
+    this.#cost = cost;
+    this.waitedMs = waitedMs;
+    this.acquiredAt = acquiredAt;
+  }
+
+  /** The tokens currently charged for this request (the reservation, or what it was reconciled to). */
+  get tokens(): Cost {
+    return this.#cost;
+  }
+
+  /** True once `release()` (or `cancel()`, or disposal) ran. */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** True once `cancel()` ran. */
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  /** Frees the concurrency slot. Idempotent: a second call does nothing. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#owner.release(this, this.#entry);
+  }
+
+  /**
+   * Replaces the token reservation with what the request really used: a refund when it used
+   * less, an extra charge when it used more. The charge keeps the request's start time, so it
+   * leaves the windows when the reservation would have. Allowed after `release()`; calling it
+   * again replaces the charge again (never a double refund); ignored after `cancel()`.
+   * @param actual Tokens used: a number (input tokens) or `{ input, output }`.
+   * @throws TypeError when `actual` is not a non-negative finite number (or such an object).
+   */
+  reconcile(actual: TokenCost): void {
+    let cost: Cost;
+    try {
+      cost = resolveCost(actual, 'actual');
+    } catch (error) {
+      throw new TypeError((error as Error).message);
+    }
+    if (this.#cancelled) return;
+    this.#cost = cost;
+    this.#owner.reconcile(this, this.#entry, cost);
+  }
+
+  /**
+   * The request was never sent: gives back its request slot and its tokens entirely, then
+   * releases. Idempotent.
+   */
+  cancel(): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#cost = { input: 0, output: 0 };
+    this.#owner.cancel(this, this.#entry);
+    this.release();
+  }
+
+  /** Releases; lets `using lease = ...` work. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** Releases; lets `await using lease = ...` work. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.release();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,553 @@
+import { TypedEmitter } from 'tiny-typed-emitter';
+import {
+  AcquireTimeoutError,
+  CapacityError,
+  LimiterClosedError,
+  QueueFullError,
+} from './errors.js';
+import type { LimiterEvents, RejectReason, StoreErrorEvent } from './events.js';
+import { systemClock, type Clock, type TimerHandle } from './internal/clock.js';
+import { DeadlineHeap, type HasDeadline } from './internal/deadline-heap.js';
+import {
+  LIMIT_KEYS,
+  resolveCost,
+  resolveLimits,
+  toLimitOptions,
+  type ResolvedOptions,
+} from './internal/options.js';
+import {
+  callable,
+  abortSignal,
+  finiteNumber,
+  knownKeys,
+  nonNegativeNumber,
+  plainObject,
+} from './internal/validate.js';
+import { WaiterQueue, type QueueNode } from './internal/waiter-queue.js';
+import { Lease, type LeaseOwner } from './lease.js';
+import { MemoryStore } from './stores/memory-store.js';
+import type { Admission, Cost, LimiterStore, StoreEntry, WindowUsage } from './stores/store.js';
+import type { AcquireOptions, LimitOptions, LimiterOptions } from './types.js';
+
+const ACQUIRE_KEYS = new Set(['tokens', 'priority', 'signal', 'timeoutMs']);
+const ZERO_COST: Cost = Object.freeze({ input: 0, output: 0 });
+
+/** A caller waiting in the queue. Holds its own links, heap slot and abort handler. */
+class Waiter implements QueueNode, HasDeadline {
+  prev: QueueNode | undefined = undefined;
+  next: QueueNode | undefined = undefined;
+  level: QueueNode['level'] = undefined;
+  heapIndex = -1;
+  resolve!: (lease: Lease) => void;
+  reject!: (error: unknown) => void;
+
+  constructor(
+    readonly onAbort: (waiter: Waiter) => void,
+    readonly cost: Cost,
+    public priority: number,
+    readonly enqueuedAt: number,
+    public deadline: number,
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  /** The abort listener: the waiter is its own `EventListener`, so no closure is allocated. */
+  handleEvent(): void {
+    this.onAbort(this);
+  }
+}
+
+/** What `limiter.stats()` reports. */
+export interface LimiterStats {
+  /** Callers waiting. */
+  readonly queued: number;
+  /** Leases held (admitted and not yet released). */
+  readonly inFlight: number;
+  /** The concurrency cap, or undefined when unlimited. */
+  readonly concurrency: number | undefined;
+  /** Use of each request window. */
+  readonly requests: readonly WindowUsage[];
+  /** Use of each token budget. */
+  readonly tokens: readonly WindowUsage[];
+  readonly inputTokens: readonly WindowUsage[];
+  readonly outputTokens: readonly WindowUsage[];
+  /** Milliseconds until a pause ends; 0 when not paused. */
+  readonly pausedForMs: number;
+  readonly closed: boolean;
+}
+
+/** Options of `limiter.run(fn, options)`. */
+export type RunOptions = AcquireOptions;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+function validateClock(value: unknown): Clock {
+  const clock = plainObject('clock', value);
+  callable('clock.now', clock.now);
+  callable('clock.setTimeout', clock.setTimeout);
+  callable('clock.clearTimeout', clock.clearTimeout);
+  return value as Clock;
+}
+
+function validateStore(value: unknown): LimiterStore {
+  const store = plainObject('store', value);
+  for (const method of ['configure', 'admit', 'reconcile', 'cancel', 'release', 'pause', 'usage'] as const) {
+    callable(`store.${method}`, store[method]);
+  }
+  return value as LimiterStore;
+}
+
+/**
+ * A rate limiter for API callers: sliding-window request limits, token budgets and a concurrency
+ * cap, taken together in one atomic `acquire()`.
+ *
+ * ```ts
+ * const limiter = new Limiter({ requests: { limit: 500, windowMs: 60_000 }, tokens: { limit: 200_000, windowMs: 60_000 } });
+ * await using lease = await limiter.acquire({ tokens: 1_200 });
+ * ```
+ *
+ * Waiters are served by priority, then in arrival order; the head is never overtaken by a cheaper
+ * request behind it. One timer per limiter, set for when the head can start, and none while nobody
+ * waits.
+ */
+export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposable {
+  readonly #clock: Clock;
+  readonly #store: LimiterStore;
+  readonly #synchronous: boolean;
+  #limits: ResolvedOptions;
+  #maxTokens = Number.POSITIVE_INFINITY;
+  #maxInput = Number.POSITIVE_INFINITY;
+  #maxOutput = Number.POSITIVE_INFINITY;
+  readonly #queue = new WaiterQueue<Waiter>();
+  readonly #deadlines = new DeadlineHeap<Waiter>();
+  #timer: TimerHandle | undefined = undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #inFlight = 0;
+  #closed = false;
+  #draining = false;
+  #redrain = false;
+  /** The waiter whose admission an asynchronous store is answering. */
+  #admitting: Waiter | undefined = undefined;
+  /** After an asynchronous store booked a future slot for a waiter: do not ask again before then. */
+  #notBefore = 0;
+  #notBeforeFor: Waiter | undefined = undefined;
+  readonly #owner: LeaseOwner;
+  readonly #onAbort = (waiter: Waiter): void => this.#abort(waiter);
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    this.#drain();
+  };
+
+  constructor(options: LimiterOptions = {}) {
+    super();
+    plainObject('options', options);
+    knownKeys('Limiter options', options, [...LIMIT_KEYS, 'clock', 'store']);
+    this.#clock = options.clock === undefined ? systemClock : validateClock(options.clock);
+    this.#store = options.store === undefined ? new MemoryStore() : validateStore(options.store);
+    this.#synchronous = this.#store instanceof MemoryStore;
+    this.#limits = resolveLimits(options);
+    this.#applyLimits();
+    this.#owner = {
+      release: (lease, entry) => this.#release(lease, entry),
+      reconcile: (_lease, entry, cost) => {
+        this.#settle(this.#store.reconcile(entry, cost, this.#clock.now()), 'reconcile');
+        if (this.#queue.size > 0) this.#drain();
+      },
+      cancel: (_lease, entry) => {
+        this.#settle(this.#store.cancel(entry, this.#clock.now()), 'cancel');
+      },
+    };
+  }
+
+  /** The limits in force, in the shape `new Limiter()` and `updateLimits()` take. */
+  get limits(): LimitOptions {
+    return toLimitOptions(this.#limits);
+  }
+
+  /** The clock the limiter measures windows with. */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
+  /**
+   * Waits until every limit admits the cost, then takes all of them at once.
+   * Rejects at once with `CapacityError` when the cost can never fit, `QueueFullError` when
+   * `maxQueue` callers already wait, `LimiterClosedError` after `close()`, the signal's reason
+   * when `signal` is (or becomes) aborted, and `AcquireTimeoutError` when `timeoutMs` passes (or
+   * the wait is already known to be longer).
+   */
+  acquire(options?: AcquireOptions): Promise<Lease> {
+    if (this.#closed) return this.#rejectNow('closed', new LimiterClosedError());
+    let cost = ZERO_COST;
+    let priority = 0;
+    let signal: AbortSignal | undefined;
+    let timeoutMs = Number.POSITIVE_INFINITY;
+    if (options !== undefined) {
+      try {
+        plainObject('options', options);
+        for (const key in options) {
+          if (!ACQUIRE_KEYS.has(key)) knownKeys('acquire options', options, [...ACQUIRE_KEYS]);
+        }
+        if (options.tokens !== undefined) cost = resolveCost(options.tokens);
+        if (options.priority !== undefined) priority = finiteNumber('priority', options.priority);
+        if (options.signal !== undefined) signal = abortSignal('signal', options.signal);
+        if (options.timeoutMs !== undefined) timeoutMs = nonNegativeNumber('timeoutMs', options.timeoutMs);
+      } catch (error) {
+        return this.#rejectNow('invalid', error);
+      }
+      if (signal?.aborted) return this.#rejectNow('aborted', signal.reason);
+      const tooLarge = this.#capacityError(cost);
+      if (tooLarge !== undefined) return this.#rejectNow('capacity', tooLarge);
+    }
+
+    const now = this.#clock.now();
+    if (this.#synchronous && !this.#queue.hasAtLeast(priority)) {
+      const admission = this.#store.admit(cost, now) as Admission;
+      if (typeof admission === 'object') return Promise.resolve(this.#lease(admission, cost, 0, now, priority));
+      // Infinity means "when a lease is released": unknown, so not a reason to give up early.
+      if (admission !== Number.POSITIVE_INFINITY && admission - now > timeoutMs) {
+        return this.#rejectNow('timeout', new AcquireTimeoutError(timeoutMs, 0));
+      }
+    } else if (timeoutMs !== Number.POSITIVE_INFINITY && this.#store.earliest !== undefined) {
+      // Queued behind others the wait is at least this long, so a deadline before it cannot be met.
+      const earliest = this.#store.earliest(cost, now);
+      if (earliest !== Number.POSITIVE_INFINITY && earliest - now > timeoutMs) {
+        return this.#rejectNow('timeout', new AcquireTimeoutError(timeoutMs, 0));
+      }
+    }
+    if (this.#queue.size >= this.#limits.maxQueue) {
+      return this.#rejectNow('queue-full', new QueueFullError(this.#limits.maxQueue));
+    }
+    return this.#enqueue(cost, priority, now, timeoutMs, signal);
+  }
+
+  /**
+   * Takes a lease only if every limit admits the cost now and nobody of the same or higher
+   * priority is queued ahead; never waits. Returns undefined otherwise. Throws on invalid options
+   * and `CapacityError` for a cost that can never fit; always undefined on a remote store.
+   */
+  tryAcquire(options?: Omit<AcquireOptions, 'signal' | 'timeoutMs'>): Lease | undefined {
+    if (this.#closed) throw new LimiterClosedError();
+    let cost = ZERO_COST;
+    let priority = 0;
+    if (options !== undefined) {
+      plainObject('options', options);
+      knownKeys('tryAcquire options', options, ['tokens', 'priority']);
+      if (options.tokens !== undefined) cost = resolveCost(options.tokens);
+      if (options.priority !== undefined) priority = finiteNumber('priority', options.priority);
+      const tooLarge = this.#capacityError(cost);
+      if (tooLarge !== undefined) {
+        this.emit('rejected', { reason: 'capacity', error: tooLarge });
+        throw tooLarge;
+      }
+    }
+    if (!this.#synchronous || this.#queue.hasAtLeast(priority)) return undefined;
+    const now = this.#clock.now();
+    const admission = this.#store.admit(cost, now) as Admission;
+    return typeof admission === 'object' ? this.#lease(admission, cost, 0, now, priority) : undefined;
+  }
+
+  /** Acquires, calls `fn(lease)`, and releases in `finally`, whatever `fn` does. */
+  async run<T>(fn: (lease: Lease) => T | PromiseLike<T>, options?: RunOptions): Promise<T> {
+    callable('fn', fn);
+    const lease = await this.acquire(options);
+    try {
+      return await fn(lease);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /**
+   * Holds every admission for `ms` milliseconds from now (what a 429 with `retry-after` means for
+   * everyone). Extends a pause that ends sooner; never shortens one that ends later.
+   */
+  pause(ms: number): void {
+    nonNegativeNumber('ms', ms);
+    if (this.#closed) return;
+    const now = this.#clock.now();
+    const until = now + ms;
+    this.#settle(this.#store.pause(until, now), 'pause');
+    this.emit('paused', { ms, until });
+    if (this.#queue.size > 0) this.#drain();
+  }
+
+  /**
+   * Changes limits at runtime; keys left out keep their value, a key set to `undefined` removes
+   * that limit. Requests already started count against the new limits. Waiters are re-evaluated
+   * at once: a raised limit wakes them, and a waiter whose cost the new limits can never hold is
+   * rejected with `CapacityError`.
+   */
+  updateLimits(limits: LimitOptions): void {
+    plainObject('limits', limits);
+    knownKeys('updateLimits', limits, LIMIT_KEYS);
+    this.#limits = resolveLimits(limits, this.#limits);
+    this.#applyLimits();
+    for (const waiter of this.#queue) {
+      const tooLarge = this.#capacityError(waiter.cost);
+      if (tooLarge !== undefined) this.#evict(waiter, 'capacity', tooLarge);
+    }
+    this.emit('limitsChanged', { limits: this.limits });
+    this.#drain();
+    this.#checkIdle();
+  }
+
+  /** Queue length, leases held, use of every window, and how long a pause has left. */
+  stats(): LimiterStats {
+    const now = this.#clock.now();
+    const usage = this.#store.usage(now);
+    return {
+      queued: this.#queue.size,
+      inFlight: this.#inFlight,
+      concurrency: Number.isFinite(this.#limits.concurrency) ? this.#limits.concurrency : undefined,
+      requests: usage.requests,
+      tokens: usage.tokens,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      pausedForMs: usage.pausedUntil > now ? usage.pausedUntil - now : 0,
+      closed: this.#closed,
+    };
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Rejects every waiter with `LimiterClosedError`, stops the timer, and makes later acquires
+   * reject at once. Leases already held can still be released. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#clearTimer();
+    const error = new LimiterClosedError();
+    for (const waiter of this.#queue) this.#evict(waiter, 'closed', error);
+    this.#deadlines.clear();
+    await this.#store.close?.();
+  }
+
+  /** Closes the limiter: `await using limiter = new Limiter(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #applyLimits(): void {
+    const limits = this.#limits;
+    const min = (ws: readonly { limit: number }[]): number =>
+      ws.reduce((m, w) => Math.min(m, w.limit), Number.POSITIVE_INFINITY);
+    this.#maxTokens = min(limits.tokens);
+    this.#maxInput = min(limits.inputTokens);
+    this.#maxOutput = min(limits.outputTokens);
+    this.#store.configure(limits);
+  }
+
+  #capacityError(cost: Cost): CapacityError | undefined {
+    const total = cost.input + cost.output;
+    if (total > this.#maxTokens) return new CapacityError('tokens', total, this.#maxTokens);
+    if (cost.input > this.#maxInput) return new CapacityError('inputTokens', cost.input, this.#maxInput);
+    if (cost.output > this.#maxOutput) return new CapacityError('outputTokens', cost.output, this.#maxOutput);
+    return undefined;
+  }
+
+  #rejectNow(reason: RejectReason, error: unknown): Promise<never> {
+    this.emit('rejected', { reason, error });
+    return Promise.reject(error);
+  }
+
+  #lease(entry: StoreEntry, cost: Cost, waitedMs: number, now: number, priority: number): Lease {
+    this.#inFlight++;
+    const lease = new Lease(this.#owner, entry, cost, waitedMs, now);
+    this.emit('acquired', { waitedMs, input: cost.input, output: cost.output, priority });
+    return lease;
+  }
+
+  #enqueue(
+    cost: Cost,
+    priority: number,
+    now: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Lease> {
+    const waiter = new Waiter(this.#onAbort, cost, priority, now, now + timeoutMs, timeoutMs, signal);
+    const promise = new Promise<Lease>((resolve, reject) => {
+      waiter.resolve = resolve;
+      waiter.reject = reject;
+    });
+    this.#queue.push(waiter);
+    if (timeoutMs !== Number.POSITIVE_INFINITY) this.#deadlines.push(waiter);
+    signal?.addEventListener('abort', waiter, { once: true });
+    this.emit('queued', { queued: this.#queue.size, priority });
+    if (this.#queue.peek() === waiter) this.#drain();
+    else if (timeoutMs !== Number.POSITIVE_INFINITY) this.#setTimer(this.#nextDeadline());
+    return promise;
+  }
+
+  /** Admits waiters from the head while the store allows, then sets the one timer. */
+  #drain(): void {
+    if (this.#draining) {
+      this.#redrain = true;
+      return;
+    }
+    this.#draining = true;
+    try {
+      do {
+        this.#redrain = false;
+        this.#drainOnce();
+      } while (this.#redrain);
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  #drainOnce(): void {
+    for (;;) {
+      const now = this.#clock.now();
+      let expired = this.#deadlines.peek();
+      while (expired !== undefined && expired.deadline <= now) {
+        this.#evict(expired, 'timeout', new AcquireTimeoutError(expired.timeoutMs, now - expired.enqueuedAt));
+        expired = this.#deadlines.peek();
+      }
+      const head = this.#queue.peek();
+      if (head === undefined || this.#closed) {
+        this.#clearTimer();
+        this.#checkIdle();
+        return;
+      }
+      if (this.#admitting !== undefined) {
+        this.#setTimer(this.#nextDeadline());
+        return;
+      }
+      if (this.#notBeforeFor === head && this.#notBefore > now) {
+        this.#setTimer(Math.min(this.#notBefore, this.#nextDeadline()));
+        return;
+      }
+      const admission = this.#store.admit(head.cost, now, head);
+      if (typeof admission === 'number') {
+        if (admission !== Number.POSITIVE_INFINITY && admission > head.deadline) {
+          // The head cannot start before its deadline: say so now rather than at the deadline.
+          this.#evict(head, 'timeout', new AcquireTimeoutError(head.timeoutMs, now - head.enqueuedAt));
+          continue;
+        }
+        this.#setTimer(Math.min(admission, this.#nextDeadline()));
+        return;
+      }
+      if (isThenable(admission)) {
+        this.#awaitAdmission(head, admission);
+        this.#setTimer(this.#nextDeadline());
+        return;
+      }
+      this.#grant(head, admission, now);
+    }
+  }
+
+  /** An asynchronous store is deciding about `waiter`; only one such question is open at a time. */
+  #awaitAdmission(waiter: Waiter, pending: PromiseLike<Admission>): void {
+    this.#admitting = waiter;
+    pending.then(
+      (admission) => {
+        this.#admitting = undefined;
+        const now = this.#clock.now();
+        const stillWaiting = waiter.level !== undefined;
+        if (typeof admission === 'object') {
+          if (stillWaiting && !this.#closed) this.#grant(waiter, admission, now);
+          else {
+            // The waiter left while the store admitted it: the request is never sent.
+            this.#settle(this.#store.cancel(admission, now), 'cancel');
+            this.#settle(this.#store.release(admission, now), 'release');
+          }
+        } else if (Number.isFinite(admission)) {
+          this.#notBefore = admission;
+          this.#notBeforeFor = waiter;
+          if (stillWaiting && admission > waiter.deadline) {
+            this.#evict(waiter, 'timeout', new AcquireTimeoutError(waiter.timeoutMs, now - waiter.enqueuedAt));
+          }
+        }
+        this.#drain();
+      },
+      (error: unknown) => {
+        this.#admitting = undefined;
+        if (waiter.level !== undefined) this.#evict(waiter, 'store', error);
+        this.#drain();
+      },
+    );
+  }
+
+  #grant(waiter: Waiter, entry: StoreEntry, now: number): void {
+    this.#detach(waiter);
+    waiter.resolve(this.#lease(entry, waiter.cost, now - waiter.enqueuedAt, now, waiter.priority));
+  }
+
+  /** Takes a waiter out of the queue, the deadline heap and its signal's listeners. */
+  #detach(waiter: Waiter): void {
+    this.#queue.remove(waiter);
+    this.#deadlines.remove(waiter);
+    waiter.signal?.removeEventListener('abort', waiter);
+    if (this.#notBeforeFor === waiter) this.#notBeforeFor = undefined;
+    this.#store.withdraw?.(waiter);
+  }
+
+  #evict(waiter: Waiter, reason: RejectReason, error: unknown): void {
+    this.#detach(waiter);
+    waiter.reject(error);
+    this.emit('rejected', { reason, error });
+  }
+
+  #abort(waiter: Waiter): void {
+    if (waiter.level === undefined) return;
+    const wasHead = this.#queue.peek() === waiter;
+    this.#evict(waiter, 'aborted', waiter.signal?.reason);
+    // Those behind a head that could not start may fit now.
+    if (wasHead) this.#drain();
+    else this.#checkIdle();
+  }
+
+  #release(lease: Lease, entry: StoreEntry): void {
+    this.#inFlight--;
+    const now = this.#clock.now();
+    this.#settle(this.#store.release(entry, now), 'release');
+    this.emit('released', { heldMs: now - lease.acquiredAt, cancelled: lease.cancelled });
+    if (this.#queue.size > 0) this.#drain();
+    else this.#checkIdle();
+  }
+
+  #checkIdle(): void {
+    if (this.#inFlight === 0 && this.#queue.size === 0) this.emit('idle');
+  }
+
+  #nextDeadline(): number {
+    return this.#deadlines.peek()?.deadline ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Makes sure the one timer fires no later than `at`; an earlier wake-up re-arms for the rest. */
+  #setTimer(at: number): void {
+    if (at === Number.POSITIVE_INFINITY) {
+      this.#clearTimer();
+      return;
+    }
+    if (this.#timer !== undefined) {
+      if (this.#timerAt <= at) return;
+      this.#clock.clearTimeout(this.#timer);
+    }
+    this.#timerAt = at;
+    this.#timer = this.#clock.setTimeout(this.#onTimer, Math.max(0, Math.ceil(at - this.#clock.now())));
+  }
+
+  #clearTimer(): void {
+    if (this.#timer === undefined) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  /** Store writes that answer with a promise must not fail silently, nor as unhandled rejections. */
+  #settle(result: unknown, operation: StoreErrorEvent['operation']): void {
+    if (isThenable(result)) {
+      result.then(undefined, (error: unknown) => this.emit('storeError', { operation, error }));
+    }
+  }
+}

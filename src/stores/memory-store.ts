@@ -1,0 +1,133 @@
+import { RequestWindow } from '../rules/request-window.js';
+import { TokenWindow, amountOf, type TokenDimension } from '../rules/token-window.js';
+import type {
+  Admission,
+  Cost,
+  LimiterStore,
+  ResolvedLimits,
+  StoreEntry,
+  StoreUsage,
+  WindowUsage,
+} from './store.js';
+
+class MemoryEntry implements StoreEntry {
+  released = false;
+  cancelled = false;
+
+  constructor(
+    readonly start: number,
+    public input: number,
+    public output: number,
+  ) {}
+}
+
+const TOKEN_DIMENSIONS: readonly TokenDimension[] = ['tokens', 'inputTokens', 'outputTokens'];
+
+/**
+ * The default store: window logs in this process's memory. Every method answers synchronously,
+ * so an acquire that need not wait completes without a timer or a microtask of its own.
+ */
+export class MemoryStore implements LimiterStore {
+  #requests: RequestWindow<MemoryEntry>[] = [];
+  #tokens: TokenWindow<MemoryEntry>[] = [];
+  #concurrency = Number.POSITIVE_INFINITY;
+  #inUse = 0;
+  #pausedUntil = 0;
+
+  configure(limits: ResolvedLimits): void {
+    const history = this.#history();
+    const margin = limits.marginMs;
+    this.#requests = limits.requests.map((w) => new RequestWindow<MemoryEntry>(w.limit, w.windowMs, w.windowMs + margin));
+    this.#tokens = TOKEN_DIMENSIONS.flatMap((dimension) =>
+      limits[dimension].map((w) => new TokenWindow<MemoryEntry>(dimension, w.limit, w.windowMs, w.windowMs + margin)),
+    );
+    this.#concurrency = limits.concurrency;
+    // Requests already started keep counting against the new limits; nothing is forgotten.
+    for (const entry of history) {
+      if (entry.cancelled) continue;
+      for (const rule of this.#requests) rule.add(entry);
+      for (const rule of this.#tokens) rule.add(entry);
+    }
+  }
+
+  earliest(cost: Cost, now: number): number {
+    if (this.#inUse >= this.#concurrency) return Number.POSITIVE_INFINITY;
+    let at = this.#pausedUntil > now ? this.#pausedUntil : now;
+    for (const rule of this.#requests) {
+      const t = rule.earliest(now);
+      if (t > at) at = t;
+    }
+    for (const rule of this.#tokens) {
+      const amount = amountOf(rule.dimension, cost.input, cost.output);
+      if (amount === 0) continue;
+      const t = rule.earliest(amount, now);
+      if (t > at) at = t;
+    }
+    return at;
+  }
+
+  admit(cost: Cost, now: number): Admission {
+    const at = this.earliest(cost, now);
+    if (at > now) return at;
+    const entry = new MemoryEntry(now, cost.input, cost.output);
+    for (const rule of this.#requests) rule.add(entry);
+    for (const rule of this.#tokens) rule.add(entry);
+    this.#inUse++;
+    return entry;
+  }
+
+  reconcile(entry: StoreEntry, cost: Cost, now: number): void {
+    const e = entry as MemoryEntry;
+    if (e.cancelled) return;
+    for (const rule of this.#tokens) rule.recharge(e, cost.input, cost.output, now);
+    e.input = cost.input;
+    e.output = cost.output;
+  }
+
+  cancel(entry: StoreEntry, now: number): void {
+    const e = entry as MemoryEntry;
+    if (e.cancelled) return;
+    e.cancelled = true;
+    for (const rule of this.#requests) rule.remove(e, now);
+    for (const rule of this.#tokens) rule.remove(e, now);
+  }
+
+  release(entry: StoreEntry): void {
+    const e = entry as MemoryEntry;
+    if (e.released) return;
+    e.released = true;
+    this.#inUse--;
+  }
+
+  pause(until: number): void {
+    if (until > this.#pausedUntil) this.#pausedUntil = until;
+  }
+
+  usage(now: number): StoreUsage {
+    const tokenUsage = (dimension: TokenDimension): WindowUsage[] =>
+      this.#tokens
+        .filter((rule) => rule.dimension === dimension)
+        .map((rule) => windowUsage(rule.limit, rule.windowMs, rule.used(now)));
+    return {
+      requests: this.#requests.map((rule) => windowUsage(rule.limit, rule.windowMs, rule.used(now))),
+      tokens: tokenUsage('tokens'),
+      inputTokens: tokenUsage('inputTokens'),
+      outputTokens: tokenUsage('outputTokens'),
+      inUse: this.#inUse,
+      pausedUntil: this.#pausedUntil > now ? this.#pausedUntil : 0,
+    };
+  }
+
+  /** Entries still in some window, oldest first: the longest window holds all of them. */
+  #history(): MemoryEntry[] {
+    let longest: { span: number; log: Iterable<MemoryEntry> } | undefined;
+    for (const rule of [...this.#requests, ...this.#tokens]) {
+      if (longest === undefined || rule.span > longest.span) longest = rule;
+    }
+    return longest === undefined ? [] : [...longest.log];
+  }
+}
+
+function windowUsage(limit: number, windowMs: number, used: number): WindowUsage {
+  return { limit, windowMs, used, remaining: Math.max(0, limit - used) };
+}

@@ -1,0 +1,94 @@
+/** One window of a resolved configuration: `limit` units in any `windowMs` (margin not included). */
+export interface ResolvedWindow {
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+/** A limiter's limits after validation: every list present (maybe empty), numbers checked. */
+export interface ResolvedLimits {
+  readonly requests: readonly ResolvedWindow[];
+  readonly tokens: readonly ResolvedWindow[];
+  readonly inputTokens: readonly ResolvedWindow[];
+  readonly outputTokens: readonly ResolvedWindow[];
+  /** `Infinity` when unlimited. */
+  readonly concurrency: number;
+  /** Added to every window's length. */
+  readonly marginMs: number;
+}
+
+/** The token side of one request. */
+export interface Cost {
+  readonly input: number;
+  readonly output: number;
+}
+
+/** A store's record of one admitted request; the limiter treats it as opaque. */
+export interface StoreEntry {
+  /** When the request started, on the limiter's clock. */
+  readonly start: number;
+}
+
+/**
+ * The answer to an admission: the new entry, or the time (on the limiter's clock) at which the
+ * cost could start if nothing else changes; `Infinity` when only a release can make room.
+ */
+export type Admission = StoreEntry | number;
+
+/** A value, or a promise of it: the memory store answers synchronously, a remote one does not. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Use of one window at a moment, for `limiter.stats()`. */
+export interface WindowUsage {
+  readonly limit: number;
+  readonly windowMs: number;
+  /** Requests started (or tokens charged) in the window ending now. */
+  readonly used: number;
+  readonly remaining: number;
+}
+
+/** What a store reports for `limiter.stats()`. */
+export interface StoreUsage {
+  readonly requests: readonly WindowUsage[];
+  readonly tokens: readonly WindowUsage[];
+  readonly inputTokens: readonly WindowUsage[];
+  readonly outputTokens: readonly WindowUsage[];
+  readonly inUse: number;
+  /** On the limiter's clock; 0 when not paused. */
+  readonly pausedUntil: number;
+}
+
+/**
+ * Where a limiter's window state lives. The limiter owns the queue, the timer and the leases; the
+ * store only answers "may this cost start now, and if not, when?" and keeps the books. Every
+ * method may answer synchronously (memory) or with a promise (Redis); the scheduler handles both,
+ * and asks a store at most one `admit` at a time.
+ */
+export interface LimiterStore {
+  /** Sets or replaces the limits. Existing entries are kept and counted against the new limits. */
+  configure(limits: ResolvedLimits): void;
+  /**
+   * Admits `cost` now if every limit allows it, taking all of them at once; otherwise returns when
+   * it could start. `waiter` identifies the caller across calls, so a store may book a future slot
+   * for it and honour the booking on the next call.
+   */
+  admit(cost: Cost, now: number, waiter?: object): MaybePromise<Admission>;
+  /**
+   * When `cost` could start, without taking anything (`now` if at once). Optional: a store that
+   * cannot answer cheaply leaves it out, and the limiter then skips its early timeout check.
+   */
+  earliest?(cost: Cost, now: number): number;
+  /** The waiter left the queue: forget any slot booked for it. */
+  withdraw?(waiter: object): void;
+  /** Replaces the entry's token charge; the entry keeps its start time. */
+  reconcile(entry: StoreEntry, cost: Cost, now: number): MaybePromise<void>;
+  /** The request was never sent: removes its request slot and tokens from every window. */
+  cancel(entry: StoreEntry, now: number): MaybePromise<void>;
+  /** Frees the entry's concurrency slot. */
+  release(entry: StoreEntry, now: number): MaybePromise<void>;
+  /** No admissions before `until`; never shortens a longer pause. */
+  pause(until: number, now: number): MaybePromise<void>;
+  /** Window use at `now`. */
+  usage(now: number): StoreUsage;
+  /** Frees resources (connections, timers). */
+  close?(): MaybePromise<void>;
+}
