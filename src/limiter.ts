@@ -362,7 +362,10 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   #lease(entry: StoreEntry, cost: Cost, waitedMs: number, now: number, priority: number): Lease {
     this.#inFlight++;
     const lease = new Lease(this.#owner, entry, cost, waitedMs, now);
-    this.emit('acquired', { waitedMs, input: cost.input, output: cost.output, priority });
+    // The hot path: build no payload nobody listens to.
+    if (this.listenerCount('acquired') !== 0) {
+      this.emit('acquired', { waitedMs, input: cost.input, output: cost.output, priority });
+    }
     return lease;
   }
 
@@ -508,15 +511,17 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
 
   #release(lease: Lease, entry: StoreEntry): void {
     this.#inFlight--;
-    const now = this.#clock.now();
+    const listening = this.listenerCount('released') !== 0;
+    // The memory store needs no time to release; reading the clock is a cost on the hot path.
+    const now = listening || !this.#synchronous ? this.#clock.now() : 0;
     this.#settle(this.#store.release(entry, now), 'release');
-    this.emit('released', { heldMs: now - lease.acquiredAt, cancelled: lease.cancelled });
+    if (listening) this.emit('released', { heldMs: now - lease.acquiredAt, cancelled: lease.cancelled });
     if (this.#queue.size > 0) this.#drain();
     else this.#checkIdle();
   }
 
   #checkIdle(): void {
-    if (this.#inFlight === 0 && this.#queue.size === 0) this.emit('idle');
+    if (this.#inFlight === 0 && this.#queue.size === 0 && this.listenerCount('idle') !== 0) this.emit('idle');
   }
 
   #nextDeadline(): number {

@@ -1,4 +1,4 @@
-import { RingDeque } from '../internal/ring-deque.js';
+import { TimeRing } from '../internal/time-ring.js';
 
 /** What a window needs of an admitted request. */
 export interface WindowEntry {
@@ -11,8 +11,8 @@ export interface WindowEntry {
  * At most `limit` request starts in any interval of `span` ms: a sliding log of start times.
  * A start at `t` stops counting at exactly `t + span`, so a start then is allowed (half-open window).
  */
-export class RequestWindow<E extends WindowEntry = WindowEntry> {
-  readonly log = new RingDeque<E>();
+export class RequestWindow {
+  readonly log = new TimeRing();
 
   constructor(
     readonly limit: number,
@@ -22,11 +22,8 @@ export class RequestWindow<E extends WindowEntry = WindowEntry> {
 
   prune(now: number): void {
     const log = this.log;
-    let front = log.front();
-    while (front !== undefined && front.start + this.span <= now) {
-      log.shift();
-      front = log.front();
-    }
+    const horizon = now - this.span;
+    while (log.length !== 0 && log.front() <= horizon) log.shift();
   }
 
   /** The earliest time one more start fits, `now` if it fits already. */
@@ -35,16 +32,16 @@ export class RequestWindow<E extends WindowEntry = WindowEntry> {
     const length = this.log.length;
     if (length < this.limit) return now;
     // The oldest `length - limit + 1` starts must leave the window; the last of them decides.
-    return (this.log.at(length - this.limit) as E).start + this.span;
+    return this.log.at(length - this.limit) + this.span;
   }
 
-  add(entry: E): void {
-    this.log.push(entry);
+  add(start: number): void {
+    this.log.push(start);
   }
 
-  remove(entry: E, now: number): void {
+  remove(start: number, now: number): void {
     this.prune(now);
-    this.log.remove(entry);
+    this.log.remove(start);
   }
 
   used(now: number): number {

@@ -28,7 +28,7 @@ const TOKEN_DIMENSIONS: readonly TokenDimension[] = ['tokens', 'inputTokens', 'o
  * so an acquire that need not wait completes without a timer or a microtask of its own.
  */
 export class MemoryStore implements LimiterStore {
-  #requests: RequestWindow<MemoryEntry>[] = [];
+  #requests: RequestWindow[] = [];
   #tokens: TokenWindow<MemoryEntry>[] = [];
   #concurrency = Number.POSITIVE_INFINITY;
   #inUse = 0;
@@ -37,17 +37,14 @@ export class MemoryStore implements LimiterStore {
   configure(limits: ResolvedLimits): void {
     const history = this.#history();
     const margin = limits.marginMs;
-    this.#requests = limits.requests.map((w) => new RequestWindow<MemoryEntry>(w.limit, w.windowMs, w.windowMs + margin));
+    this.#requests = limits.requests.map((w) => new RequestWindow(w.limit, w.windowMs, w.windowMs + margin));
     this.#tokens = TOKEN_DIMENSIONS.flatMap((dimension) =>
       limits[dimension].map((w) => new TokenWindow<MemoryEntry>(dimension, w.limit, w.windowMs, w.windowMs + margin)),
     );
     this.#concurrency = limits.concurrency;
     // Requests already started keep counting against the new limits; nothing is forgotten.
-    for (const entry of history) {
-      if (entry.cancelled) continue;
-      for (const rule of this.#requests) rule.add(entry);
-      for (const rule of this.#tokens) rule.add(entry);
-    }
+    for (const start of history.starts) for (const rule of this.#requests) rule.add(start);
+    for (const entry of history.entries) for (const rule of this.#tokens) rule.add(entry);
   }
 
   earliest(cost: Cost, now: number): number {
@@ -70,7 +67,7 @@ export class MemoryStore implements LimiterStore {
     const at = this.earliest(cost, now);
     if (at > now) return at;
     const entry = new MemoryEntry(now, cost.input, cost.output);
-    for (const rule of this.#requests) rule.add(entry);
+    for (const rule of this.#requests) rule.add(now);
     for (const rule of this.#tokens) rule.add(entry);
     this.#inUse++;
     return entry;
@@ -88,7 +85,7 @@ export class MemoryStore implements LimiterStore {
     const e = entry as MemoryEntry;
     if (e.cancelled) return;
     e.cancelled = true;
-    for (const rule of this.#requests) rule.remove(e, now);
+    for (const rule of this.#requests) rule.remove(e.start, now);
     for (const rule of this.#tokens) rule.remove(e, now);
   }
 
@@ -118,13 +115,22 @@ export class MemoryStore implements LimiterStore {
     };
   }
 
-  /** Entries still in some window, oldest first: the longest window holds all of them. */
-  #history(): MemoryEntry[] {
-    let longest: { span: number; log: Iterable<MemoryEntry> } | undefined;
-    for (const rule of [...this.#requests, ...this.#tokens]) {
-      if (longest === undefined || rule.span > longest.span) longest = rule;
+  /**
+   * Starts and token entries still in some window, oldest first. Every window records every
+   * admission, so the longest window of each kind holds all of its kind. When there were request
+   * windows but no token windows (or the reverse), the other kind is rebuilt from what there is.
+   */
+  #history(): { starts: number[]; entries: MemoryEntry[] } {
+    const longest = <R extends { span: number }>(rules: readonly R[]): R | undefined =>
+      rules.reduce<R | undefined>((best, r) => (best === undefined || r.span > best.span ? r : best), undefined);
+    const requestRule = longest(this.#requests);
+    const tokenRule = longest(this.#tokens);
+    const entries = tokenRule === undefined ? [] : [...tokenRule.log];
+    let starts = requestRule === undefined ? [] : [...requestRule.log];
+    if (tokenRule !== undefined && (requestRule === undefined || tokenRule.span > requestRule.span)) {
+      starts = entries.map((e) => e.start);
     }
-    return longest === undefined ? [] : [...longest.log];
+    return { starts, entries };
   }
 }
 
