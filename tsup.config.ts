@@ -1,13 +1,17 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    testing: 'src/testing/index.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   target: 'node20',
   platform: 'node',
   sourcemap: true,
   clean: true,
-  splitting: false,
+  // Shared code goes to chunks, so `forestall` and `forestall/testing` share one copy of each class.
+  splitting: true,
   treeshake: true,
 });

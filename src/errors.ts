@@ -76,11 +76,24 @@ export class LimiterClosedError extends ForestallError {
 }
 
 /**
+ * Why `retry` gave up:
+ * - `not-retryable`: the failure is one another attempt cannot fix (or `shouldRetry` said so);
+ * - `exhausted`: `maxAttempts` attempts were made;
+ * - `retry-after-too-long`: the server asked to wait longer than `maxRetryAfterMs`;
+ * - `deadline`: `deadlineMs` passed, or the next retry could not start before it;
+ * - `budget`: the shared `RetryBudget` had no retries left.
+ */
+export type RetryStopReason = 'not-retryable' | 'exhausted' | 'retry-after-too-long' | 'deadline' | 'budget';
+
+/**
  * A call failed for good after retries: `attempts` made, every attempt's error in `errors`, the
- * last one as `cause`. `retryAfterMs` is set when the server named a delay longer than allowed.
+ * last one as `cause`, and why it stopped in `reason`. `retryAfterMs` is set when the server named
+ * a delay longer than allowed.
  */
 export class RetryError extends ForestallError {
   override readonly name = 'RetryError' as const;
+  /** Why no further attempt was made. */
+  readonly reason: RetryStopReason;
   readonly attempts: number;
   readonly errors: readonly unknown[];
   readonly retryAfterMs: number | undefined;
@@ -89,9 +102,17 @@ export class RetryError extends ForestallError {
 
   constructor(
     message: string,
-    fields: { attempts: number; errors: readonly unknown[]; retryAfterMs?: number; status?: number; cause?: unknown },
+    fields: {
+      reason: RetryStopReason;
+      attempts: number;
+      errors: readonly unknown[];
+      retryAfterMs?: number;
+      status?: number;
+      cause?: unknown;
+    },
   ) {
     super(message, { cause: fields.cause });
+    this.reason = fields.reason;
     this.attempts = fields.attempts;
     this.errors = fields.errors;
     this.retryAfterMs = fields.retryAfterMs;

@@ -64,9 +64,18 @@ export interface LimitsChangedEvent {
   readonly limits: LimitOptions;
 }
 
+/** Payload of the `tightened` event: the server reported less remaining than the limiter believed. */
+export interface TightenedEvent {
+  readonly kind: 'requests' | 'tokens' | 'inputTokens' | 'outputTokens';
+  /** Usage by others now counted in the window. */
+  readonly amount: number;
+  /** What the server said remains. */
+  readonly remaining: number;
+}
+
 /** Payload of the `storeError` event: a store write (reconcile, cancel, release, pause) failed. */
 export interface StoreErrorEvent {
-  readonly operation: 'reconcile' | 'cancel' | 'release' | 'pause';
+  readonly operation: 'reconcile' | 'cancel' | 'release' | 'pause' | 'restamp';
   readonly error: unknown;
 }
 
@@ -81,6 +90,7 @@ export interface LimiterEvents {
   rateLimited: (event: RateLimitedEvent) => void;
   limitsChanged: (event: LimitsChangedEvent) => void;
   storeError: (event: StoreErrorEvent) => void;
+  tightened: (event: TightenedEvent) => void;
   /** Nobody waits and nothing is held. */
   idle: () => void;
 }

@@ -1,12 +1,13 @@
 import { resolveCost } from './internal/options.js';
 import type { Cost, StoreEntry } from './stores/store.js';
-import type { TokenCost } from './types.js';
+import type { ReconcileOptions, TokenCost } from './types.js';
 
 /** What a lease asks of the limiter that issued it. */
 export interface LeaseOwner {
   release(lease: Lease, entry: StoreEntry): void;
   reconcile(lease: Lease, entry: StoreEntry, cost: Cost): void;
   cancel(lease: Lease, entry: StoreEntry): void;
+  restamp(lease: Lease, entry: StoreEntry): void;
 }
 
 /**
@@ -62,9 +63,10 @@ export class Lease implements Disposable, AsyncDisposable {
    * leaves the windows when the reservation would have. Allowed after `release()`; calling it
    * again replaces the charge again (never a double refund); ignored after `cancel()`.
    * @param actual Tokens used: a number (input tokens) or `{ input, output }`.
+   * @param options `{ restamp: true }` also counts the request from now (see `restamp()`).
    * @throws TypeError when `actual` is not a non-negative finite number (or such an object).
    */
-  reconcile(actual: TokenCost): void {
+  reconcile(actual: TokenCost, options?: ReconcileOptions): void {
     let cost: Cost;
     try {
       cost = resolveCost(actual, 'actual');
@@ -72,8 +74,21 @@ export class Lease implements Disposable, AsyncDisposable {
       throw new TypeError((error as Error).message);
     }
     if (this.#cancelled) return;
+    if (options?.restamp === true) this.restamp();
     this.#cost = cost;
     this.#owner.reconcile(this, this.#entry, cost);
+  }
+
+  /**
+   * Counts this request in the windows from now instead of from its admission. Call it when the
+   * response headers arrive: the provider counted the request when it arrived, which is no later
+   * than that, so the windows then hold as the provider sees them even when a burst admitted at
+   * once left the process over tens of milliseconds. The fetch wrapper does this for you.
+   * Only moves a start later; ignored after `cancel()`.
+   */
+  restamp(): void {
+    if (this.#cancelled) return;
+    this.#owner.restamp(this, this.#entry);
   }
 
   /**

@@ -10,6 +10,7 @@ import { systemClock, type Clock, type TimerHandle } from './internal/clock.js';
 import { DeadlineHeap, type HasDeadline } from './internal/deadline-heap.js';
 import {
   LIMIT_KEYS,
+  WINDOW_KINDS,
   resolveCost,
   resolveLimits,
   toLimitOptions,
@@ -25,9 +26,13 @@ import {
 } from './internal/validate.js';
 import { WaiterQueue, type QueueNode } from './internal/waiter-queue.js';
 import { Lease, type LeaseOwner } from './lease.js';
+import type { RetryOptions } from './retry/options.js';
+import { retry } from './retry/retry.js';
 import { MemoryStore } from './stores/memory-store.js';
 import type { Admission, Cost, LimiterStore, StoreEntry, WindowUsage } from './stores/store.js';
-import type { AcquireOptions, LimitOptions, LimiterOptions } from './types.js';
+import type { RateLimitSnapshot } from './providers/types.js';
+import type { AcquireOptions, LimitOptions, LimiterOptions, ObserveOptions, TokenCost } from './types.js';
+import type { WindowKind } from './stores/store.js';
 
 const ACQUIRE_KEYS = new Set(['tokens', 'priority', 'signal', 'timeoutMs']);
 const ZERO_COST: Cost = Object.freeze({ input: 0, output: 0 });
@@ -76,8 +81,31 @@ export interface LimiterStats {
   readonly closed: boolean;
 }
 
-/** Options of `limiter.run(fn, options)`. */
-export type RunOptions = AcquireOptions;
+/** Options of `limiter.run(fn, options)`: acquire options, plus `retry` to retry failed attempts. */
+export interface RunOptions<T = unknown> extends AcquireOptions {
+  /**
+   * Retry failed attempts (`retry(fn, { ...retry, limiter: this, acquire })`): every attempt takes
+   * its own lease, and a 429 pauses this limiter for everyone. Off when absent.
+   */
+  readonly retry?: Omit<RetryOptions<T, Lease>, 'limiter' | 'acquire'> | undefined;
+}
+
+/** What `fn` gets from `limiter.run(fn)` besides the lease. */
+export interface RunContext {
+  /** 1, or with `retry` the attempt number. */
+  readonly attempt: number;
+  /** Aborted when the caller's signal aborts (and, with `retry`, on attempt timeouts and the deadline). */
+  readonly signal: AbortSignal;
+}
+
+/** A signal that never aborts, for runs without one. */
+const NEVER_ABORTED = new AbortController().signal;
+
+function withoutRetry(options: RunOptions<unknown>): AcquireOptions {
+  if (!Object.prototype.hasOwnProperty.call(options, 'retry')) return options;
+  const { retry: _ignored, ...acquire } = options;
+  return acquire;
+}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
@@ -117,6 +145,10 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   readonly #store: LimiterStore;
   readonly #synchronous: boolean;
   #limits: ResolvedOptions;
+  /** Window kinds the user set: announced limits never replace these, only tighten them. */
+  readonly #userSet = new Set<WindowKind>();
+  /** `limits: 'auto'` before the first observation: one request at a time. */
+  #probing = false;
   #maxTokens = Number.POSITIVE_INFINITY;
   #maxInput = Number.POSITIVE_INFINITY;
   #maxOutput = Number.POSITIVE_INFINITY;
@@ -144,13 +176,22 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   constructor(options: LimiterOptions = {}) {
     super();
     plainObject('options', options);
-    knownKeys('Limiter options', options, [...LIMIT_KEYS, 'clock', 'store']);
+    knownKeys('Limiter options', options, [...LIMIT_KEYS, 'clock', 'store', 'limits']);
+    if (options.limits !== undefined && options.limits !== 'auto') {
+      throw new TypeError(`Expected \`limits\` to be 'auto' or undefined, got ${JSON.stringify(options.limits)}`);
+    }
+    this.#probing = options.limits === 'auto';
     this.#clock = options.clock === undefined ? systemClock : validateClock(options.clock);
     this.#store = options.store === undefined ? new MemoryStore() : validateStore(options.store);
     this.#synchronous = this.#store instanceof MemoryStore;
     this.#limits = resolveLimits(options);
+    this.#markUserSet(options);
     this.#applyLimits();
     this.#owner = {
+      restamp: (_lease, entry) => {
+        const result = this.#store.restamp?.(entry, this.#clock.now());
+        this.#settle(result, 'restamp');
+      },
       release: (lease, entry) => this.#release(lease, entry),
       reconcile: (_lease, entry, cost) => {
         this.#settle(this.#store.reconcile(entry, cost, this.#clock.now()), 'reconcile');
@@ -250,12 +291,34 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     return typeof admission === 'object' ? this.#lease(admission, cost, 0, now, priority) : undefined;
   }
 
-  /** Acquires, calls `fn(lease)`, and releases in `finally`, whatever `fn` does. */
-  async run<T>(fn: (lease: Lease) => T | PromiseLike<T>, options?: RunOptions): Promise<T> {
+  /**
+   * Throws `CapacityError` when a cost can never fit this limiter's budgets (larger than a whole
+   * window's limit), so a caller can refuse it before doing any work. Validates like `acquire`.
+   */
+  assertCanFit(tokens?: TokenCost): void {
+    const tooLarge = this.#capacityError(resolveCost(tokens));
+    if (tooLarge !== undefined) throw tooLarge;
+  }
+
+  /**
+   * Acquires, calls `fn(lease, { attempt, signal })`, and releases in `finally`, whatever `fn`
+   * does. With `{ retry: { ... } }`, failed attempts are retried as `retry()` does, each with its
+   * own lease.
+   */
+  async run<T>(fn: (lease: Lease, context: RunContext) => T | PromiseLike<T>, options?: RunOptions<T>): Promise<T> {
     callable('fn', fn);
-    const lease = await this.acquire(options);
+    if (options?.retry !== undefined) {
+      const { retry: retryOptions, ...acquire } = options;
+      plainObject('retry', retryOptions);
+      return retry<T, Lease>(async (context) => fn(context.lease as Lease, context), {
+        ...retryOptions,
+        limiter: this,
+        acquire,
+      });
+    }
+    const lease = await this.acquire(options === undefined ? undefined : withoutRetry(options));
     try {
-      return await fn(lease);
+      return await fn(lease, { attempt: 1, signal: options?.signal ?? NEVER_ABORTED });
     } finally {
       lease.release();
     }
@@ -285,6 +348,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     plainObject('limits', limits);
     knownKeys('updateLimits', limits, LIMIT_KEYS);
     this.#limits = resolveLimits(limits, this.#limits);
+    this.#markUserSet(limits);
     this.#applyLimits();
     for (const waiter of this.#queue) {
       const tooLarge = this.#capacityError(waiter.cost);
@@ -293,6 +357,57 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.emit('limitsChanged', { limits: this.limits });
     this.#drain();
     this.#checkIdle();
+  }
+
+  /**
+   * Learns from a provider's rate-limit headers (`parseRateLimitHeaders(response.headers, provider)`):
+   * - a limit announced for a kind you did not set is adopted (and followed when it changes);
+   * - when the server says less remains than this limiter believes, someone else shares the
+   *   quota: the difference counts as usage until the server is back to full, so nothing is sent
+   *   that the server would refuse;
+   * - with `limits: 'auto'`, the first observation ends the one-request-at-a-time start.
+   */
+  observe(snapshot: RateLimitSnapshot, options?: ObserveOptions): void {
+    plainObject('snapshot', snapshot);
+    const since = options?.since === undefined ? undefined : finiteNumber('since', options.since);
+    if (this.#closed) return;
+    const now = this.#clock.now();
+    const adopted: Record<string, { limit: number; windowMs: number }> = {};
+    for (const kind of WINDOW_KINDS) {
+      const window = snapshot[kind];
+      if (window?.limit === undefined || this.#userSet.has(kind)) continue;
+      const limit = kind === 'requests' ? Math.floor(window.limit) : window.limit;
+      const windowMs = window.windowMs ?? 60_000;
+      if (!(limit >= 1) || !Number.isFinite(limit) || !(windowMs > 0) || !Number.isFinite(windowMs)) continue;
+      const current = this.#limits[kind];
+      if (current.length === 1 && current[0]?.limit === limit && current[0].windowMs === windowMs) continue;
+      adopted[kind] = { limit, windowMs };
+    }
+    const wasProbing = this.#probing;
+    this.#probing = false;
+    if (Object.keys(adopted).length > 0 || wasProbing) {
+      this.#limits = resolveLimits(adopted, this.#limits);
+      this.#applyLimits();
+      for (const waiter of this.#queue) {
+        const tooLarge = this.#capacityError(waiter.cost);
+        if (tooLarge !== undefined) this.#evict(waiter, 'capacity', tooLarge);
+      }
+      this.emit('limitsChanged', { limits: this.limits });
+    }
+    if (this.#store.absorb !== undefined) {
+      for (const kind of WINDOW_KINDS) {
+        const window = snapshot[kind];
+        const remaining = window?.remaining;
+        if (remaining === undefined || !(remaining >= 0) || !Number.isFinite(remaining)) continue;
+        const resetMs = window?.resetMs ?? window?.windowMs ?? 60_000;
+        const absorbed = this.#store.absorb(
+          { kind, windowMs: window?.windowMs, remaining, since: since ?? now, until: now + Math.max(0, resetMs) },
+          now,
+        );
+        if (absorbed > 0) this.emit('tightened', { kind, amount: absorbed, remaining });
+      }
+    }
+    if (this.#queue.size > 0) this.#drain();
   }
 
   /** Queue length, leases held, use of every window, and how long a pause has left. */
@@ -336,6 +451,14 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     return this.close();
   }
 
+  #markUserSet(options: LimitOptions): void {
+    for (const kind of WINDOW_KINDS) {
+      if (!Object.prototype.hasOwnProperty.call(options, kind)) continue;
+      if (options[kind] === undefined) this.#userSet.delete(kind);
+      else this.#userSet.add(kind);
+    }
+  }
+
   #applyLimits(): void {
     const limits = this.#limits;
     const min = (ws: readonly { limit: number }[]): number =>
@@ -343,7 +466,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.#maxTokens = min(limits.tokens);
     this.#maxInput = min(limits.inputTokens);
     this.#maxOutput = min(limits.outputTokens);
-    this.#store.configure(limits);
+    // Learning the limits: one request at a time until the first response tells them.
+    this.#store.configure(this.#probing ? { ...limits, concurrency: 1 } : limits);
   }
 
   #capacityError(cost: Cost): CapacityError | undefined {

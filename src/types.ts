@@ -38,10 +38,33 @@ export interface LimitOptions {
 
 /** Options of `new Limiter(options)`. */
 export interface LimiterOptions extends LimitOptions {
+  /**
+   * `'auto'`: learn the limits from the provider. Until the first `observe()` (the first response's
+   * headers), one request at a time; then every window the server announces is adopted. Limits
+   * you set yourself are never replaced, only tightened. Any limiter adopts announced limits for
+   * the kinds you did not set; `'auto'` adds the one-at-a-time start.
+   */
+  readonly limits?: 'auto' | undefined;
   /** A monotonic clock with timers. @default performance.now() and Node's timers */
   readonly clock?: Clock | undefined;
   /** Where window state lives. @default in-process memory */
   readonly store?: LimiterStore | undefined;
+}
+
+/** Options of `limiter.observe(snapshot, options)`. */
+export interface ObserveOptions {
+  /**
+   * When the request whose response carried the snapshot was admitted (`lease.acquiredAt`): our
+   * own starts after it may not have reached the server yet, so they are not taken for someone
+   * else's. @default now
+   */
+  readonly since?: number | undefined;
+}
+
+/** Options of `lease.reconcile(actual, options)`. */
+export interface ReconcileOptions {
+  /** Also count the request from now (see `lease.restamp()`). @default false */
+  readonly restamp?: boolean | undefined;
 }
 
 /** Options of `limiter.acquire()` and `limiter.tryAcquire()`. */

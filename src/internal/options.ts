@@ -22,6 +22,9 @@ export const LIMIT_KEYS = [
 
 type WindowKey = 'requests' | 'tokens' | 'inputTokens' | 'outputTokens';
 
+/** The window kinds, in a fixed order. */
+export const WINDOW_KINDS: readonly WindowKey[] = ['requests', 'tokens', 'inputTokens', 'outputTokens'];
+
 function windows(key: WindowKey, value: unknown): ResolvedWindow[] {
   if (value === undefined) return [];
   const list = Array.isArray(value) ? (value as unknown[]) : [value];
@@ -51,29 +54,24 @@ export function resolveLimits(options: LimitOptions, base?: ResolvedOptions): Re
   const has = (key: keyof LimitOptions): boolean => Object.prototype.hasOwnProperty.call(options, key);
   const pick = <K extends WindowKey>(key: K): ResolvedWindow[] =>
     has(key) || base === undefined ? windows(key, options[key]) : [...base[key]];
+  // Present and defined: validated; present as undefined (or no base): the default; absent: kept.
+  const scalar = (
+    key: 'concurrency' | 'maxQueue' | 'marginMs',
+    check: (name: string, value: unknown) => number,
+    fallback: number,
+  ): number => {
+    const value = options[key];
+    if (value !== undefined) return check(key, value);
+    return has(key) || base === undefined ? fallback : base[key];
+  };
   return {
     requests: pick('requests'),
     tokens: pick('tokens'),
     inputTokens: pick('inputTokens'),
     outputTokens: pick('outputTokens'),
-    concurrency:
-      has('concurrency') && options.concurrency !== undefined
-        ? positiveInteger('concurrency', options.concurrency)
-        : has('concurrency') || base === undefined
-          ? Number.POSITIVE_INFINITY
-          : base.concurrency,
-    maxQueue:
-      has('maxQueue') && options.maxQueue !== undefined
-        ? nonNegativeInteger('maxQueue', options.maxQueue)
-        : has('maxQueue') || base === undefined
-          ? Number.POSITIVE_INFINITY
-          : base.maxQueue,
-    marginMs:
-      has('marginMs') && options.marginMs !== undefined
-        ? nonNegativeNumber('marginMs', options.marginMs)
-        : has('marginMs') || base === undefined
-          ? 0
-          : base.marginMs,
+    concurrency: scalar('concurrency', positiveInteger, Number.POSITIVE_INFINITY),
+    maxQueue: scalar('maxQueue', nonNegativeInteger, Number.POSITIVE_INFINITY),
+    marginMs: scalar('marginMs', nonNegativeNumber, 0),
   };
 }
 

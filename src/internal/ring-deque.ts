@@ -66,6 +66,18 @@ export class RingDeque<T> {
     return false;
   }
 
+  /** Inserts `item` before the newer items, where `isNewer(existing)` says which ones those are. */
+  insertBefore(item: T, isNewer: (existing: T) => boolean): void {
+    if (this.#length === this.#items.length) this.#grow();
+    let i = this.#length;
+    while (i > 0 && isNewer(this.#items[(this.#head + i - 1) & this.#mask] as T)) {
+      this.#items[(this.#head + i) & this.#mask] = this.#items[(this.#head + i - 1) & this.#mask];
+      i--;
+    }
+    this.#items[(this.#head + i) & this.#mask] = item;
+    this.#length++;
+  }
+
   clear(): void {
     this.#items.fill(undefined);
     this.#head = 0;

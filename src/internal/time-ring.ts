@@ -61,6 +61,29 @@ export class TimeRing {
     return false;
   }
 
+  /**
+   * Inserts `count` copies of `time` in sorted position (the ring is kept oldest first). Used for
+   * usage the server reported that started before the newest starts; O(entries newer than it).
+   */
+  insertSorted(time: number, count: number): void {
+    if (count <= 0) return;
+    while (this.#length + count > this.#items.length) this.#grow();
+    const items = this.#items;
+    const mask = this.#mask;
+    let i = this.#length;
+    while (i > 0 && (items[(this.#head + i - 1) & mask] as number) > time) i--;
+    for (let j = this.#length - 1; j >= i; j--) items[(this.#head + j + count) & mask] = items[(this.#head + j) & mask] as number;
+    for (let j = 0; j < count; j++) items[(this.#head + i + j) & mask] = time;
+    this.#length += count;
+  }
+
+  /** How many times are later than `time` (counted from the newest). */
+  countAfter(time: number): number {
+    let n = 0;
+    for (let i = this.#length - 1; i >= 0 && (this.#items[(this.#head + i) & this.#mask] as number) > time; i--) n++;
+    return n;
+  }
+
   /** Every time, oldest first. */
   *[Symbol.iterator](): IterableIterator<number> {
     for (let i = 0; i < this.#length; i++) yield this.#items[(this.#head + i) & this.#mask] as number;

@@ -2,7 +2,7 @@ import { TimeRing } from '../internal/time-ring.js';
 
 /** What a window needs of an admitted request. */
 export interface WindowEntry {
-  readonly start: number;
+  start: number;
   input: number;
   output: number;
 }
@@ -42,6 +42,17 @@ export class RequestWindow {
   remove(start: number, now: number): void {
     this.prune(now);
     this.log.remove(start);
+  }
+
+  /** Adds `count` starts at `start` (which may be in the past: usage the server reported). */
+  absorb(start: number, count: number): void {
+    this.log.insertSorted(start, count);
+  }
+
+  /** Starts in the window later than `time`. */
+  usedAfter(time: number, now: number): number {
+    this.prune(now);
+    return this.log.countAfter(time);
   }
 
   used(now: number): number {

@@ -70,6 +70,24 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
     }
   }
 
+  /** Adds a charge that started at `entry.start` (maybe in the past: usage the server reported). */
+  absorb(entry: E): void {
+    this.log.insertBefore(entry, (existing) => existing.start > entry.start);
+    this.#sum += amountOf(this.dimension, entry.input, entry.output);
+  }
+
+  /** Tokens charged to starts later than `time`. */
+  usedAfter(time: number, now: number): number {
+    this.prune(now);
+    let sum = 0;
+    for (let i = this.log.length - 1; i >= 0; i--) {
+      const entry = this.log.at(i) as E;
+      if (entry.start <= time) break;
+      sum += amountOf(this.dimension, entry.input, entry.output);
+    }
+    return sum;
+  }
+
   used(now: number): number {
     this.prune(now);
     return this.#sum;

@@ -4,6 +4,7 @@ import type {
   Admission,
   Cost,
   LimiterStore,
+  RemoteRemaining,
   ResolvedLimits,
   StoreEntry,
   StoreUsage,
@@ -13,9 +14,11 @@ import type {
 class MemoryEntry implements StoreEntry {
   released = false;
   cancelled = false;
+  /** Usage someone else caused, reported by the server: it belongs to one window only. */
+  phantom = false;
 
   constructor(
-    readonly start: number,
+    public start: number,
     public input: number,
     public output: number,
   ) {}
@@ -89,6 +92,50 @@ export class MemoryStore implements LimiterStore {
     for (const rule of this.#tokens) rule.remove(e, now);
   }
 
+  restamp(entry: StoreEntry, now: number): void {
+    const e = entry as MemoryEntry;
+    if (e.cancelled || e.start >= now) return;
+    // Starts are kept in order and `now` is the latest time there is, so the entry moves to the back.
+    for (const rule of this.#requests) {
+      rule.remove(e.start, now);
+      rule.add(now);
+    }
+    for (const rule of this.#tokens) {
+      rule.remove(e, now);
+    }
+    e.start = now;
+    for (const rule of this.#tokens) rule.add(e);
+  }
+
+  absorb(report: RemoteRemaining, now: number): number {
+    const rule =
+      report.kind === 'requests'
+        ? closest(this.#requests, report.windowMs)
+        : closest(
+            this.#tokens.filter((r) => r.dimension === report.kind),
+            report.windowMs,
+          );
+    if (rule === undefined) return 0;
+    const believed = rule.limit - rule.used(now);
+    // Our starts after `since` may not have been counted by the server when it answered.
+    const unseen = rule.usedAfter(report.since, now);
+    let others = believed + unseen - report.remaining;
+    if (rule instanceof RequestWindow) others = Math.floor(others);
+    if (!(others > 0)) return 0;
+    // Counted as if it started early enough to leave the window when the server is back to full.
+    const start = Math.min(now, report.until - rule.span);
+    if (rule instanceof RequestWindow) rule.absorb(start, others);
+    else {
+      const input = rule.dimension === 'outputTokens' ? 0 : others;
+      const output = rule.dimension === 'outputTokens' ? others : 0;
+      const phantom = new MemoryEntry(start, input, output);
+      phantom.released = true;
+      phantom.phantom = true;
+      rule.absorb(phantom);
+    }
+    return others;
+  }
+
   release(entry: StoreEntry): void {
     const e = entry as MemoryEntry;
     if (e.released) return;
@@ -125,13 +172,23 @@ export class MemoryStore implements LimiterStore {
       rules.reduce<R | undefined>((best, r) => (best === undefined || r.span > best.span ? r : best), undefined);
     const requestRule = longest(this.#requests);
     const tokenRule = longest(this.#tokens);
-    const entries = tokenRule === undefined ? [] : [...tokenRule.log];
+    const entries = tokenRule === undefined ? [] : [...tokenRule.log].filter((e) => !e.phantom);
     let starts = requestRule === undefined ? [] : [...requestRule.log];
     if (tokenRule !== undefined && (requestRule === undefined || tokenRule.span > requestRule.span)) {
       starts = entries.map((e) => e.start);
     }
     return { starts, entries };
   }
+}
+
+/** The rule whose window is `windowMs`, else the longest (a per-minute limit, say, when unknown). */
+function closest<R extends { windowMs: number }>(rules: readonly R[], windowMs: number | undefined): R | undefined {
+  let best: R | undefined;
+  for (const rule of rules) {
+    if (rule.windowMs === windowMs) return rule;
+    if (best === undefined || rule.windowMs > best.windowMs) best = rule;
+  }
+  return best;
 }
 
 function windowUsage(limit: number, windowMs: number, used: number): WindowUsage {

@@ -24,8 +24,24 @@ export interface Cost {
 
 /** A store's record of one admitted request; the limiter treats it as opaque. */
 export interface StoreEntry {
-  /** When the request started, on the limiter's clock. */
+  /** When the request counts from, on the limiter's clock (its admission, or a restamp). */
   readonly start: number;
+}
+
+/** The kinds of window a limiter keeps. */
+export type WindowKind = 'requests' | 'tokens' | 'inputTokens' | 'outputTokens';
+
+/** What a server said remains of one limit, for `LimiterStore.absorb`. */
+export interface RemoteRemaining {
+  readonly kind: WindowKind;
+  /** The window the server's limit applies to; the store uses its window closest to it. */
+  readonly windowMs: number | undefined;
+  /** What the server said is left. */
+  readonly remaining: number;
+  /** Our own starts after this moment may not have reached the server when it answered. */
+  readonly since: number;
+  /** When the server will be back to full: others' usage is forgotten by then. */
+  readonly until: number;
 }
 
 /**
@@ -85,6 +101,16 @@ export interface LimiterStore {
   cancel(entry: StoreEntry, now: number): MaybePromise<void>;
   /** Frees the entry's concurrency slot. */
   release(entry: StoreEntry, now: number): MaybePromise<void>;
+  /**
+   * Counts the entry from `now` instead of its admission (the provider counted the request when it
+   * arrived, which is no later than when its response headers came back). Optional.
+   */
+  restamp?(entry: StoreEntry, now: number): MaybePromise<void>;
+  /**
+   * The server says less remains than the store believes: someone else uses the same quota. Counts
+   * the difference as usage in the matching window until `report.until`, and returns it. Optional.
+   */
+  absorb?(report: RemoteRemaining, now: number): number;
   /** No admissions before `until`; never shortens a longer pause. */
   pause(until: number, now: number): MaybePromise<void>;
   /** Window use at `now`. */

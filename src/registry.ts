@@ -1,0 +1,110 @@
+import type { Clock } from './internal/clock.js';
+import { callable, knownKeys, plainObject } from './internal/validate.js';
+import { Limiter } from './limiter.js';
+import type { LimitOptions, LimiterOptions } from './types.js';
+
+/** Limits for one provider: a default and, optionally, per-model limits. */
+export interface ProviderLimits {
+  /**
+   * Limits for models not listed in `models` (each model still gets its own limiter: providers
+   * limit per model). `'auto'` learns them from the response headers. @default 'auto'
+   */
+  readonly default?: LimitOptions | 'auto' | undefined;
+  /** Limits per model name (exact match), e.g. `{ 'gpt-4o': { requests: ..., tokens: ... } }`. */
+  readonly models?: Readonly<Record<string, LimitOptions | 'auto'>> | undefined;
+}
+
+/** Identifies one limiter of a registry. */
+export interface LimiterKey {
+  readonly provider: string;
+  /** The model, or undefined for requests that name none. */
+  readonly model: string | undefined;
+}
+
+/** Options of `new LimiterRegistry()`. */
+export interface LimiterRegistryOptions {
+  /** Limits per provider name (`openai`, `anthropic`, ...). Providers not listed learn theirs. */
+  readonly providers?: Readonly<Record<string, ProviderLimits>> | undefined;
+  /**
+   * Makes each limiter, given the options the registry chose: e.g. to give it a Redis store keyed
+   * by provider and model. @default `(options) => new Limiter(options)`
+   */
+  readonly create?: ((options: LimiterOptions, key: LimiterKey) => Limiter) | undefined;
+  /** A clock for every limiter the registry makes (tests). */
+  readonly clock?: Clock | undefined;
+}
+
+/**
+ * One limiter per provider and per model, created on first use with the model's limits, else the
+ * provider's default, else learned from the headers (`limits: 'auto'`). The same key always gives
+ * the same instance.
+ *
+ * ```ts
+ * const registry = new LimiterRegistry({
+ *   providers: { openai: { models: { 'gpt-4o': { requests: { limit: 500, windowMs: 60_000 } } } } },
+ * });
+ * registry.get('openai', 'gpt-4o') === registry.get('openai', 'gpt-4o'); // true
+ * ```
+ */
+export class LimiterRegistry {
+  readonly #providers: Readonly<Record<string, ProviderLimits>>;
+  readonly #create: (options: LimiterOptions, key: LimiterKey) => Limiter;
+  readonly #clock: Clock | undefined;
+  readonly #limiters = new Map<string, { key: LimiterKey; limiter: Limiter }>();
+
+  constructor(options: LimiterRegistryOptions = {}) {
+    plainObject('options', options);
+    knownKeys('LimiterRegistry options', options, ['providers', 'create', 'clock']);
+    const providers = options.providers === undefined ? {} : plainObject('providers', options.providers);
+    for (const [name, limits] of Object.entries(providers)) {
+      const p = plainObject(`providers.${name}`, limits);
+      knownKeys(`\`providers.${name}\``, p, ['default', 'models']);
+      if (p.models !== undefined) plainObject(`providers.${name}.models`, p.models);
+    }
+    this.#providers = providers as Record<string, ProviderLimits>;
+    this.#create =
+      options.create === undefined ? (o) => new Limiter(o) : callable('create', options.create);
+    this.#clock = options.clock;
+    // Fail now, not on the first request, when configured limits are invalid.
+    for (const p of Object.values(this.#providers)) {
+      for (const limits of [p.default, ...Object.values(p.models ?? {})]) {
+        if (limits !== undefined && limits !== 'auto') void new Limiter({ ...limits, ...this.#clockOption() }).close();
+      }
+    }
+  }
+
+  /** The limiter for this provider and model, created on first use. */
+  get(provider: string, model?: string): Limiter {
+    if (typeof provider !== 'string' || provider === '') {
+      throw new TypeError(`Expected \`provider\` to be a non-empty string, got ${JSON.stringify(provider)}`);
+    }
+    const id = `${provider}\u0000${model ?? ''}`;
+    const found = this.#limiters.get(id);
+    if (found !== undefined) return found.limiter;
+    const key: LimiterKey = { provider, model };
+    const limiter = this.#create(this.#optionsFor(key), key);
+    if (!(limiter instanceof Limiter)) throw new TypeError('Expected `create` to return a Limiter');
+    this.#limiters.set(id, { key, limiter });
+    return limiter;
+  }
+
+  /** Every limiter created so far, with its key. */
+  entries(): Array<[LimiterKey, Limiter]> {
+    return [...this.#limiters.values()].map(({ key, limiter }) => [key, limiter]);
+  }
+
+  /** Closes every limiter (their waiters reject with `LimiterClosedError`). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#limiters.values()].map(({ limiter }) => limiter.close()));
+  }
+
+  #optionsFor(key: LimiterKey): LimiterOptions {
+    const p = this.#providers[key.provider];
+    const limits = (key.model !== undefined ? p?.models?.[key.model] : undefined) ?? p?.default ?? 'auto';
+    return limits === 'auto' ? { limits: 'auto', ...this.#clockOption() } : { ...limits, ...this.#clockOption() };
+  }
+
+  #clockOption(): { clock?: Clock } {
+    return this.#clock === undefined ? {} : { clock: this.#clock };
+  }
+}

@@ -1,0 +1,247 @@
+import {
+  knownKeys,
+  nonNegativeInteger,
+  nonNegativeNumber,
+  plainObject,
+  positiveInteger,
+  positiveNumber,
+} from '../internal/validate.js';
+import { describeValue } from '../internal/describe.js';
+import type { WindowLimit } from '../types.js';
+
+/** Which API the mock server speaks. */
+export type MockProvider = 'openai' | 'anthropic';
+
+/**
+ * How the mock enforces each limit, measured on every request's arrival time.
+ * - `sliding-window`: at most `limit` in **any** interval of `windowMs` (a log of admitted requests),
+ *   as OpenAI enforces requests and tokens per minute.
+ * - `token-bucket`: capacity `limit`, refilled continuously at `limit / windowMs` per millisecond,
+ *   as Anthropic replenishes its limits.
+ */
+export type MockAlgorithm = 'sliding-window' | 'token-bucket';
+
+/** A uniformly random delay between `min` and `max` milliseconds (seeded). */
+export interface MockLatencyRange {
+  /** Shortest delay in milliseconds. */
+  readonly min: number;
+  /** Longest delay in milliseconds. */
+  readonly max: number;
+}
+
+/**
+ * Shares (0..1, summing to at most 1) of admitted requests that fail on purpose, drawn from the
+ * seeded random sequence in arrival order. A faulted request was admitted: it keeps its request
+ * slot, but its token charge is corrected to 0 because nothing was generated.
+ */
+export interface MockFaults {
+  /** Answer with a 500 and the provider's server-error body. @default 0 */
+  readonly error500?: number;
+  /** Destroy the connection without an answer (the client sees a reset). @default 0 */
+  readonly reset?: number;
+  /** Never answer; the connection stays open until the client gives up or `close()`. @default 0 */
+  readonly hang?: number;
+}
+
+/** Options of `startMockServer(options)`. */
+export interface MockServerOptions {
+  /** The API to speak: OpenAI (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`) or Anthropic (`/v1/messages`). */
+  readonly provider: MockProvider;
+  /** Request windows: at most `limit` requests per `windowMs`. @default none */
+  readonly requests?: WindowLimit | readonly WindowLimit[] | undefined;
+  /** Token windows, charged prompt + output tokens. @default none */
+  readonly tokens?: WindowLimit | readonly WindowLimit[] | undefined;
+  /** Input-token windows (Anthropic ITPM), charged prompt tokens. @default none */
+  readonly inputTokens?: WindowLimit | readonly WindowLimit[] | undefined;
+  /** Output-token windows (Anthropic OTPM), charged the maximum output up front. @default none */
+  readonly outputTokens?: WindowLimit | readonly WindowLimit[] | undefined;
+  /**
+   * How limits refill. @default `'sliding-window'` for `openai`, `'token-bucket'` for `anthropic`
+   */
+  readonly algorithm?: MockAlgorithm | undefined;
+  /** Delay before each admitted request is answered: fixed, or a seeded random range. @default 0 */
+  readonly latencyMs?: number | MockLatencyRange | undefined;
+  /** Deliberate failures. @default no faults */
+  readonly faults?: MockFaults | undefined;
+  /** Seed of the random sequences behind faults and latency ranges. @default 1 */
+  readonly seed?: number | undefined;
+  /**
+   * Output tokens each choice produces: the response uses `min(maxOutput, outputTokensPerResponse)`
+   * and reports it in `usage`. @default 20
+   */
+  readonly outputTokensPerResponse?: number | undefined;
+  /**
+   * Output tokens reserved up front per generation when the body names no `max_tokens`,
+   * `max_completion_tokens` or `max_output_tokens` (as `estimateRequestTokens` takes it).
+   * @default 1024
+   */
+  readonly outputReservation?: number | undefined;
+  /** Token counting used for prompts: exact (`tiktoken`) or a quick deterministic estimate. @default the estimator's default */
+  readonly tokenizer?: 'tiktoken' | 'fast' | undefined;
+  /** Milliseconds between streamed events. @default 0 */
+  readonly streamChunkDelayMs?: number | undefined;
+  /**
+   * Whether a request answered with 429 still takes a slot in the request windows. OpenAI says
+   * "unsuccessful requests contribute to your per-minute limit"; whether that includes its own 429s
+   * is not documented, so the lenient reading is the default. Rejected requests never take tokens.
+   * @default false
+   */
+  readonly countRejected?: boolean | undefined;
+  /**
+   * Also send `retry-after-ms` on 429s (Azure does; OpenAI and Anthropic send only `retry-after`,
+   * in whole seconds, which is coarse for windows of a few hundred milliseconds). @default false
+   */
+  readonly retryAfterMs?: boolean | undefined;
+  /** Port on 127.0.0.1; 0 picks a free one. @default 0 */
+  readonly port?: number | undefined;
+}
+
+/** A validated window. */
+export interface ResolvedWindow {
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+/** The budgets a request can be charged to. */
+export type MeterKind = 'requests' | 'tokens' | 'inputTokens' | 'outputTokens';
+
+/** Every option after validation, with defaults applied. */
+export interface ResolvedMockOptions {
+  readonly provider: MockProvider;
+  readonly windows: Readonly<Record<MeterKind, readonly ResolvedWindow[]>>;
+  readonly algorithm: MockAlgorithm;
+  readonly latency: MockLatencyRange;
+  readonly faults: Required<MockFaults>;
+  readonly seed: number;
+  readonly outputTokensPerResponse: number;
+  readonly outputReservation: number | undefined;
+  readonly tokenizer: 'tiktoken' | 'fast' | undefined;
+  readonly streamChunkDelayMs: number;
+  readonly countRejected: boolean;
+  readonly retryAfterMs: boolean;
+  readonly port: number;
+}
+
+const OPTION_KEYS = [
+  'provider',
+  'requests',
+  'tokens',
+  'inputTokens',
+  'outputTokens',
+  'algorithm',
+  'latencyMs',
+  'faults',
+  'seed',
+  'outputTokensPerResponse',
+  'outputReservation',
+  'tokenizer',
+  'streamChunkDelayMs',
+  'countRejected',
+  'retryAfterMs',
+  'port',
+] as const;
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    const message = `Expected \`${name}\` to be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`;
+    throw typeof value === 'string' ? new RangeError(message) : new TypeError(message);
+  }
+  return value as T;
+}
+
+function boolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new TypeError(`Expected \`${name}\` to be a boolean, got ${describeValue(value)}`);
+  return value;
+}
+
+function windows(key: MeterKind, value: unknown): ResolvedWindow[] {
+  if (value === undefined) return [];
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  if (list.length === 0) throw new RangeError(`Expected \`${key}\` to hold at least one window, got an empty array`);
+  return list.map((item, i) => {
+    const name = Array.isArray(value) ? `${key}[${i}]` : key;
+    const w = plainObject(name, item);
+    knownKeys(`\`${name}\``, w, ['limit', 'windowMs']);
+    // Request counts are whole; token budgets too, since the mock charges whole tokens.
+    return { limit: positiveInteger(`${name}.limit`, w.limit), windowMs: positiveNumber(`${name}.windowMs`, w.windowMs) };
+  });
+}
+
+function share(name: string, value: unknown): number {
+  if (value === undefined) return 0;
+  const n = nonNegativeNumber(name, value);
+  if (n > 1) throw new RangeError(`Expected \`${name}\` to be a share between 0 and 1, got ${describeValue(value)}`);
+  return n;
+}
+
+function latency(value: unknown): MockLatencyRange {
+  if (value === undefined) return { min: 0, max: 0 };
+  if (typeof value === 'number') {
+    const ms = nonNegativeNumber('latencyMs', value);
+    return { min: ms, max: ms };
+  }
+  const range = plainObject('latencyMs', value);
+  knownKeys('`latencyMs`', range, ['min', 'max']);
+  const min = nonNegativeNumber('latencyMs.min', range.min);
+  const max = nonNegativeNumber('latencyMs.max', range.max);
+  if (max < min) {
+    throw new RangeError(`Expected \`latencyMs.max\` to be at least \`latencyMs.min\` (${min}), got ${describeValue(max)}`);
+  }
+  return { min, max };
+}
+
+function faults(value: unknown): Required<MockFaults> {
+  if (value === undefined) return { error500: 0, reset: 0, hang: 0 };
+  const f = plainObject('faults', value);
+  knownKeys('`faults`', f, ['error500', 'reset', 'hang']);
+  const out = {
+    error500: share('faults.error500', f.error500),
+    reset: share('faults.reset', f.reset),
+    hang: share('faults.hang', f.hang),
+  };
+  const sum = out.error500 + out.reset + out.hang;
+  if (sum > 1 + 1e-9) {
+    throw new RangeError(`Expected the shares in \`faults\` to sum to at most 1, got ${describeValue(sum)}`);
+  }
+  return out;
+}
+
+/** Validates `startMockServer` options, naming the option and the value in every error. */
+export function resolveMockOptions(options: unknown): ResolvedMockOptions {
+  const o = plainObject('options', options);
+  knownKeys('startMockServer options', o, OPTION_KEYS);
+  const provider = oneOf<MockProvider>('provider', o.provider, ['openai', 'anthropic']);
+  const opt = <T>(value: unknown, check: (v: unknown) => T, fallback: T): T => (value === undefined ? fallback : check(value));
+  return {
+    provider,
+    windows: {
+      requests: windows('requests', o.requests),
+      tokens: windows('tokens', o.tokens),
+      inputTokens: windows('inputTokens', o.inputTokens),
+      outputTokens: windows('outputTokens', o.outputTokens),
+    },
+    algorithm: opt(
+      o.algorithm,
+      (v) => oneOf<MockAlgorithm>('algorithm', v, ['sliding-window', 'token-bucket']),
+      provider === 'anthropic' ? 'token-bucket' : 'sliding-window',
+    ),
+    latency: latency(o.latencyMs),
+    faults: faults(o.faults),
+    seed: opt(o.seed, (v) => nonNegativeInteger('seed', v), 1),
+    outputTokensPerResponse: opt(o.outputTokensPerResponse, (v) => positiveInteger('outputTokensPerResponse', v), 20),
+    outputReservation: opt<number | undefined>(o.outputReservation, (v) => nonNegativeInteger('outputReservation', v), undefined),
+    tokenizer: opt<'tiktoken' | 'fast' | undefined>(
+      o.tokenizer,
+      (v) => oneOf<'tiktoken' | 'fast'>('tokenizer', v, ['tiktoken', 'fast']),
+      undefined,
+    ),
+    streamChunkDelayMs: opt(o.streamChunkDelayMs, (v) => nonNegativeNumber('streamChunkDelayMs', v), 0),
+    countRejected: opt(o.countRejected, (v) => boolean('countRejected', v), false),
+    retryAfterMs: opt(o.retryAfterMs, (v) => boolean('retryAfterMs', v), false),
+    port: opt(o.port, (v) => {
+      const port = nonNegativeInteger('port', v);
+      if (port > 65_535) throw new RangeError(`Expected \`port\` to be at most 65535, got ${describeValue(v)}`);
+      return port;
+    }, 0),
+  };
+}

@@ -1,0 +1,11 @@
+export { countTokens } from './count.js';
+export type { CountTokensOptions } from './count.js';
+export { countMessageTokens } from './messages.js';
+export type { ChatMessageLike, CountMessageTokensOptions } from './messages.js';
+export { estimateRequestTokens, DEFAULT_OUTPUT_RESERVATION } from './estimate.js';
+export type { EstimateRequestTokensOptions, RequestApi } from './estimate.js';
+export type { RequestTokenEstimate } from './estimate-context.js';
+export { encodingForModel, preloadTokenizer } from './encoding.js';
+export type { PreloadTokenizerOptions, TokenEncodingName } from './encoding.js';
+export { estimateTokensFast } from './fast-estimate.js';
+export type { TokenCountMode } from './text-counter.js';
