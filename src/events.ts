@@ -67,7 +67,7 @@ export interface LimitsChangedEvent {
 /** Payload of the `tightened` event: the server reported less remaining than the limiter believed. */
 export interface TightenedEvent {
   readonly kind: 'requests' | 'tokens' | 'inputTokens' | 'outputTokens';
-  /** Usage by others now counted in the window. */
+  /** Others' share of the window now in force. */
   readonly amount: number;
   /** What the server said remains. */
   readonly remaining: number;

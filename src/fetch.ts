@@ -49,6 +49,20 @@ export interface LimitedFetchOptions {
    * @default 'response'
    */
   readonly countFrom?: 'response' | 'admission' | undefined;
+  /**
+   * With `countFrom: 'response'`, how much later than its admission a request may be counted.
+   * A request reaches the provider within a few round trips of being sent, but a non-streaming LLM
+   * response sends its headers only when generation ends, seconds later: counting from then would
+   * hold window slots needlessly. @default 2000
+   */
+  readonly maxCountDelayMs?: number | undefined;
+  /**
+   * Observe every response's rate-limit headers (`limiter.observe`): adopt announced limits and
+   * tighten when others share the quota. While a limiter has heard nothing from the provider yet,
+   * its first request goes alone and the rest wait for its answer, so a quota others already use
+   * is not hit with a full burst. @default true
+   */
+  readonly sync?: boolean | undefined;
   /** Priority of these requests in the limiter's queue. @default 0 */
   readonly priority?: number | undefined;
   /** Give up waiting for the limiter after this many ms (`AcquireTimeoutError`). */
@@ -64,6 +78,8 @@ const OPTION_KEYS = [
   'retry',
   'estimate',
   'countFrom',
+  'maxCountDelayMs',
+  'sync',
   'priority',
   'acquireTimeoutMs',
   'rateLimitPauseMs',
@@ -92,6 +108,26 @@ async function bodyText(input: string | URL | Request, init: RequestInit | undef
   if (init?.body === undefined && input instanceof Request && input.body !== null) return input.clone().text();
   // A ReadableStream or FormData body cannot be read without consuming it: not estimated.
   return undefined;
+}
+
+/** `promise`, or the signal's reason as soon as it aborts. */
+function abortable(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function parseJson(text: string | undefined): unknown {
@@ -183,7 +219,8 @@ function watchJson(response: Response, lease: Lease, provider: ProviderName): Re
  * the limiter (by provider and the body's `model` when given a `LimiterRegistry`), rejects a cost
  * that can never fit with `CapacityError` before sending anything, acquires (with the caller's
  * `signal`), sends, and then:
- * - counts the request from when its response headers arrived (see `countFrom`);
+ * - counts the request from when its response headers arrived, at most `maxCountDelayMs` after
+ *   its admission (see `countFrom`);
  * - observes the rate-limit headers of every response (`limiter.observe`), adopting announced
  *   limits and tightening when others use the same quota;
  * - on a 429, pauses the limiter for the delay the server named (everyone waits), and with
@@ -215,6 +252,8 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     throw new RangeError(`Expected \`countFrom\` to be 'response' or 'admission', got ${JSON.stringify(o.countFrom)}`);
   }
   const restamp = o.countFrom !== 'admission';
+  const sync = o.sync !== false;
+  const maxCountDelayMs = o.maxCountDelayMs === undefined ? 2_000 : nonNegativeNumber('maxCountDelayMs', o.maxCountDelayMs);
   const priority = o.priority === undefined ? 0 : finiteNumber('priority', o.priority);
   const acquireTimeoutMs = o.acquireTimeoutMs === undefined ? undefined : nonNegativeNumber('acquireTimeoutMs', o.acquireTimeoutMs);
   const pauseMs = o.rateLimitPauseMs === undefined ? 1_000 : nonNegativeNumber('rateLimitPauseMs', o.rateLimitPauseMs);
@@ -231,6 +270,25 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
       ...(estimateSettings.mode !== undefined && { mode: estimateSettings.mode }),
       ...(estimateSettings.outputReservation !== undefined && { outputReservation: estimateSettings.outputReservation }),
     }).catch(() => ({ input: Math.ceil((text ?? '').length / 4), output: 0 }));
+  }
+
+  /** Per limiter that has not observed the provider yet: the first response, awaited by the rest. */
+  const probes = new WeakMap<Limiter, Promise<void>>();
+
+  /** Waits for a limiter's first answer from the provider, or makes this request the one to get it. */
+  async function firstContact(limiter: Limiter, signal: AbortSignal | undefined): Promise<(() => void) | undefined> {
+    if (!sync || limiter.observed) return undefined;
+    const pending = probes.get(limiter);
+    if (pending === undefined) {
+      let done!: () => void;
+      probes.set(limiter, new Promise<void>((resolve) => (done = resolve)));
+      return () => {
+        probes.delete(limiter);
+        done();
+      };
+    }
+    await abortable(pending, signal);
+    return firstContact(limiter, signal);
   }
 
   return async function limitedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
@@ -250,6 +308,15 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     let lastFailure: Response | undefined;
 
     const attempt = async (signal: AbortSignal | undefined): Promise<Response> => {
+      const probed = await firstContact(limiter, signal);
+      try {
+        return await send(signal);
+      } finally {
+        probed?.();
+      }
+    };
+
+    const send = async (signal: AbortSignal | undefined): Promise<Response> => {
       const lease = await limiter.acquire({
         tokens: cost,
         priority,
@@ -265,13 +332,19 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         lease.release();
         throw error;
       }
-      if (restamp) lease.restamp();
-      limiter.observe(parseRateLimitHeaders(response.headers, provider), { since: lease.acquiredAt });
+      if (restamp) lease.restamp(Math.min(limiter.clock.now(), lease.acquiredAt + maxCountDelayMs));
+      if (sync) limiter.observe(parseRateLimitHeaders(response.headers, provider));
       if (!response.ok) {
         lastFailure = response;
-        // Rejected and failed requests generate nothing: their tokens go back, their slot stays.
-        lease.reconcile(0);
-        lease.release();
+        if (response.status === 429) {
+          // Refused at the door: the provider did not count it. (One that does shows it in the
+          // headers, and `observe` above has already counted the difference.)
+          lease.cancel();
+        } else {
+          // Failed requests generate nothing, but may count toward the request limit.
+          lease.reconcile(0);
+          lease.release();
+        }
         if (response.status === 429) {
           const failure = classifyFailure(response, { body: await readErrorBody(response) });
           if (failure.retryable) {

@@ -33,7 +33,6 @@ export type {
   AcquireOptions,
   LimitOptions,
   LimiterOptions,
-  ObserveOptions,
   ReconcileOptions,
   TokenCost,
   WindowLimit,

@@ -7,7 +7,7 @@ export interface LeaseOwner {
   release(lease: Lease, entry: StoreEntry): void;
   reconcile(lease: Lease, entry: StoreEntry, cost: Cost): void;
   cancel(lease: Lease, entry: StoreEntry): void;
-  restamp(lease: Lease, entry: StoreEntry): void;
+  restamp(lease: Lease, entry: StoreEntry, at: number | undefined): void;
 }
 
 /**
@@ -27,7 +27,13 @@ export class Lease implements Disposable, AsyncDisposable {
   #cancelled = false;
 
   /** @internal Leases come from `limiter.acquire()` and `limiter.tryAcquire()`. */
-  constructor(owner: LeaseOwner, entry: StoreEntry, cost: Cost, waitedMs: number, acquiredAt: number) {
+  constructor(
+    owner: LeaseOwner,
+    entry: StoreEntry,
+    cost: Cost,
+    waitedMs: number,
+    acquiredAt: number,
+  ) {
     this.#owner = owner;
     this.#entry = entry;
     this.#cost = cost;
@@ -80,15 +86,16 @@ export class Lease implements Disposable, AsyncDisposable {
   }
 
   /**
-   * Counts this request in the windows from now instead of from its admission. Call it when the
-   * response headers arrive: the provider counted the request when it arrived, which is no later
-   * than that, so the windows then hold as the provider sees them even when a burst admitted at
-   * once left the process over tens of milliseconds. The fetch wrapper does this for you.
-   * Only moves a start later; ignored after `cancel()`.
+   * Counts this request in the windows from now (or from `at`, a moment on the limiter's clock
+   * between its admission and now) instead of from its admission. Call it when the response
+   * headers arrive: the provider counted the request when it arrived, which is no later than that,
+   * so the windows then hold as the provider sees them even when a burst admitted at once left the
+   * process over tens of milliseconds. The fetch wrapper does this for you.
+   * Only moves a start later, never past now; ignored after `cancel()`.
    */
-  restamp(): void {
+  restamp(at?: number): void {
     if (this.#cancelled) return;
-    this.#owner.restamp(this, this.#entry);
+    this.#owner.restamp(this, this.#entry, at);
   }
 
   /**

@@ -31,7 +31,7 @@ import { retry } from './retry/retry.js';
 import { MemoryStore } from './stores/memory-store.js';
 import type { Admission, Cost, LimiterStore, StoreEntry, WindowUsage } from './stores/store.js';
 import type { RateLimitSnapshot } from './providers/types.js';
-import type { AcquireOptions, LimitOptions, LimiterOptions, ObserveOptions, TokenCost } from './types.js';
+import type { AcquireOptions, LimitOptions, LimiterOptions, TokenCost } from './types.js';
 import type { WindowKind } from './stores/store.js';
 
 const ACQUIRE_KEYS = new Set(['tokens', 'priority', 'signal', 'timeoutMs']);
@@ -149,6 +149,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   readonly #userSet = new Set<WindowKind>();
   /** `limits: 'auto'` before the first observation: one request at a time. */
   #probing = false;
+  #observed = false;
   #maxTokens = Number.POSITIVE_INFINITY;
   #maxInput = Number.POSITIVE_INFINITY;
   #maxOutput = Number.POSITIVE_INFINITY;
@@ -188,9 +189,10 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.#markUserSet(options);
     this.#applyLimits();
     this.#owner = {
-      restamp: (_lease, entry) => {
-        const result = this.#store.restamp?.(entry, this.#clock.now());
-        this.#settle(result, 'restamp');
+      restamp: (_lease, entry, at) => {
+        const now = this.#clock.now();
+        const to = at === undefined ? now : Math.min(finiteNumber('at', at), now);
+        this.#settle(this.#store.restamp?.(entry, to, now), 'restamp');
       },
       release: (lease, entry) => this.#release(lease, entry),
       reconcile: (_lease, entry, cost) => {
@@ -363,13 +365,14 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    * Learns from a provider's rate-limit headers (`parseRateLimitHeaders(response.headers, provider)`):
    * - a limit announced for a kind you did not set is adopted (and followed when it changes);
    * - when the server says less remains than this limiter believes, someone else shares the
-   *   quota: the difference counts as usage until the server is back to full, so nothing is sent
-   *   that the server would refuse;
+   *   quota: the difference becomes the others' share of that window, held until the server says
+   *   it is back to full and refreshed while later responses still show it, so nothing is sent
+   *   that the server would refuse. The difference is the least others must have used (as if the
+   *   server had seen all our requests), so our own requests in flight are never taken for theirs;
    * - with `limits: 'auto'`, the first observation ends the one-request-at-a-time start.
    */
-  observe(snapshot: RateLimitSnapshot, options?: ObserveOptions): void {
+  observe(snapshot: RateLimitSnapshot): void {
     plainObject('snapshot', snapshot);
-    const since = options?.since === undefined ? undefined : finiteNumber('since', options.since);
     if (this.#closed) return;
     const now = this.#clock.now();
     const adopted: Record<string, { limit: number; windowMs: number }> = {};
@@ -385,6 +388,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     }
     const wasProbing = this.#probing;
     this.#probing = false;
+    this.#observed = true;
     if (Object.keys(adopted).length > 0 || wasProbing) {
       this.#limits = resolveLimits(adopted, this.#limits);
       this.#applyLimits();
@@ -399,12 +403,15 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
         const window = snapshot[kind];
         const remaining = window?.remaining;
         if (remaining === undefined || !(remaining >= 0) || !Number.isFinite(remaining)) continue;
-        const resetMs = window?.resetMs ?? window?.windowMs ?? 60_000;
+        const windowMs = window?.windowMs ?? this.#closestWindowMs(kind, window?.windowMs);
+        // Others go on using the quota after what the server reported has cleared: hold their share
+        // one window beyond the reset (later responses refresh it while they still show it).
+        const resetMs = (window?.resetMs ?? windowMs) + windowMs;
         const absorbed = this.#store.absorb(
-          { kind, windowMs: window?.windowMs, remaining, since: since ?? now, until: now + Math.max(0, resetMs) },
+          { kind, windowMs: window?.windowMs, remaining, until: now + Math.max(0, resetMs) },
           now,
         );
-        if (absorbed > 0) this.emit('tightened', { kind, amount: absorbed, remaining });
+        if (absorbed > 0 && this.listenerCount('tightened') !== 0) this.emit('tightened', { kind, amount: absorbed, remaining });
       }
     }
     if (this.#queue.size > 0) this.#drain();
@@ -425,6 +432,11 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
       pausedForMs: usage.pausedUntil > now ? usage.pausedUntil - now : 0,
       closed: this.#closed,
     };
+  }
+
+  /** True once `observe()` has been called: the limiter has heard from the provider. */
+  get observed(): boolean {
+    return this.#observed;
   }
 
   /** True after `close()`. */
@@ -449,6 +461,14 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   /** Closes the limiter: `await using limiter = new Limiter(...)`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** The length of this limiter's window of `kind` that a report about `windowMs` applies to. */
+  #closestWindowMs(kind: WindowKind, windowMs: number | undefined): number {
+    const windows = this.#limits[kind];
+    if (windows.length === 0) return 60_000;
+    const exact = windows.find((w) => w.windowMs === windowMs);
+    return exact?.windowMs ?? Math.max(...windows.map((w) => w.windowMs));
   }
 
   #markUserSet(options: LimitOptions): void {

@@ -51,16 +51,6 @@ export interface LimiterOptions extends LimitOptions {
   readonly store?: LimiterStore | undefined;
 }
 
-/** Options of `limiter.observe(snapshot, options)`. */
-export interface ObserveOptions {
-  /**
-   * When the request whose response carried the snapshot was admitted (`lease.acquiredAt`): our
-   * own starts after it may not have reached the server yet, so they are not taken for someone
-   * else's. @default now
-   */
-  readonly since?: number | undefined;
-}
-
 /** Options of `lease.reconcile(actual, options)`. */
 export interface ReconcileOptions {
   /** Also count the request from now (see `lease.restamp()`). @default false */

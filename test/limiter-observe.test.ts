@@ -55,50 +55,71 @@ describe('observe: adopting announced limits', () => {
 });
 
 describe('observe: tightening when others share the quota', () => {
-  it('counts what the server says is used by others, until the server is back to full', async () => {
+  it('holds what others use as their share, one window beyond the reset, refreshed while seen', async () => {
     const clock = new FakeClock();
-    const limiter = new Limiter({ requests: { limit: 10, windowMs: 60_000 }, clock });
+    const limiter = new Limiter({ requests: { limit: 10, windowMs: 10_000 }, clock });
     const tightened = vi.fn();
     limiter.on('tightened', tightened);
-    const lease = await limiter.acquire();
+    await limiter.acquire();
     // We started 1 of 10; the server says 4 remain: 5 starts are someone else's.
-    limiter.observe(snapshot({ requests: { limit: 10, remaining: 4, resetMs: 30_000, windowMs: 60_000 } }), {
-      since: lease.acquiredAt,
-    });
+    limiter.observe(snapshot({ requests: { limit: 10, remaining: 4, resetMs: 3_000, windowMs: 10_000 } }));
     expect(tightened).toHaveBeenCalledWith({ kind: 'requests', amount: 5, remaining: 4 });
     expect(limiter.stats().requests[0]).toMatchObject({ used: 6, remaining: 4 });
     for (let i = 0; i < 4; i++) expect(limiter.tryAcquire()).toBeDefined();
     expect(limiter.tryAcquire()).toBeUndefined();
-    // Others' usage is forgotten when the server said it would be back to full (30 s), ours at 60 s.
+    // Ours leave at 10 s; the others' 5 hold until reset + one window (13 s): others go on.
     let at = -1;
     const waiting = limiter.acquire().then(() => (at = clock.now()));
-    await clock.advance(30_000);
+    await clock.advance(10_000);
     await waiting;
-    expect(at).toBe(30_000);
+    expect(at).toBe(10_000);
+    expect(limiter.stats().requests[0]?.used).toBe(6);
+    await clock.advance(3_000);
+    expect(limiter.stats().requests[0]?.used).toBe(1);
   });
 
-  it('does not take our own requests that the server had not seen yet for someone else', async () => {
+  it('a pause makes the others\' share outlast it (nothing is learned while paused)', async () => {
     const clock = new FakeClock();
-    const limiter = new Limiter({ requests: { limit: 10, windowMs: 60_000 }, clock });
-    const lease = await limiter.acquire();
-    await limiter.acquire();
-    await limiter.acquire();
-    // The server answered the first request before the other two arrived: it saw 1 of 10 used.
-    limiter.observe(snapshot({ requests: { limit: 10, remaining: 9, resetMs: 6_000 } }), { since: lease.acquiredAt });
+    const limiter = new Limiter({ requests: { limit: 10, windowMs: 1_000 }, clock });
+    limiter.observe(snapshot({ requests: { limit: 10, remaining: 4, resetMs: 500, windowMs: 1_000 } }));
+    limiter.pause(5_000);
+    await clock.advance(5_000);
+    expect(limiter.stats().requests[0]?.used).toBe(6);
+    await clock.advance(1_000);
+    expect(limiter.stats().requests[0]?.used).toBe(0);
+  });
+
+  it('never takes our own requests for someone else\'s: only what the server must have seen from others', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ requests: { limit: 10, windowMs: 60_000 }, tokens: { limit: 1_000, windowMs: 60_000 }, clock });
+    const first = await limiter.acquire({ tokens: 100 });
+    await limiter.acquire({ tokens: 100 });
+    await limiter.acquire({ tokens: 300 });
+    first.restamp();
+    // The server answered the first before the others arrived: it saw 1 request and 100 tokens.
+    limiter.observe(snapshot({ requests: { limit: 10, remaining: 9, resetMs: 6_000 }, tokens: { limit: 1_000, remaining: 900, resetMs: 6_000 } }));
     expect(limiter.stats().requests[0]?.used).toBe(3);
+    expect(limiter.stats().tokens[0]?.used).toBe(500);
   });
 
   it('tightens token budgets the same way, and leaves a limiter with room alone', async () => {
     const clock = new FakeClock();
-    const limiter = new Limiter({ tokens: { limit: 1_000, windowMs: 60_000 }, clock });
+    const limiter = new Limiter({ tokens: { limit: 1_000, windowMs: 1_000 }, clock });
     await limiter.acquire({ tokens: 100 });
     limiter.observe(snapshot({ tokens: { limit: 1_000, remaining: 950, resetMs: 1_000 } }));
     expect(limiter.stats().tokens[0]?.used).toBe(100);
-    limiter.observe(snapshot({ tokens: { limit: 1_000, remaining: 500, resetMs: 1_000 } }));
+    limiter.observe(snapshot({ tokens: { limit: 1_000, remaining: 500, resetMs: 500 } }));
     expect(limiter.stats().tokens[0]?.used).toBe(500);
     expect(limiter.tryAcquire({ tokens: 501 })).toBeUndefined();
+    // Ours (100) leave at 1 s; the others' 400 hold until 500 + 1,000 ms.
     await clock.advance(1_000);
-    expect(limiter.tryAcquire({ tokens: 501 })).toBeDefined();
+    expect(limiter.tryAcquire({ tokens: 601 })).toBeUndefined();
+    expect(limiter.tryAcquire({ tokens: 600 })).toBeDefined();
+    expect(limiter.stats().tokens[0]?.used).toBe(1_000);
+    await clock.advance(500);
+    expect(limiter.stats().tokens[0]?.used).toBe(600);
+    await clock.advance(500);
+    expect(limiter.stats().tokens[0]?.used).toBe(0);
   });
 
   it('rejects a snapshot that is not an object', () => {

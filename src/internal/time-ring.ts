@@ -77,13 +77,6 @@ export class TimeRing {
     this.#length += count;
   }
 
-  /** How many times are later than `time` (counted from the newest). */
-  countAfter(time: number): number {
-    let n = 0;
-    for (let i = this.#length - 1; i >= 0 && (this.#items[(this.#head + i) & this.#mask] as number) > time; i--) n++;
-    return n;
-  }
-
   /** Every time, oldest first. */
   *[Symbol.iterator](): IterableIterator<number> {
     for (let i = 0; i < this.#length; i++) yield this.#items[(this.#head + i) & this.#mask] as number;

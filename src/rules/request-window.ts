@@ -1,4 +1,5 @@
 import { TimeRing } from '../internal/time-ring.js';
+import { ExternalShare } from './external-share.js';
 
 /** What a window needs of an admitted request. */
 export interface WindowEntry {
@@ -13,6 +14,8 @@ export interface WindowEntry {
  */
 export class RequestWindow {
   readonly log = new TimeRing();
+  /** Starts by other clients of the same quota, learned from the provider's headers. */
+  readonly external = new ExternalShare();
 
   constructor(
     readonly limit: number,
@@ -29,10 +32,21 @@ export class RequestWindow {
   /** The earliest time one more start fits, `now` if it fits already. */
   earliest(now: number): number {
     this.prune(now);
+    const others = this.external.at(now);
     const length = this.log.length;
-    if (length < this.limit) return now;
-    // The oldest `length - limit + 1` starts must leave the window; the last of them decides.
-    return this.log.at(length - this.limit) + this.span;
+    if (length + others < this.limit) return now;
+    // Either enough of our starts leave while the others' share holds (the oldest
+    // `length + others - limit + 1` of them; the last decides), or the share lapses first.
+    const whileShared = this.#afterLeaving(length + others - this.limit + 1);
+    const afterShare = Math.max(this.external.until, this.#afterLeaving(length - this.limit + 1, now));
+    return Math.min(whileShared, afterShare);
+  }
+
+  /** When the oldest `count` starts have left the window (`fallback` when none need to). */
+  #afterLeaving(count: number, fallback = Number.POSITIVE_INFINITY): number {
+    if (count <= 0) return fallback;
+    if (count > this.log.length) return Number.POSITIVE_INFINITY;
+    return this.log.at(count - 1) + this.span;
   }
 
   add(start: number): void {
@@ -44,17 +58,12 @@ export class RequestWindow {
     this.log.remove(start);
   }
 
-  /** Adds `count` starts at `start` (which may be in the past: usage the server reported). */
-  absorb(start: number, count: number): void {
-    this.log.insertSorted(start, count);
+  /** Adds a start at `start`, which may be earlier than the newest (a restamp to a past moment). */
+  insert(start: number): void {
+    this.log.insertSorted(start, 1);
   }
 
-  /** Starts in the window later than `time`. */
-  usedAfter(time: number, now: number): number {
-    this.prune(now);
-    return this.log.countAfter(time);
-  }
-
+  /** Our starts in the window (others' share not included). */
   used(now: number): number {
     this.prune(now);
     return this.log.length;

@@ -1,4 +1,5 @@
 import { RingDeque } from '../internal/ring-deque.js';
+import { ExternalShare } from './external-share.js';
 import type { WindowEntry } from './request-window.js';
 
 /** Which part of a cost a token window charges. */
@@ -15,6 +16,8 @@ export function amountOf(dimension: TokenDimension, input: number, output: numbe
  */
 export class TokenWindow<E extends WindowEntry = WindowEntry> {
   readonly log = new RingDeque<E>();
+  /** Tokens used by other clients of the same quota, learned from the provider's headers. */
+  readonly external = new ExternalShare();
   #sum = 0;
 
   constructor(
@@ -39,14 +42,24 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
   /** The earliest time `amount` more fits, `now` if it fits already (`amount` <= limit). */
   earliest(amount: number, now: number): number {
     this.prune(now);
-    const excess = this.#sum + amount - this.limit;
+    const others = this.external.at(now);
+    const excess = this.#sum + others + amount - this.limit;
     if (excess <= 0) return now;
+    // Either enough of our charges leave while the others' share holds, or the share lapses first.
+    const whileShared = this.#afterFreeing(excess);
+    const afterShare = others === 0 ? whileShared : Math.max(this.external.until, this.#afterFreeing(excess - others, now));
+    return Math.min(whileShared, afterShare);
+  }
+
+  /** When the oldest charges add up to `excess` and have left (`fallback` when nothing need leave). */
+  #afterFreeing(excess: number, fallback = Number.POSITIVE_INFINITY): number {
+    if (excess <= 0) return fallback;
     let freed = 0;
     for (const entry of this.log) {
       freed += amountOf(this.dimension, entry.input, entry.output);
       if (freed >= excess) return entry.start + this.span;
     }
-    // Only reachable if `amount` exceeds the limit, which the limiter rejects before asking.
+    // Only reachable if the cost exceeds the limit, which the limiter rejects before asking.
     return Number.POSITIVE_INFINITY;
   }
 
@@ -70,24 +83,13 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
     }
   }
 
-  /** Adds a charge that started at `entry.start` (maybe in the past: usage the server reported). */
-  absorb(entry: E): void {
+  /** Adds a charge that starts at `entry.start`, which may be earlier than the newest (a restamp). */
+  insert(entry: E): void {
     this.log.insertBefore(entry, (existing) => existing.start > entry.start);
     this.#sum += amountOf(this.dimension, entry.input, entry.output);
   }
 
-  /** Tokens charged to starts later than `time`. */
-  usedAfter(time: number, now: number): number {
-    this.prune(now);
-    let sum = 0;
-    for (let i = this.log.length - 1; i >= 0; i--) {
-      const entry = this.log.at(i) as E;
-      if (entry.start <= time) break;
-      sum += amountOf(this.dimension, entry.input, entry.output);
-    }
-    return sum;
-  }
-
+  /** Our charges in the window (others' share not included). */
   used(now: number): number {
     this.prune(now);
     return this.#sum;

@@ -14,8 +14,6 @@ import type {
 class MemoryEntry implements StoreEntry {
   released = false;
   cancelled = false;
-  /** Usage someone else caused, reported by the server: it belongs to one window only. */
-  phantom = false;
 
   constructor(
     public start: number,
@@ -92,19 +90,16 @@ export class MemoryStore implements LimiterStore {
     for (const rule of this.#tokens) rule.remove(e, now);
   }
 
-  restamp(entry: StoreEntry, now: number): void {
+  restamp(entry: StoreEntry, at: number, now: number = at): void {
     const e = entry as MemoryEntry;
-    if (e.cancelled || e.start >= now) return;
-    // Starts are kept in order and `now` is the latest time there is, so the entry moves to the back.
+    if (e.cancelled || at <= e.start) return;
     for (const rule of this.#requests) {
       rule.remove(e.start, now);
-      rule.add(now);
+      rule.insert(at);
     }
-    for (const rule of this.#tokens) {
-      rule.remove(e, now);
-    }
-    e.start = now;
-    for (const rule of this.#tokens) rule.add(e);
+    for (const rule of this.#tokens) rule.remove(e, now);
+    e.start = at;
+    for (const rule of this.#tokens) rule.insert(e);
   }
 
   absorb(report: RemoteRemaining, now: number): number {
@@ -116,24 +111,11 @@ export class MemoryStore implements LimiterStore {
             report.windowMs,
           );
     if (rule === undefined) return 0;
-    const believed = rule.limit - rule.used(now);
-    // Our starts after `since` may not have been counted by the server when it answered.
-    const unseen = rule.usedAfter(report.since, now);
-    let others = believed + unseen - report.remaining;
-    if (rule instanceof RequestWindow) others = Math.floor(others);
-    if (!(others > 0)) return 0;
-    // Counted as if it started early enough to leave the window when the server is back to full.
-    const start = Math.min(now, report.until - rule.span);
-    if (rule instanceof RequestWindow) rule.absorb(start, others);
-    else {
-      const input = rule.dimension === 'outputTokens' ? 0 : others;
-      const output = rule.dimension === 'outputTokens' ? others : 0;
-      const phantom = new MemoryEntry(start, input, output);
-      phantom.released = true;
-      phantom.phantom = true;
-      rule.absorb(phantom);
-    }
-    return others;
+    // The least others must have used: as if the server had counted every request of ours, so
+    // our own requests still on their way are never taken for someone else's.
+    let seen = rule.limit - rule.used(now) - report.remaining;
+    if (rule instanceof RequestWindow) seen = Math.floor(seen);
+    return rule.external.observe(seen, report.until, now);
   }
 
   release(entry: StoreEntry): void {
@@ -143,17 +125,23 @@ export class MemoryStore implements LimiterStore {
     this.#inUse--;
   }
 
-  pause(until: number): void {
+  pause(until: number, now: number = until): void {
     if (until > this.#pausedUntil) this.#pausedUntil = until;
+    // Nothing is sent, so nothing is learned, during a pause: others' shares must outlast it.
+    for (const rule of [...this.#requests, ...this.#tokens]) {
+      if (rule.external.at(now) > 0) rule.external.until = Math.max(rule.external.until, until + rule.windowMs);
+    }
   }
 
   usage(now: number): StoreUsage {
+    // What the limiter counts as used: ours plus what others were seen to use.
+    const used = (rule: RequestWindow | TokenWindow<MemoryEntry>): number => rule.used(now) + rule.external.at(now);
     const tokenUsage = (dimension: TokenDimension): WindowUsage[] =>
       this.#tokens
         .filter((rule) => rule.dimension === dimension)
-        .map((rule) => windowUsage(rule.limit, rule.windowMs, rule.used(now)));
+        .map((rule) => windowUsage(rule.limit, rule.windowMs, used(rule)));
     return {
-      requests: this.#requests.map((rule) => windowUsage(rule.limit, rule.windowMs, rule.used(now))),
+      requests: this.#requests.map((rule) => windowUsage(rule.limit, rule.windowMs, used(rule))),
       tokens: tokenUsage('tokens'),
       inputTokens: tokenUsage('inputTokens'),
       outputTokens: tokenUsage('outputTokens'),
@@ -172,7 +160,7 @@ export class MemoryStore implements LimiterStore {
       rules.reduce<R | undefined>((best, r) => (best === undefined || r.span > best.span ? r : best), undefined);
     const requestRule = longest(this.#requests);
     const tokenRule = longest(this.#tokens);
-    const entries = tokenRule === undefined ? [] : [...tokenRule.log].filter((e) => !e.phantom);
+    const entries = tokenRule === undefined ? [] : [...tokenRule.log];
     let starts = requestRule === undefined ? [] : [...requestRule.log];
     if (tokenRule !== undefined && (requestRule === undefined || tokenRule.span > requestRule.span)) {
       starts = entries.map((e) => e.start);

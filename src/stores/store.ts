@@ -38,8 +38,6 @@ export interface RemoteRemaining {
   readonly windowMs: number | undefined;
   /** What the server said is left. */
   readonly remaining: number;
-  /** Our own starts after this moment may not have reached the server when it answered. */
-  readonly since: number;
   /** When the server will be back to full: others' usage is forgotten by then. */
   readonly until: number;
 }
@@ -102,13 +100,16 @@ export interface LimiterStore {
   /** Frees the entry's concurrency slot. */
   release(entry: StoreEntry, now: number): MaybePromise<void>;
   /**
-   * Counts the entry from `now` instead of its admission (the provider counted the request when it
-   * arrived, which is no later than when its response headers came back). Optional.
+   * Counts the entry from `at` (later than its admission, no later than `now`) instead of its
+   * admission: the provider counted the request when it arrived, which is no later than when its
+   * response headers came back. Optional.
    */
-  restamp?(entry: StoreEntry, now: number): MaybePromise<void>;
+  restamp?(entry: StoreEntry, at: number, now: number): MaybePromise<void>;
   /**
-   * The server says less remains than the store believes: someone else uses the same quota. Counts
-   * the difference as usage in the matching window until `report.until`, and returns it. Optional.
+   * The server says how much remains. When that is less than the store believes, someone else uses
+   * the same quota: the difference becomes the others' share of the matching window, held until
+   * `report.until` and refreshed by later reports. Returns the share in force (0 if none learned).
+   * Optional.
    */
   absorb?(report: RemoteRemaining, now: number): number;
   /** No admissions before `until`; never shortens a longer pause. */
