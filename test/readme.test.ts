@@ -1,46 +1,109 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMockServer, type MockServer } from '../src/testing/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
+const built = existsSync(join(root, 'dist/index.js'));
 
-/** The first ```ts block under a `## heading`. */
+/** The first ```ts block under a heading (`## Quick start`, `### OpenAI (...)`). */
 function codeUnder(heading: string): string {
-  const section = readme.split(/^## /m).find((s) => s.startsWith(heading));
-  const match = section?.match(/```ts\n([\s\S]*?)```/);
-  if (!match?.[1]) throw new Error(`README has no ts block under "## ${heading}"`);
+  const start = readme.indexOf(`\n${heading}`);
+  if (start < 0) throw new Error(`README has no heading "${heading}"`);
+  const match = readme.slice(start).match(/```ts\n([\s\S]*?)```/);
+  if (!match?.[1]) throw new Error(`README has no ts block under "${heading}"`);
   return match[1];
 }
 
 const dirs: string[] = [];
-afterAll(() => {
+let openaiServer: MockServer;
+let anthropicServer: MockServer;
+beforeAll(async () => {
+  openaiServer = await startMockServer({ provider: 'openai', requests: { limit: 500, windowMs: 60_000 }, tokens: { limit: 200_000, windowMs: 60_000 } });
+  anthropicServer = await startMockServer({ provider: 'anthropic', requests: { limit: 50, windowMs: 60_000 } });
+});
+afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  await Promise.all([openaiServer.close(), anthropicServer.close()]);
 });
 
-/** Runs a README snippet as a user would: `import ... from 'forestall'` resolving to the built package. */
-function runSnippet(code: string): { status: number | null; out: string } {
+/**
+ * Runs a README snippet as a user would, in a folder of its own where `forestall` (and the SDKs the
+ * snippet imports) resolve to installed packages, and the SDKs read the provider URL and key from
+ * their usual environment variables, pointed at mock servers.
+ */
+async function runSnippet(code: string): Promise<{ status: number | null; out: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'forestall-readme-'));
   dirs.push(dir);
-  mkdirSync(join(dir, 'node_modules'));
-  symlinkSync(root, join(dir, 'node_modules', 'forestall'), 'dir');
+  for (const name of ['forestall', 'openai', '@anthropic-ai/sdk', 'ai', '@ai-sdk/openai']) {
+    const link = join(dir, 'node_modules', name);
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(name === 'forestall' ? root : join(root, 'node_modules', name), link, 'dir');
+  }
   writeFileSync(join(dir, 'snippet.mts'), code);
-  const result = spawnSync(process.execPath, ['--import', join(root, 'node_modules/tsx/dist/esm/index.mjs'), 'snippet.mts'], {
+  // Not spawnSync: the mock servers answer from this process's event loop.
+  const child = spawn(process.execPath, ['--import', join(root, 'node_modules/tsx/dist/esm/index.mjs'), 'snippet.mts'], {
     cwd: dir,
-    encoding: 'utf8',
-    timeout: 30_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      OPENAI_BASE_URL: openaiServer.url,
+      OPENAI_API_KEY: 'sk-test-readme',
+      ANTHROPIC_BASE_URL: anthropicServer.url,
+      ANTHROPIC_API_KEY: 'sk-ant-test-readme',
+    },
   });
-  return { status: result.status, out: result.stdout + result.stderr };
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const timer = setTimeout(() => child.kill(), 30_000);
+  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearTimeout(timer);
+  return { status, out };
 }
 
-describe('README', () => {
-  it.skipIf(!existsSync(join(root, 'dist/index.js')))('the quick start works as pasted', () => {
-    const { status, out } = runSnippet(codeUnder('Quick start'));
+describe.skipIf(!built)('README snippets work as pasted', () => {
+  it('the quick start', async () => {
+    const { status, out } = await runSnippet(codeUnder('## Quick start'));
     expect(out).toMatch(/45 answers in \d+ ms/);
     expect(out).toContain('used: 31500');
+    expect(status).toBe(0);
+  });
+
+  it('the openai recipe: answers, and learns the limits from the headers', async () => {
+    const { status, out } = await runSnippet(codeUnder('### OpenAI'));
+    expect(out).toContain('Say hello');
+    expect(out).toContain('limit: 500');
+    expect(out).toContain('limit: 200000');
+    expect(status).toBe(0);
+  });
+
+  it('the anthropic recipe: answers through a per-model limiter', async () => {
+    const { status, out } = await runSnippet(codeUnder('### Anthropic'));
+    expect(out).toContain("type: 'text'");
+    expect(out).toMatch(/limit: 30000, windowMs: 60000, used: \d+/);
+    expect(status).toBe(0);
+  });
+
+  it('the Vercel AI SDK recipe: generateText and streamText', async () => {
+    const { status, out } = await runSnippet(codeUnder('### Vercel AI SDK'));
+    expect(out.length).toBeGreaterThan(10);
+    expect(status).toBe(0);
+  });
+
+  it('token counting prints what its comments say', async () => {
+    const { status, out } = await runSnippet(codeUnder('## Token counting and usage'));
+    expect(out.trim().split('\n')).toEqual(['4', '9', '{ input: 8, output: 400 }', '{ input: 9, output: 12 }']);
+    expect(status).toBe(0);
+  });
+
+  it('the mock server snippet', async () => {
+    const { status, out } = await runSnippet(codeUnder('## Testing against a mock provider'));
+    expect(out).toContain('accepted: 1');
     expect(status).toBe(0);
   });
 });

@@ -1,8 +1,10 @@
-/** Something with a deadline and a slot for its heap position. */
+/** Something with a deadline and a slot for its heap position. Only items with one are pushed. */
 export interface HasDeadline {
-  deadline: number;
+  deadline: number | undefined;
   heapIndex: number;
 }
+
+const at = (item: HasDeadline): number => item.deadline ?? Number.POSITIVE_INFINITY;
 
 /**
  * A binary min-heap by deadline with O(log n) removal of any member. The limiter's one timer is
@@ -56,7 +58,7 @@ export class DeadlineHeap<T extends HasDeadline> {
     while (index > 0) {
       const parentIndex = (index - 1) >> 1;
       const parent = items[parentIndex] as T;
-      if (parent.deadline <= item.deadline) break;
+      if (at(parent) <= at(item)) break;
       items[index] = parent;
       parent.heapIndex = index;
       index = parentIndex;
@@ -74,9 +76,9 @@ export class DeadlineHeap<T extends HasDeadline> {
       if (left >= n) break;
       const right = left + 1;
       let child = left;
-      if (right < n && (items[right] as T).deadline < (items[left] as T).deadline) child = right;
+      if (right < n && at(items[right] as T) < at(items[left] as T)) child = right;
       const smallest = items[child] as T;
-      if (smallest.deadline >= item.deadline) break;
+      if (at(smallest) >= at(item)) break;
       items[index] = smallest;
       smallest.heapIndex = index;
       index = child;

@@ -1,0 +1,72 @@
+/**
+ * Section 3: running at the limit. 50 per second with a backlog that never runs dry, for 10 s of
+ * real time per library (3 s with BENCH_QUICK=1). A good limiter admits close to the full limit
+ * (throughput is what users pay for) while a strict sliding-window checker finds no second with
+ * more than 50 starts. Libraries run one after another so each has the event loop to itself.
+ */
+import { PEERS, type Peer } from './core-peers.js';
+import { QUICK, checkWindows, fixed, percent, sleep, submitEach, table, verdict, type SectionResult } from './core-util.js';
+
+const LIMIT = 50;
+const WINDOW_MS = 1_000;
+const SECONDS = QUICK ? 3 : 10;
+/** More than the run can admit, so the queue is never empty: the limiter alone sets the pace. */
+const BACKLOG = LIMIT * SECONDS + 100;
+
+interface Outcome {
+  readonly admitted: number;
+  readonly max: number;
+  readonly violations: number;
+}
+
+async function runPeer(peer: Peer): Promise<Outcome> {
+  const limiter = peer.create(LIMIT, WINDOW_MS);
+  const starts: number[] = [];
+  const job = (): void => {
+    starts.push(performance.now());
+  };
+  const t0 = performance.now();
+  // Jobs dropped at close reject (or, for p-queue, never settle); neither is an error here.
+  await submitEach(BACKLOG, () => void limiter.submit(job).catch(() => {}));
+  const end = t0 + SECONDS * 1_000;
+  await sleep(end - performance.now());
+  await limiter.close();
+  const within = starts.filter((t) => t < end);
+  const check = checkWindows(within, WINDOW_MS, LIMIT);
+  return { admitted: within.length, max: check.max, violations: check.violations };
+}
+
+export async function runAtLimit(): Promise<SectionResult> {
+  const rows: string[][] = [];
+  const goals = [];
+  for (const peer of PEERS) {
+    const outcome = await runPeer(peer);
+    const fraction = outcome.admitted / (LIMIT * SECONDS);
+    rows.push([
+      peer.name,
+      fixed(outcome.admitted, 0),
+      percent(fraction),
+      fixed(outcome.max, 0),
+      fixed(outcome.violations, 0),
+    ]);
+    if (peer.name === 'forestall') {
+      goals.push({ goal: `at the limit: admitted ≥ 98 % of ${LIMIT}/s`, measured: percent(fraction), verdict: verdict(fraction >= 0.98) });
+      goals.push({
+        goal: 'at the limit: zero windows over the limit',
+        measured: fixed(outcome.violations, 0),
+        verdict: verdict(outcome.violations === 0),
+      });
+    }
+  }
+  const markdown = [
+    `Limit ${LIMIT} per ${WINDOW_MS} ms, ${BACKLOG} jobs submitted from t = 0 (one per event-loop turn, so a job admitted at once starts before the next is submitted), run for ${SECONDS} s of real time per library${QUICK ? ' (BENCH_QUICK: shortened from 10 s)' : ''}, one library at a time; same configurations as the boundary test. Admitted = starts within the run / (${LIMIT} × ${SECONDS}). Violations = windows [s, s + ${WINDOW_MS}) anchored at each start s that hold more than ${LIMIT} starts.`,
+    '',
+    table(['library', 'starts', 'admitted', 'most starts in any window', 'violations'], rows),
+    '',
+    table(
+      ['goal', 'measured', 'result'],
+      goals.map((g) => [g.goal, g.measured, g.verdict]),
+    ),
+  ].join('\n');
+  return { markdown, goals };
+}
