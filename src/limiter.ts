@@ -674,6 +674,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     // The memory store needs no time to release; reading the clock is a cost on the hot path.
     const now = listening || !this.#synchronous ? this.#clock.now() : 0;
     this.#settle(this.#store.release(entry, now), 'release');
+    // A waiter told to ask again later because every slot was taken may start now: ask at once.
+    if (!this.#synchronous) this.#notBeforeFor = undefined;
     if (listening) this.emit('released', { heldMs: now - lease.acquiredAt, cancelled: lease.cancelled });
     if (this.#queue.size > 0) this.#drain();
     else this.#checkIdle();

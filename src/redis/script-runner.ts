@@ -1,0 +1,52 @@
+import type { RedisCommandClient } from './clients.js';
+import { isNoScript, RedisTimeoutError } from './errors.js';
+import type { RedisScript } from './scripts.js';
+
+/**
+ * Runs scripts by EVALSHA, falling back to EVAL when the server's script cache does not hold them
+ * (after a restart, a failover or SCRIPT FLUSH); EVAL caches the script again. Every command is
+ * raced against `timeoutMs`, so no caller waits on a hung connection, whatever the client's own
+ * settings.
+ */
+export class ScriptRunner {
+  constructor(
+    readonly client: RedisCommandClient,
+    readonly timeoutMs: number,
+  ) {}
+
+  async run(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.send(['EVALSHA', script.sha, ...tail]);
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      return await this.send(['EVAL', script.source, ...tail]);
+    }
+  }
+
+  /** One command, rejected with `RedisTimeoutError` when it takes longer than `timeoutMs`. */
+  send(args: readonly string[]): Promise<unknown> {
+    let sent: Promise<unknown>;
+    try {
+      sent = this.client.send(args);
+    } catch (error) {
+      // A client that throws instead of rejecting (closed, misconfigured) is answered the same way.
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new RedisTimeoutError(this.timeoutMs)), this.timeoutMs);
+      // A late answer must not keep the process alive, nor its rejection go unhandled.
+      timer.unref();
+      sent.then(
+        (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+}

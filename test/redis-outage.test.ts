@@ -1,0 +1,191 @@
+import { once } from 'node:events';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Limiter, type Lease } from '../src/index.js';
+import { RedisStore, RedisTimeoutError, RedisUnavailableError, type RedisStoreOptions } from '../src/redis/index.js';
+import {
+  describeWithRedis,
+  ioredisClient,
+  nodeRedisClient,
+  recordCommands,
+  startRedisServer,
+  uniqueKey,
+  type RedisServer,
+} from './helpers/redis-server.js';
+
+type Client = Awaited<ReturnType<typeof nodeRedisClient>> | Awaited<ReturnType<typeof ioredisClient>>;
+
+const COMMAND_TIMEOUT_MS = 300;
+
+function raw(client: Client, args: string[]): Promise<unknown> {
+  return 'call' in client && typeof client.status === 'string'
+    ? (client as { call: (...a: string[]) => Promise<unknown> }).call(...args)
+    : (client as { sendCommand: (a: string[]) => Promise<unknown> }).sendCommand(args);
+}
+
+async function eventually(check: () => Promise<boolean>, ms = 3_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // Not reachable yet.
+    }
+    if (performance.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describeWithRedis('RedisStore when Redis fails', () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  const cleanups: (() => unknown)[] = [];
+
+  beforeAll(() => {
+    process.on('unhandledRejection', onUnhandled);
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  afterAll(() => {
+    process.off('unhandledRejection', onUnhandled);
+    // Not one promise anywhere (store, limiter, client adapters) was left rejected and unheard.
+    expect(unhandled).toEqual([]);
+  });
+
+  const connectors = { 'node-redis': nodeRedisClient, ioredis: ioredisClient } as const;
+
+  async function setup(
+    kind: keyof typeof connectors,
+    options: Omit<RedisStoreOptions, 'client' | 'key'>,
+  ): Promise<{ server: RedisServer; client: Client; store: RedisStore; events: string[] }> {
+    const server = await startRedisServer();
+    cleanups.push(() => server.stop());
+    const client = await connectors[kind](server.port);
+    cleanups.push(() => ('destroy' in client ? client.destroy() : client.disconnect()));
+    const store = new RedisStore({ client, key: uniqueKey('outage'), commandTimeoutMs: COMMAND_TIMEOUT_MS, probeIntervalMs: 200, ...options });
+    const events: string[] = [];
+    store.on('outage', (e) => events.push(`outage:${e.policy}`));
+    store.on('recovered', () => events.push('recovered'));
+    return { server, client, store, events };
+  }
+
+  describe.each(['node-redis', 'ioredis'] as const)('with %s', (kind) => {
+    it("'local': admits at its share while Redis is down, then goes back to Redis by itself", async () => {
+      const { server, client, store, events } = await setup(kind, { onStoreError: 'local', localShare: 0.5 });
+      const record = recordCommands(client);
+      const limiter = new Limiter({ requests: { limit: 10, windowMs: 400 }, store });
+      cleanups.push(() => limiter.close());
+      for (let i = 0; i < 3; i++) (await limiter.acquire()).release();
+      expect(store.state).toBe('redis');
+
+      await server.kill();
+      const t0 = performance.now();
+      const times: number[] = [];
+      const leases = await Promise.all(
+        Array.from({ length: 7 }, () =>
+          limiter.acquire().then((lease) => {
+            times.push(performance.now() - t0);
+            return lease;
+          }),
+        ),
+      );
+      for (const lease of leases) lease.release();
+      expect(events).toEqual(['outage:local']);
+      expect(store.state).toBe('outage');
+      // Half of 10 per 400 ms at once, without waiting on the dead server; the rest a window later.
+      const early = times.filter((t) => t < 300);
+      expect(early).toHaveLength(5);
+      expect(Math.min(...times.filter((t) => t >= 300))).toBeGreaterThanOrEqual(380);
+      expect(limiter.stats().requests[0]).toMatchObject({ limit: 5 });
+
+      await server.restart();
+      await eventually(async () => events.includes('recovered'));
+      expect(store.state).toBe('redis');
+      // The window of the local admissions passes; the clean-up of the admission the outage cut
+      // short (its own script-cache miss) lands meanwhile.
+      await new Promise((r) => setTimeout(r, 400));
+      const evals = record.evals;
+      (await limiter.acquire()).release();
+      // The restarted server has an empty script cache: EVALSHA missed, EVAL loaded it.
+      expect(record.evals).toBe(evals + 1);
+      expect(await raw(client, ['ZCARD', store.keys.log])).toBe(1);
+    });
+
+    it("'closed': rejects with RedisUnavailableError, and admits again after recovery", async () => {
+      const { server, store, events } = await setup(kind, { onStoreError: 'closed' });
+      const limiter = new Limiter({ requests: { limit: 10, windowMs: 1_000 }, store });
+      cleanups.push(() => limiter.close());
+      (await limiter.acquire()).release();
+      await server.kill();
+      const t0 = performance.now();
+      const error = await limiter.acquire().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(performance.now() - t0).toBeLessThan(COMMAND_TIMEOUT_MS + 200);
+      expect(error).toBeInstanceOf(RedisUnavailableError);
+      expect(error).toMatchObject({ name: 'RedisUnavailableError', key: store.key });
+      expect((error as Error).message).toMatch(/Redis is unavailable .* 'closed'/);
+      expect((error as Error).cause).toBeDefined();
+      // Later callers are rejected at once, without another try.
+      await expect(limiter.acquire()).rejects.toBeInstanceOf(RedisUnavailableError);
+      await server.restart();
+      await eventually(async () => events.includes('recovered'));
+      (await limiter.acquire()).release();
+    });
+  });
+
+  it("'open': admits everything while Redis is down", async () => {
+    const { server, store, events } = await setup('node-redis', { onStoreError: 'open' });
+    const limiter = new Limiter({ requests: { limit: 2, windowMs: 1_000 }, concurrency: 1, store });
+    cleanups.push(() => limiter.close());
+    (await limiter.acquire()).release();
+    await server.kill();
+    const t0 = performance.now();
+    const leases = await Promise.all(Array.from({ length: 20 }, () => limiter.acquire()));
+    expect(performance.now() - t0).toBeLessThan(COMMAND_TIMEOUT_MS + 200);
+    expect(events).toEqual(['outage:open']);
+    for (const lease of leases) lease.release();
+  });
+
+  it('a hung server: no caller waits past the command timeout; leases released meanwhile are freed on recovery', async () => {
+    const { server, client, store, events } = await setup('node-redis', { onStoreError: 'local', localShare: 1 });
+    const outageErrors: unknown[] = [];
+    store.on('outage', (e) => outageErrors.push(e.error));
+    const limiter = new Limiter({ requests: { limit: 100, windowMs: 1_000 }, concurrency: 5, store });
+    cleanups.push(() => limiter.close());
+    cleanups.push(() => server.thaw());
+    const held: Lease = await limiter.acquire();
+
+    server.freeze();
+    const t0 = performance.now();
+    const lease = await limiter.acquire();
+    const waited = performance.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 20);
+    expect(waited).toBeLessThan(COMMAND_TIMEOUT_MS + 250);
+    expect(outageErrors[0]).toBeInstanceOf(RedisTimeoutError);
+    lease.release();
+    // Released while Redis is out: the lease is freed once it is back, not after its ttl.
+    held.release();
+
+    server.thaw();
+    await eventually(async () => events.includes('recovered'));
+    // The admission that timed out may have run once the server woke; it is given back too.
+    await eventually(async () => (await raw(client, ['ZCARD', store.keys.conc])) === 0);
+    await eventually(async () => (await raw(client, ['ZCARD', store.keys.log])) === 1);
+  });
+
+  it('a client that was never connected (or was closed) counts as an outage', async () => {
+    const server = await startRedisServer();
+    cleanups.push(() => server.stop());
+    const client = await nodeRedisClient(server.port);
+    client.destroy();
+    const store = new RedisStore({ client, key: uniqueKey('closed-client'), onStoreError: 'local' });
+    const limiter = new Limiter({ requests: { limit: 4, windowMs: 1_000 }, store });
+    cleanups.push(() => limiter.close());
+    const outage = once(store, 'outage');
+    (await limiter.acquire()).release();
+    await outage;
+    expect(store.state).toBe('outage');
+  });
+});
