@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockServer, type MockServer } from '../src/testing/index.js';
+import { describeWithRedis, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -36,10 +37,10 @@ afterAll(async () => {
  * snippet imports) resolve to installed packages, and the SDKs read the provider URL and key from
  * their usual environment variables, pointed at mock servers.
  */
-async function runSnippet(code: string): Promise<{ status: number | null; out: string }> {
+async function runSnippet(code: string, env: Record<string, string> = {}): Promise<{ status: number | null; out: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'forestall-readme-'));
   dirs.push(dir);
-  for (const name of ['forestall', 'openai', '@anthropic-ai/sdk', 'ai', '@ai-sdk/openai']) {
+  for (const name of ['forestall', 'openai', '@anthropic-ai/sdk', 'ai', '@ai-sdk/openai', 'redis']) {
     const link = join(dir, 'node_modules', name);
     mkdirSync(dirname(link), { recursive: true });
     symlinkSync(name === 'forestall' ? root : join(root, 'node_modules', name), link, 'dir');
@@ -55,6 +56,7 @@ async function runSnippet(code: string): Promise<{ status: number | null; out: s
       OPENAI_API_KEY: 'sk-test-readme',
       ANTHROPIC_BASE_URL: anthropicServer.url,
       ANTHROPIC_API_KEY: 'sk-ant-test-readme',
+      ...env,
     },
   });
   let out = '';
@@ -104,6 +106,22 @@ describe.skipIf(!built)('README snippets work as pasted', () => {
   it('the mock server snippet', async () => {
     const { status, out } = await runSnippet(codeUnder('## Testing against a mock provider'));
     expect(out).toContain('accepted: 1');
+    expect(status).toBe(0);
+  });
+});
+
+describeWithRedis('README Redis snippet', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(() => redis.stop());
+
+  it.skipIf(!built)('works as pasted against a real redis-server', async () => {
+    const { status, out } = await runSnippet(codeUnder('## Sharing limits across processes'), {
+      REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+    });
+    expect(out).toContain('limit: 500, windowMs: 60000, used: 1, remaining: 499');
     expect(status).toBe(0);
   });
 });
