@@ -98,3 +98,15 @@ export { LimiterRegistry } from './registry.js';
 export type { LimiterKey, LimiterRegistryOptions, ProviderLimits } from './registry.js';
 export { createLimitedFetch } from './fetch.js';
 export type { EstimateSettings, FetchLike, LimitedFetchOptions, LimitedFetchRetryOptions } from './fetch.js';
+
+export { runBatch, streamBatch, DEFAULT_BATCH_CONCURRENCY, DEFAULT_BATCH_READ_AHEAD } from './batch.js';
+export type {
+  BatchAcquireOptions,
+  BatchOptions,
+  BatchProgress,
+  BatchResult,
+  BatchRetryOptions,
+  BatchStreamResult,
+  BatchWorker,
+  BatchWorkerContext,
+} from './batch.js';

@@ -76,6 +76,14 @@ describe.skipIf(!built)('README snippets work as pasted', () => {
     expect(status).toBe(0);
   });
 
+  it('the runBatch example: results in order, failures as values', async () => {
+    const { status, out } = await runSnippet(codeUnder('## Batches in code'));
+    expect(out).toContain("{ ok: true, value: 'DOCUMENT 0' }");
+    expect(out).toContain('6 failed');
+    expect(out).toMatch(/60\/60 done, 6 failed/);
+    expect(status).toBe(0);
+  });
+
   it('the openai recipe: answers, and learns the limits from the headers', async () => {
     const { status, out } = await runSnippet(codeUnder('### OpenAI'));
     expect(out).toContain('Say hello');
