@@ -333,7 +333,7 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         throw error;
       }
       if (restamp) lease.restamp(Math.min(limiter.clock.now(), lease.acquiredAt + maxCountDelayMs));
-      if (sync) limiter.observe(parseRateLimitHeaders(response.headers, provider));
+      if (sync) limiter.observe(parseRateLimitHeaders(response.headers, provider), { since: lease.acquiredAt });
       if (!response.ok) {
         lastFailure = response;
         if (response.status === 429) {

@@ -33,6 +33,7 @@ export type {
   AcquireOptions,
   LimitOptions,
   LimiterOptions,
+  ObserveOptions,
   ReconcileOptions,
   TokenCost,
   WindowLimit,

@@ -31,7 +31,7 @@ import { retry } from './retry/retry.js';
 import { MemoryStore } from './stores/memory-store.js';
 import type { Admission, Cost, LimiterStore, StoreEntry, WindowUsage } from './stores/store.js';
 import type { RateLimitSnapshot } from './providers/types.js';
-import type { AcquireOptions, LimitOptions, LimiterOptions, TokenCost } from './types.js';
+import type { AcquireOptions, LimitOptions, LimiterOptions, ObserveOptions, TokenCost } from './types.js';
 import type { WindowKind } from './stores/store.js';
 
 const ACQUIRE_KEYS = new Set(['tokens', 'priority', 'signal', 'timeoutMs']);
@@ -383,8 +383,9 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    *   server had seen all our requests), so our own requests in flight are never taken for theirs;
    * - with `limits: 'auto'`, the first observation ends the one-request-at-a-time start.
    */
-  observe(snapshot: RateLimitSnapshot): void {
+  observe(snapshot: RateLimitSnapshot, options?: ObserveOptions): void {
     plainObject('snapshot', snapshot);
+    const since = options?.since === undefined ? undefined : finiteNumber('since', options.since);
     if (this.#closed) return;
     const now = this.#clock.now();
     const adopted: Record<string, { limit: number; windowMs: number }> = {};
@@ -420,7 +421,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
         // one window beyond the reset (later responses refresh it while they still show it).
         const resetMs = (window?.resetMs ?? windowMs) + windowMs;
         const absorbed = this.#store.absorb(
-          { kind, windowMs: window?.windowMs, remaining, until: now + Math.max(0, resetMs) },
+          { kind, windowMs: window?.windowMs, remaining, since: Math.min(since ?? now, now), until: now + Math.max(0, resetMs) },
           now,
         );
         if (absorbed > 0 && this.listenerCount('tightened') !== 0) this.emit('tightened', { kind, amount: absorbed, remaining });

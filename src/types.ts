@@ -51,6 +51,16 @@ export interface LimiterOptions extends LimitOptions {
   readonly store?: LimiterStore | undefined;
 }
 
+/** Options of `limiter.observe(snapshot, options)`. */
+export interface ObserveOptions {
+  /**
+   * When the request whose response carried the snapshot was sent (`lease.acquiredAt`): the
+   * server answered at some moment since, and our requests that left a window meanwhile must not
+   * be taken for someone else's use. @default now
+   */
+  readonly since?: number | undefined;
+}
+
 /** Options of `lease.reconcile(actual, options)`. */
 export interface ReconcileOptions {
   /** Also count the request from now (see `lease.restamp()`). @default false */

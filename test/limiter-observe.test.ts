@@ -78,6 +78,33 @@ describe('observe: tightening when others share the quota', () => {
     expect(limiter.stats().requests[0]?.used).toBe(1);
   });
 
+  it('our requests that left the window after the server answered are not taken for others\'', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ requests: { limit: 3, windowMs: 1_000 }, clock });
+    await limiter.acquire();
+    await clock.advance(500);
+    const lease = await limiter.acquire();
+    await limiter.acquire();
+    // The server counted all three when it answered; by the time the answer arrives (t = 1010)
+    // the first has left our window, though not the server's view of that moment.
+    await clock.advance(510);
+    limiter.observe(snapshot({ requests: { limit: 3, remaining: 0, resetMs: 500, windowMs: 1_000 } }), { since: lease.acquiredAt });
+    expect(limiter.stats().requests[0]?.used).toBe(2);
+    expect(limiter.tryAcquire()).toBeDefined();
+  });
+
+  it('without `since`, the same answer is taken as one request of someone else\'s', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ requests: { limit: 3, windowMs: 1_000 }, clock });
+    await limiter.acquire();
+    await clock.advance(500);
+    await limiter.acquire();
+    await limiter.acquire();
+    await clock.advance(510);
+    limiter.observe(snapshot({ requests: { limit: 3, remaining: 0, resetMs: 500, windowMs: 1_000 } }));
+    expect(limiter.stats().requests[0]?.used).toBe(3);
+  });
+
   it('a pause makes the others\' share outlast it (nothing is learned while paused)', async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ requests: { limit: 10, windowMs: 1_000 }, clock });

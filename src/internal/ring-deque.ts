@@ -50,9 +50,9 @@ export class RingDeque<T> {
 
   /**
    * Removes `item` (by identity), searching from the back: entries are removed soon after they
-   * were added (a cancelled request), so the search is short in practice. Returns false if absent.
+   * were added (a cancelled request), so the search is short in practice. Returns the index it had (from the oldest), -1 if absent.
    */
-  remove(item: T): boolean {
+  remove(item: T): number {
     for (let i = this.#length - 1; i >= 0; i--) {
       const slot = (this.#head + i) & this.#mask;
       if (this.#items[slot] !== item) continue;
@@ -61,9 +61,9 @@ export class RingDeque<T> {
       }
       this.#items[(this.#head + this.#length - 1) & this.#mask] = undefined;
       this.#length--;
-      return true;
+      return i;
     }
-    return false;
+    return -1;
   }
 
   /** Inserts `item` before the newer items, where `isNewer(existing)` says which ones those are. */

@@ -46,8 +46,9 @@ export class TimeRing {
   /**
    * Removes one occurrence of `time`, searching from the newest: a cancelled request is usually
    * recent. Any start with the same time counts the same, so which one goes does not matter.
+   * Returns the index it had (from the oldest), -1 if absent.
    */
-  remove(time: number): boolean {
+  remove(time: number): number {
     const items = this.#items;
     const mask = this.#mask;
     for (let i = this.#length - 1; i >= 0; i--) {
@@ -56,9 +57,9 @@ export class TimeRing {
         items[(this.#head + j) & mask] = items[(this.#head + j + 1) & mask] as number;
       }
       this.#length--;
-      return true;
+      return i;
     }
-    return false;
+    return -1;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { RingDeque } from '../internal/ring-deque.js';
 import { ExternalShare } from './external-share.js';
-import type { WindowEntry } from './request-window.js';
+import { retentionMs, type WindowEntry } from './request-window.js';
 
 /** Which part of a cost a token window charges. */
 export type TokenDimension = 'tokens' | 'inputTokens' | 'outputTokens';
@@ -18,25 +18,35 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
   readonly log = new RingDeque<E>();
   /** Tokens used by other clients of the same quota, learned from the provider's headers. */
   readonly external = new ExternalShare();
+  /** Sum of the charges in the window (from `#live` on). */
   #sum = 0;
+  /** Index in `log` of the oldest charge still in the window; those before it are kept a while. */
+  #live = 0;
+  readonly #retain: number;
 
   constructor(
     readonly dimension: TokenDimension,
     readonly limit: number,
     readonly windowMs: number,
     readonly span: number,
-  ) {}
+  ) {
+    this.#retain = retentionMs(span);
+  }
 
   prune(now: number): void {
     const log = this.log;
-    let front = log.front();
-    while (front !== undefined && front.start + this.span <= now) {
-      log.shift();
-      this.#sum -= amountOf(this.dimension, front.input, front.output);
-      front = log.front();
+    const horizon = now - this.span;
+    for (let entry = log.at(this.#live); entry !== undefined && entry.start <= horizon; entry = log.at(this.#live)) {
+      this.#sum -= amountOf(this.dimension, entry.input, entry.output);
+      this.#live++;
     }
     // Sums of non-integer charges drift; an empty window is exactly zero.
-    if (log.length === 0) this.#sum = 0;
+    if (this.#live === log.length) this.#sum = 0;
+    const forget = horizon - this.#retain;
+    for (let front = log.front(); this.#live > 0 && front !== undefined && front.start <= forget; front = log.front()) {
+      log.shift();
+      this.#live--;
+    }
   }
 
   /** The earliest time `amount` more fits, `now` if it fits already (`amount` <= limit). */
@@ -55,7 +65,8 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
   #afterFreeing(excess: number, fallback = Number.POSITIVE_INFINITY): number {
     if (excess <= 0) return fallback;
     let freed = 0;
-    for (const entry of this.log) {
+    for (let i = this.#live; i < this.log.length; i++) {
+      const entry = this.log.at(i) as E;
       freed += amountOf(this.dimension, entry.input, entry.output);
       if (freed >= excess) return entry.start + this.span;
     }
@@ -77,14 +88,21 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
 
   remove(entry: E, now: number): void {
     this.prune(now);
-    if (this.log.remove(entry)) {
-      this.#sum -= amountOf(this.dimension, entry.input, entry.output);
-      if (this.log.length === 0) this.#sum = 0;
+    const index = this.log.remove(entry);
+    if (index < 0) return;
+    if (index < this.#live) {
+      this.#live--;
+      return;
     }
+    this.#sum -= amountOf(this.dimension, entry.input, entry.output);
+    if (this.#live === this.log.length) this.#sum = 0;
   }
 
   /** Adds a charge that starts at `entry.start`, which may be earlier than the newest (a restamp). */
-  insert(entry: E): void {
+  insert(entry: E, now: number): void {
+    this.prune(now);
+    // Already outside the window: nothing to count. Otherwise it sorts after every charge that left.
+    if (entry.start + this.span <= now) return;
     this.log.insertBefore(entry, (existing) => existing.start > entry.start);
     this.#sum += amountOf(this.dimension, entry.input, entry.output);
   }
@@ -93,5 +111,22 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
   used(now: number): number {
     this.prune(now);
     return this.#sum;
+  }
+
+  /** The most of our charges the window held at any moment from `since` to now. */
+  usedSince(since: number, now: number): number {
+    this.prune(now);
+    let sum = this.#sum;
+    for (let i = this.#live - 1; i >= 0; i--) {
+      const entry = this.log.at(i) as E;
+      if (entry.start + this.span <= since) break;
+      sum += amountOf(this.dimension, entry.input, entry.output);
+    }
+    return sum;
+  }
+
+  /** Entries still in the window, oldest first. */
+  *entries(): IterableIterator<E> {
+    for (let i = this.#live; i < this.log.length; i++) yield this.log.at(i) as E;
   }
 }

@@ -95,11 +95,11 @@ export class MemoryStore implements LimiterStore {
     if (e.cancelled || at <= e.start) return;
     for (const rule of this.#requests) {
       rule.remove(e.start, now);
-      rule.insert(at);
+      rule.insert(at, now);
     }
     for (const rule of this.#tokens) rule.remove(e, now);
     e.start = at;
-    for (const rule of this.#tokens) rule.insert(e);
+    for (const rule of this.#tokens) rule.insert(e, now);
   }
 
   absorb(report: RemoteRemaining, now: number): number {
@@ -111,9 +111,9 @@ export class MemoryStore implements LimiterStore {
             report.windowMs,
           );
     if (rule === undefined) return 0;
-    // The least others must have used: as if the server had counted every request of ours, so
-    // our own requests still on their way are never taken for someone else's.
-    let seen = rule.limit - rule.used(now) - report.remaining;
+    // The least others must have used: as if the server had counted every request of ours, even
+    // those that left the window between its answer and now, so ours are never taken for theirs.
+    let seen = rule.limit - rule.usedSince(report.since, now) - report.remaining;
     if (rule instanceof RequestWindow) seen = Math.floor(seen);
     return rule.external.observe(seen, report.until, now);
   }
@@ -160,8 +160,8 @@ export class MemoryStore implements LimiterStore {
       rules.reduce<R | undefined>((best, r) => (best === undefined || r.span > best.span ? r : best), undefined);
     const requestRule = longest(this.#requests);
     const tokenRule = longest(this.#tokens);
-    const entries = tokenRule === undefined ? [] : [...tokenRule.log];
-    let starts = requestRule === undefined ? [] : [...requestRule.log];
+    const entries = tokenRule === undefined ? [] : [...tokenRule.entries()];
+    let starts = requestRule === undefined ? [] : [...requestRule.starts()];
     if (tokenRule !== undefined && (requestRule === undefined || tokenRule.span > requestRule.span)) {
       starts = entries.map((e) => e.start);
     }

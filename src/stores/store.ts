@@ -38,6 +38,11 @@ export interface RemoteRemaining {
   readonly windowMs: number | undefined;
   /** What the server said is left. */
   readonly remaining: number;
+  /**
+   * When the request that carried the report was sent: the server answered at some moment since,
+   * so our use is taken at its highest over that time.
+   */
+  readonly since: number;
   /** When the server will be back to full: others' usage is forgotten by then. */
   readonly until: number;
 }
