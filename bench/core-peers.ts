@@ -16,9 +16,11 @@ export interface WindowedLimiter {
   /**
    * Runs `job` once the library admits it. The promise settles after the job ran, rejects when
    * the job was dropped by `close()`, and for p-queue (whose `clear()` drops jobs silently) may
-   * never settle: callers must not wait on it unbounded.
+   * never settle: callers must not wait on it unbounded. A library that reports when it admitted
+   * the job (forestall's `lease.acquiredAt`) passes that moment; for the others the job's start is
+   * the admission (the library itself calls the job).
    */
-  submit(job: () => void): Promise<void>;
+  submit(job: (admittedAt?: number) => void): Promise<void>;
   /**
    * Drops waiting jobs where the library can. Libraries that cannot cancel a wait turn the jobs
    * still queued into no-ops and are given a bounded time to drain, so their timers do not run
@@ -71,7 +73,7 @@ export const forestallPeer: Peer = {
       async submit(job) {
         const lease = await limiter.acquire();
         try {
-          job();
+          job(lease.acquiredAt);
         } finally {
           lease.release();
         }
@@ -103,7 +105,7 @@ export const pQueuePeer: Peer = {
   create(limit, windowMs) {
     const queue = new PQueue({ intervalCap: limit, interval: windowMs });
     return {
-      submit: (job) => queue.add(job),
+      submit: (job) => queue.add(() => job()),
       close: async () => {
         queue.clear();
         await queue.onPendingZero();

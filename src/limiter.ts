@@ -179,6 +179,10 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   #notBeforeFor: Waiter | undefined = undefined;
   readonly #owner: LeaseOwner;
   #lastReleased: Lease | undefined = undefined;
+  /** Whether anyone listens to the events of the hot path: reading a field beats `listenerCount`. */
+  #hearsAcquired = false;
+  #hearsReleased = false;
+  #hearsIdle = false;
   readonly #onAbort = (waiter: Waiter): void => this.#abort(waiter);
   readonly #onTimer = (): void => {
     this.#timer = undefined;
@@ -188,6 +192,19 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
 
   constructor(options: LimiterOptions = {}) {
     super();
+    const hear = (event: string | symbol): void => {
+      if (event === 'acquired') this.#hearsAcquired = this.listenerCount('acquired') !== 0;
+      else if (event === 'released') this.#hearsReleased = this.listenerCount('released') !== 0;
+      else if (event === 'idle') this.#hearsIdle = this.listenerCount('idle') !== 0;
+    };
+    // 'newListener' fires before the listener is added, 'removeListener' after it is gone.
+    const emitter = this as unknown as NodeJS.EventEmitter;
+    emitter.on('newListener', (event: string | symbol) => {
+      if (event === 'acquired') this.#hearsAcquired = true;
+      else if (event === 'released') this.#hearsReleased = true;
+      else if (event === 'idle') this.#hearsIdle = true;
+    });
+    emitter.on('removeListener', hear);
     plainObject('options', options);
     knownKeys('Limiter options', options, [...LIMIT_KEYS, 'clock', 'store', 'limits']);
     if (options.limits !== undefined && options.limits !== 'auto') {
@@ -520,7 +537,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.#inFlight++;
     const lease = new Lease(this.#owner, entry, cost, waitedMs, now);
     // The hot path: build no payload nobody listens to.
-    if (this.listenerCount('acquired') !== 0) {
+    if (this.#hearsAcquired) {
       this.emit('acquired', { waitedMs, input: cost.input, output: cost.output, priority });
     }
     return lease;
@@ -671,19 +688,22 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     // Keeps one lease reachable: when none is alive at a full collection, V8 may drop the hidden
     // classes and optimised code of the hot path, and every later acquire pays to rebuild them.
     this.#lastReleased = lease;
-    const listening = this.listenerCount('released') !== 0;
+    const listening = this.#hearsReleased;
     // The memory store needs no time to release; reading the clock is a cost on the hot path.
     const now = listening || !this.#synchronous ? this.#clock.now() : 0;
-    this.#settle(this.#store.release(entry, now), 'release');
-    // A waiter told to ask again later because every slot was taken may start now: ask at once.
-    if (!this.#synchronous) this.#notBeforeFor = undefined;
+    const released = this.#store.release(entry, now);
+    if (!this.#synchronous) {
+      this.#settle(released, 'release');
+      // A waiter told to ask again later because every slot was taken may start now: ask at once.
+      this.#notBeforeFor = undefined;
+    }
     if (listening) this.emit('released', { heldMs: now - lease.acquiredAt, cancelled: lease.cancelled });
     if (this.#queue.size > 0) this.#drain();
     else this.#checkIdle();
   }
 
   #checkIdle(): void {
-    if (this.#inFlight === 0 && this.#queue.size === 0 && this.listenerCount('idle') !== 0) this.emit('idle');
+    if (this.#hearsIdle && this.#inFlight === 0 && this.#queue.size === 0) this.emit('idle');
   }
 
   #nextDeadline(): number {

@@ -293,4 +293,19 @@ describe('events', () => {
     (await b).release();
     expect(events).toEqual(['acquired', 'queued', 'queued', 'rejected', 'released', 'acquired', 'released', 'idle']);
   });
+
+  it('follows listeners added and removed: off() and once() stop the events', async () => {
+    const limiter = new Limiter({ clock: new FakeClock() });
+    const acquired = vi.fn();
+    const idle = vi.fn();
+    limiter.on('acquired', acquired);
+    limiter.once('idle', idle);
+    (await limiter.acquire()).release();
+    (await limiter.acquire()).release();
+    expect(acquired).toHaveBeenCalledTimes(2);
+    expect(idle).toHaveBeenCalledTimes(1);
+    limiter.off('acquired', acquired);
+    (await limiter.acquire()).release();
+    expect(acquired).toHaveBeenCalledTimes(2);
+  });
 });
