@@ -381,10 +381,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.#limits = resolveLimits(limits, this.#limits);
     this.#markUserSet(limits);
     this.#applyLimits();
-    for (const waiter of this.#queue) {
-      const tooLarge = this.#capacityError(waiter.cost);
-      if (tooLarge !== undefined) this.#evict(waiter, 'capacity', tooLarge);
-    }
+    this.#rejectImpossible();
     this.emit('limitsChanged', { limits: this.limits });
     this.#drain();
     this.#checkIdle();
@@ -394,10 +391,12 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    * Learns from a provider's rate-limit headers (`parseRateLimitHeaders(response.headers, provider)`):
    * - a limit announced for a kind you did not set is adopted (and followed when it changes);
    * - when the server says less remains than this limiter believes, someone else shares the
-   *   quota: the difference becomes the others' share of that window, held until the server says
-   *   it is back to full and refreshed while later responses still show it, so nothing is sent
-   *   that the server would refuse. The difference is the least others must have used (as if the
-   *   server had seen all our requests), so our own requests in flight are never taken for theirs;
+   *   quota: the difference becomes the others' share of that window, held one window beyond the
+   *   server's reset, refreshed while later responses still show it and extended across a pause,
+   *   so nothing is sent that the server would refuse. The difference is the least others must
+   *   have used: as if the server had seen all our requests, including those that left a window
+   *   since `since` (when the request carrying the snapshot was sent), so ours are never taken
+   *   for theirs;
    * - with `limits: 'auto'`, the first observation ends the one-request-at-a-time start.
    */
   observe(snapshot: RateLimitSnapshot, options?: ObserveOptions): void {
@@ -422,10 +421,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     if (Object.keys(adopted).length > 0 || wasProbing) {
       this.#limits = resolveLimits(adopted, this.#limits);
       this.#applyLimits();
-      for (const waiter of this.#queue) {
-        const tooLarge = this.#capacityError(waiter.cost);
-        if (tooLarge !== undefined) this.#evict(waiter, 'capacity', tooLarge);
-      }
+      this.#rejectImpossible();
       this.emit('limitsChanged', { limits: this.limits });
     }
     if (this.#store.absorb !== undefined) {
@@ -518,6 +514,14 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.#maxOutput = min(limits.outputTokens);
     // Learning the limits: one request at a time until the first response tells them.
     this.#store.configure(this.#probing ? { ...limits, concurrency: 1 } : limits);
+  }
+
+  /** New limits may make a waiting cost impossible: such waiters get `CapacityError` now. */
+  #rejectImpossible(): void {
+    for (const waiter of this.#queue) {
+      const tooLarge = this.#capacityError(waiter.cost);
+      if (tooLarge !== undefined) this.#evict(waiter, 'capacity', tooLarge);
+    }
   }
 
   #capacityError(cost: Cost): CapacityError | undefined {
