@@ -1,25 +1,12 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startMockServer, type MockServer, type MockServerOptions } from '../src/testing/index.js';
-import { runCli, startCli } from './fixtures/cli-process.js';
+import { runCli, startCli, useServers, useTempDirs } from './fixtures/cli-process.js';
 
 const KEY = 'sk-test-SECRET';
-const dirs: string[] = [];
-const servers: MockServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'forestall-cli-'));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = useTempDirs();
+const track = useServers();
 
 async function start(options: Partial<MockServerOptions> = {}): Promise<MockServer> {
   const server = await startMockServer({
@@ -31,7 +18,7 @@ async function start(options: Partial<MockServerOptions> = {}): Promise<MockServ
     tokenizer: 'fast',
     ...options,
   } as MockServerOptions);
-  servers.push(server);
+  track(server);
   return server;
 }
 

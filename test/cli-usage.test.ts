@@ -1,26 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startMockServer, type MockServer } from '../src/testing/index.js';
-import { runCli } from './fixtures/cli-process.js';
+import { describe, expect, it } from 'vitest';
+import { startMockServer } from '../src/testing/index.js';
+import { runCli, useServers, useTempDirs } from './fixtures/cli-process.js';
 
 const KEY = 'sk-test-SECRET';
-const dirs: string[] = [];
-const servers: MockServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'forestall-cli-'));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = useTempDirs();
+const track = useServers();
 
 describe('forestall command line', () => {
   it('--help lists every flag of batch, and the commands', async () => {
@@ -62,7 +49,7 @@ describe('forestall command line', () => {
 
   it('talks to Anthropic with its headers, writes non-2xx answers as failures, and --retry-failed redoes them', async () => {
     const server = await startMockServer({ provider: 'anthropic', requests: { limit: 1_000, windowMs: 60_000 }, tokenizer: 'fast' });
-    servers.push(server);
+    track(server);
     const dir = tempDir();
     const input = join(dir, 'requests.jsonl');
     const lines = Array.from({ length: 6 }, (_, i) =>
