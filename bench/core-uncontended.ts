@@ -12,7 +12,7 @@ import { RateLimiter } from 'limiter';
 import PQueue from 'p-queue';
 import pThrottle from 'p-throttle';
 import { RateLimiterMemory, RateLimiterQueue } from 'rate-limiter-flexible';
-import { Limiter, SlidingWindowLimiter } from 'forestall';
+import { Limiter, SlidingWindowLimiter, type AcquireOptions } from 'forestall';
 import {
   QUICK,
   collect,
@@ -49,6 +49,21 @@ interface Subject {
   start(): Running;
 }
 
+/** Sequential awaited acquire + release on a forestall limiter; the last lease is the batch's result. */
+function acquireLoop(limiter: Limiter, options?: AcquireOptions): Running {
+  return {
+    async loop(n) {
+      let lease;
+      for (let i = 0; i < n; i++) {
+        lease = await limiter.acquire(options);
+        lease.release();
+      }
+      return lease;
+    },
+    close: () => limiter.close(),
+  };
+}
+
 const noop = (): void => {};
 const asyncNoop = (): Promise<void> => Promise.resolve();
 
@@ -58,18 +73,7 @@ const SUBJECTS: readonly Subject[] = [
     api: `\`await acquire()\` + \`release()\`; \`SlidingWindowLimiter.perSecond(1e9)\``,
     role: 'forestall-acquire',
     start() {
-      const limiter = SlidingWindowLimiter.perSecond(HIGH);
-      return {
-        async loop(n) {
-          let lease;
-          for (let i = 0; i < n; i++) {
-            lease = await limiter.acquire();
-            lease.release();
-          }
-          return lease;
-        },
-        close: () => limiter.close(),
-      };
+      return acquireLoop(SlidingWindowLimiter.perSecond(HIGH));
     },
   },
   {
@@ -104,18 +108,7 @@ const SUBJECTS: readonly Subject[] = [
         tokens: { limit: HIGH * 1_000, windowMs: 60_000 },
         concurrency: 1_000,
       });
-      const options = { tokens: 100 };
-      return {
-        async loop(n) {
-          let lease;
-          for (let i = 0; i < n; i++) {
-            lease = await limiter.acquire(options);
-            lease.release();
-          }
-          return lease;
-        },
-        close: () => limiter.close(),
-      };
+      return acquireLoop(limiter, { tokens: 100 });
     },
   },
   {

@@ -38,7 +38,7 @@ function idealSpanMs(requests: number, limit: number, windowMs: number): number 
 
 describe('createLimitedFetch with the real openai client', () => {
   it('300 concurrent requests, a third streaming: zero 429s, >= 90% of the allowed throughput, tokens reconciled', async () => {
-    const requests = { limit: 60, windowMs: 1_000 };
+    const requests = { limit: 120, windowMs: 2_000 };
     const tokens = { limit: 5_000_000, windowMs: 60_000 };
     const server = await startRemote({ provider: 'openai', algorithm: 'sliding-window', requests, tokens, latencyMs: { min: 1, max: 10 }, tokenizer: 'fast' });
     const limiter = new Limiter({ requests, tokens });
@@ -154,7 +154,7 @@ describe('createLimitedFetch with the real openai client', () => {
 
 describe('createLimitedFetch with the real @anthropic-ai/sdk client', () => {
   it('300 concurrent messages, a third streaming: zero 429s and input/output tokens reconciled', async () => {
-    const requests = { limit: 60, windowMs: 1_000 };
+    const requests = { limit: 120, windowMs: 2_000 };
     const inputTokens = { limit: 5_000_000, windowMs: 60_000 };
     const outputTokens = { limit: 5_000_000, windowMs: 60_000 };
     const server = await startRemote({ provider: 'anthropic', algorithm: 'sliding-window', requests, inputTokens, outputTokens, latencyMs: { min: 1, max: 10 }, tokenizer: 'fast' });
