@@ -5,7 +5,7 @@
  * more than 50 starts. Libraries run one after another so each has the event loop to itself.
  */
 import { PEERS, type Peer } from './core-peers.js';
-import { QUICK, checkWindows, fixed, percent, sleep, submitEach, table, verdict, type SectionResult } from './core-util.js';
+import { QUICK, checkWindows, fixed, percent, sleep, submitEach, table, verdict, type SectionResult, goalsTable } from './core-util.js';
 
 const LIMIT = 50;
 const WINDOW_MS = 1_000;
@@ -74,10 +74,7 @@ export async function runAtLimit(): Promise<SectionResult> {
     '',
     'For the peers the library calls the job, so the job runs at the admission. forestall admits by resolving `acquire()`; its admission is `lease.acquiredAt`, and the job runs in the caller\'s continuation, which the event loop may run a millisecond or more later. At exact window boundaries that caller-side lag can put more than 50 job starts in a window measured from the jobs; `marginMs` is the setting that absorbs it (the fetch wrapper counts requests from their responses for the same reason).',
     '',
-    table(
-      ['goal', 'measured', 'result'],
-      goals.map((g) => [g.goal, g.measured, g.verdict]),
-    ),
+    goalsTable(goals),
   ].join('\n');
   return { markdown, goals };
 }

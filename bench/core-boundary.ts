@@ -10,7 +10,7 @@
  * the next window's slots at 1,900-2,000 ms; later seconds only repeat the pattern.
  */
 import { PEERS, type Peer } from './core-peers.js';
-import { checkWindows, fixed, ms, sleep, submitEach, table, verdict, type SectionResult } from './core-util.js';
+import { checkWindows, fixed, ms, sleep, submitEach, table, verdict, type SectionResult, goalsTable } from './core-util.js';
 
 const LIMIT = 10;
 const WINDOW_MS = 1_000;
@@ -77,10 +77,7 @@ export async function runBoundary(): Promise<SectionResult> {
     '',
     table(['library', 'configuration', 'max per run', 'max', 'tightest 11 starts', 'starts per run (of 31)'], rows),
     '',
-    table(
-      ['goal', 'measured', 'result'],
-      goals.map((g) => [g.goal, g.measured, g.verdict]),
-    ),
+    goalsTable(goals),
   ].join('\n');
   return { markdown, goals };
 }

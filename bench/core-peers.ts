@@ -10,7 +10,7 @@ import PQueue from 'p-queue';
 import pThrottle from 'p-throttle';
 import { RateLimiterMemory, RateLimiterQueue } from 'rate-limiter-flexible';
 import { SlidingWindowLimiter } from 'forestall';
-import { sleep } from './core-util.js';
+import { sleep, noop } from './core-util.js';
 
 export interface WindowedLimiter {
   /**
@@ -36,7 +36,6 @@ export interface Peer {
   create(limit: number, windowMs: number): WindowedLimiter;
 }
 
-const noop = (): void => {};
 /** Bounds the wait for libraries without cancellation; longer backlogs are left to finish as no-ops. */
 const DRAIN_CAP_MS = 1_000;
 

@@ -9,7 +9,7 @@
  * anyway: on a shared machine a descheduled process makes both late together.
  */
 import { SlidingWindowLimiter } from 'forestall';
-import { QUICK, collect, ms, percentile, table, verdict, type SectionResult } from './core-util.js';
+import { QUICK, collect, ms, percentile, table, verdict, type SectionResult, goalsTable } from './core-util.js';
 
 const WINDOW_MS = 5;
 const WAITS = QUICK ? 300 : 1_000;
@@ -72,10 +72,7 @@ export async function runTimers(): Promise<SectionResult> {
     '',
     table(['waits', 'count', 'p50', 'p90', 'p99', 'max', 'min'], [row('forestall', limiter), row('setTimeout, same moments', timeout)]),
     '',
-    table(
-      ['goal', 'measured', 'result'],
-      goals.map((g) => [g.goal, g.measured, g.verdict]),
-    ),
+    goalsTable(goals),
   ].join('\n');
   return { markdown, goals };
 }

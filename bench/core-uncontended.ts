@@ -24,6 +24,9 @@ import {
   verdict,
   type GoalResult,
   type SectionResult,
+  goalsTable,
+  noop,
+  asyncNoop,
 } from './core-util.js';
 
 /** Far above anything a run reaches in one window, so no subject ever waits. */
@@ -64,8 +67,6 @@ function acquireLoop(limiter: Limiter, options?: AcquireOptions): Running {
   };
 }
 
-const noop = (): void => {};
-const asyncNoop = (): Promise<void> => Promise.resolve();
 
 const SUBJECTS: readonly Subject[] = [
   {
@@ -293,10 +294,7 @@ function report(measured: readonly Measured[]): SectionResult {
     '',
     table(['library', 'call and configuration', 'calls per batch', 'median per call', 'range of rounds (ns)', 'ratio vs p-throttle'], rows),
     '',
-    table(
-      ['goal', 'measured', 'result'],
-      goals.map((g) => [g.goal, g.measured, g.verdict]),
-    ),
+    goalsTable(goals),
   ].join('\n') + gcNote();
   return { markdown, goals };
 }

@@ -145,3 +145,14 @@ export function percent(fraction: number): string {
 export function gcNote(): string {
   return canCollect ? '' : '\n\n> `global.gc` was not available (run with `--expose-gc`): heap figures and round-to-round stability suffer.';
 }
+
+/** The goals of a section as a markdown table. */
+export function goalsTable(goals: readonly GoalResult[]): string {
+  return table(
+    ['goal', 'measured', 'result'],
+    goals.map((g) => [g.goal, g.measured, g.verdict]),
+  );
+}
+
+export const noop = (): void => {};
+export const asyncNoop = (): Promise<void> => Promise.resolve();

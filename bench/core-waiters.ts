@@ -28,14 +28,15 @@ import {
   verdict,
   type GoalResult,
   type SectionResult,
+  goalsTable,
+  noop,
+  asyncNoop,
 } from './core-util.js';
 
 const WAITERS = 100_000;
 const SMALL = 100;
 /** bottleneck takes about 2 ms to queue each job (it serialises submissions), so it gets fewer. */
 const BOTTLENECK_WAITERS = 1_000;
-const noop = (): void => {};
-const asyncNoop = (): Promise<void> => Promise.resolve();
 
 interface HeapReading {
   readonly perWaiter: number;
@@ -296,10 +297,7 @@ export async function runWaiters(): Promise<SectionResult> {
       ],
     ),
     '',
-    table(
-      ['goal', 'measured', 'result'],
-      goals.map((g) => [g.goal, g.measured, g.verdict]),
-    ),
+    goalsTable(goals),
   ].join('\n') + gcNote();
   return { markdown, goals };
 }

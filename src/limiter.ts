@@ -479,8 +479,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.#closed = true;
     this.#clearTimer();
     const error = new LimiterClosedError();
+    // Evicting takes each waiter out of the deadline heap too.
     for (const waiter of this.#queue) this.#evict(waiter, 'closed', error);
-    this.#deadlines.clear();
     await this.#store.close?.();
   }
 

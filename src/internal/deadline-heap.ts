@@ -28,12 +28,6 @@ export class DeadlineHeap<T extends HasDeadline> {
     this.#up(item.heapIndex);
   }
 
-  pop(): T | undefined {
-    const top = this.#items[0];
-    if (top !== undefined) this.remove(top);
-    return top;
-  }
-
   remove(item: T): void {
     const index = item.heapIndex;
     if (index < 0 || this.#items[index] !== item) return;
@@ -44,12 +38,6 @@ export class DeadlineHeap<T extends HasDeadline> {
     last.heapIndex = index;
     this.#down(index);
     this.#up(last.heapIndex);
-  }
-
-  clear(): T[] {
-    const all = this.#items.splice(0);
-    for (const item of all) item.heapIndex = -1;
-    return all;
   }
 
   #up(index: number): void {

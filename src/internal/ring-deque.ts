@@ -29,10 +29,6 @@ export class RingDeque<T> {
     return this.#length === 0 ? undefined : this.#items[this.#head];
   }
 
-  back(): T | undefined {
-    return this.#length === 0 ? undefined : this.#items[(this.#head + this.#length - 1) & this.#mask];
-  }
-
   push(item: T): void {
     if (this.#length === this.#items.length) this.#grow();
     this.#items[(this.#head + this.#length) & this.#mask] = item;

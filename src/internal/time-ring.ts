@@ -78,11 +78,6 @@ export class TimeRing {
     this.#length += count;
   }
 
-  /** Every time, oldest first. */
-  *[Symbol.iterator](): IterableIterator<number> {
-    for (let i = 0; i < this.#length; i++) yield this.#items[(this.#head + i) & this.#mask] as number;
-  }
-
   #grow(): void {
     const old = this.#items;
     const next = new Float64Array(old.length * 2);
