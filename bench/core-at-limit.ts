@@ -5,7 +5,18 @@
  * more than 50 starts. Libraries run one after another so each has the event loop to itself.
  */
 import { PEERS, type Peer } from './core-peers.js';
-import { QUICK, checkWindows, fixed, percent, sleep, submitEach, table, verdict, type SectionResult, goalsTable } from './core-util.js';
+import {
+  QUICK,
+  checkWindows,
+  fixed,
+  percent,
+  sleep,
+  submitEach,
+  table,
+  verdict,
+  type SectionResult,
+  goalsTable,
+} from './core-util.js';
 
 const LIMIT = 50;
 const WINDOW_MS = 1_000;
@@ -40,7 +51,13 @@ async function runPeer(peer: Peer): Promise<Outcome> {
   await limiter.close();
   const within = admissions.filter((t) => t < end);
   const check = checkWindows(within, WINDOW_MS, LIMIT);
-  const jobs = reportsAdmission ? checkWindows(starts.filter((t) => t < end), WINDOW_MS, LIMIT) : undefined;
+  const jobs = reportsAdmission
+    ? checkWindows(
+        starts.filter((t) => t < end),
+        WINDOW_MS,
+        LIMIT,
+      )
+    : undefined;
   return { admitted: within.length, max: check.max, violations: check.violations, jobs };
 }
 
@@ -59,7 +76,11 @@ export async function runAtLimit(): Promise<SectionResult> {
       outcome.jobs === undefined ? 'same' : `${fixed(outcome.jobs.max, 0)} / ${fixed(outcome.jobs.violations, 0)}`,
     ]);
     if (peer.name === 'forestall') {
-      goals.push({ goal: `at the limit: admitted ≥ 98 % of ${LIMIT}/s`, measured: percent(fraction), verdict: verdict(fraction >= 0.98) });
+      goals.push({
+        goal: `at the limit: admitted ≥ 98 % of ${LIMIT}/s`,
+        measured: percent(fraction),
+        verdict: verdict(fraction >= 0.98),
+      });
       goals.push({
         goal: 'at the limit: zero windows over the limit',
         measured: fixed(outcome.violations, 0),
@@ -70,9 +91,19 @@ export async function runAtLimit(): Promise<SectionResult> {
   const markdown = [
     `Limit ${LIMIT} per ${WINDOW_MS} ms, ${BACKLOG} jobs submitted from t = 0 (one per event-loop turn, so a job admitted at once starts before the next is submitted), run for ${SECONDS} s of real time per library${QUICK ? ' (BENCH_QUICK: shortened from 10 s)' : ''}, one library at a time; same configurations as the boundary test. Admitted = admissions within the run / (${LIMIT} × ${SECONDS}). Violations = windows [s, s + ${WINDOW_MS}) anchored at each start s that hold more than ${LIMIT} starts.`,
     '',
-    table(['library', 'admissions', 'admitted', 'most admissions in any window', 'violations', 'jobs run: most in a window / violations'], rows),
+    table(
+      [
+        'library',
+        'admissions',
+        'admitted',
+        'most admissions in any window',
+        'violations',
+        'jobs run: most in a window / violations',
+      ],
+      rows,
+    ),
     '',
-    'For the peers the library calls the job, so the job runs at the admission. forestall admits by resolving `acquire()`; its admission is `lease.acquiredAt`, and the job runs in the caller\'s continuation, which the event loop may run a millisecond or more later. At exact window boundaries that caller-side lag can put more than 50 job starts in a window measured from the jobs; `marginMs` is the setting that absorbs it (the fetch wrapper counts requests from their responses for the same reason).',
+    "For the peers the library calls the job, so the job runs at the admission. forestall admits by resolving `acquire()`; its admission is `lease.acquiredAt`, and the job runs in the caller's continuation, which the event loop may run a millisecond or more later. At exact window boundaries that caller-side lag can put more than 50 job starts in a window measured from the jobs; `marginMs` is the setting that absorbs it (the fetch wrapper counts requests from their responses for the same reason).",
     '',
     goalsTable(goals),
   ].join('\n');

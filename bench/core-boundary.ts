@@ -10,7 +10,17 @@
  * the next window's slots at 1,900-2,000 ms; later seconds only repeat the pattern.
  */
 import { PEERS, type Peer } from './core-peers.js';
-import { checkWindows, fixed, ms, sleep, submitEach, table, verdict, type SectionResult, goalsTable } from './core-util.js';
+import {
+  checkWindows,
+  fixed,
+  ms,
+  sleep,
+  submitEach,
+  table,
+  verdict,
+  type SectionResult,
+  goalsTable,
+} from './core-util.js';
 
 const LIMIT = 10;
 const WINDOW_MS = 1_000;
@@ -70,7 +80,11 @@ export async function runBoundary(): Promise<SectionResult> {
     ]);
   }
   const goals = [
-    { goal: 'boundary burst: most starts in any 1000 ms window = 10', measured: fixed(forestallMax, 0), verdict: verdict(forestallMax === LIMIT) },
+    {
+      goal: 'boundary burst: most starts in any 1000 ms window = 10',
+      measured: fixed(forestallMax, 0),
+      verdict: verdict(forestallMax === LIMIT),
+    },
   ];
   const markdown = [
     `Limit ${LIMIT} per ${WINDOW_MS} ms, 1 call at t = 0 and ${BURST} at t = ${BURST_AT_MS} ms (real time; the 30 are submitted one per event-loop turn, so jobs admitted at once start before the next submission), ${REPEATS} repetitions. Start = \`performance.now()\` when the job begins; counted in half-open windows [t, t + ${WINDOW_MS}) over the starts before t = ${fixed(RUN_MS, 0)} ms, when each run ends. "Tightest 11 starts" is the shortest time from a start to the ${LIMIT}th start after it: below ${WINDOW_MS} ms means ${LIMIT + 1} starts fit in one window. One library at a time.`,

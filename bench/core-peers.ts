@@ -65,7 +65,8 @@ function uncancellable(wait: () => Promise<unknown>): WindowedLimiter {
 
 export const forestallPeer: Peer = {
   name: 'forestall',
-  config: (limit, windowMs) => `\`new SlidingWindowLimiter({ limit: ${limit}, windowMs: ${windowMs} })\`, \`acquire()\` then \`release()\``,
+  config: (limit, windowMs) =>
+    `\`new SlidingWindowLimiter({ limit: ${limit}, windowMs: ${windowMs} })\`, \`acquire()\` then \`release()\``,
   create(limit, windowMs) {
     const limiter = new SlidingWindowLimiter({ limit, windowMs });
     return {
@@ -87,8 +88,8 @@ export const pThrottlePeer: Peer = {
   config: (limit, windowMs) => `\`pThrottle({ limit: ${limit}, interval: ${windowMs}, strict: true })\``,
   create(limit, windowMs) {
     const controller = new AbortController();
-    const throttled = pThrottle({ limit, interval: windowMs, strict: true, signal: controller.signal })((job: () => void) =>
-      job(),
+    const throttled = pThrottle({ limit, interval: windowMs, strict: true, signal: controller.signal })(
+      (job: () => void) => job(),
     );
     return {
       // Typed as returning the wrapped function's result; at run time it is a promise of it.
@@ -136,7 +137,8 @@ export const bottleneckPeer: Peer = {
 
 export const limiterPeer: Peer = {
   name: 'limiter',
-  config: (limit, windowMs) => `\`new RateLimiter({ tokensPerInterval: ${limit}, interval: ${windowMs} })\`, \`removeTokens(1)\``,
+  config: (limit, windowMs) =>
+    `\`new RateLimiter({ tokensPerInterval: ${limit}, interval: ${windowMs} })\`, \`removeTokens(1)\``,
   create(limit, windowMs) {
     const limiter = new RateLimiter({ tokensPerInterval: limit, interval: windowMs });
     return uncancellable(() => limiter.removeTokens(1));

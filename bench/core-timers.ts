@@ -64,13 +64,17 @@ export async function runTimers(): Promise<SectionResult> {
   ];
   const p99 = percentile(limiter, 99);
   const goals = [{ goal: 'timer lateness p99 ≤ 2 ms', measured: ms(p99, 3), verdict: verdict(p99 <= 2) }];
-  const early = Math.min(...timeout) < 0
-    ? ` The bare timer fired up to ${ms(-Math.min(...timeout), 3)} before its moment (libuv counts whole milliseconds); the limiter checks the clock when its timer fires and waits again rather than start early.`
-    : '';
+  const early =
+    Math.min(...timeout) < 0
+      ? ` The bare timer fired up to ${ms(-Math.min(...timeout), 3)} before its moment (libuv counts whole milliseconds); the limiter checks the clock when its timer fires and waits again rather than start early.`
+      : '';
   const markdown = [
     `\`new SlidingWindowLimiter({ limit: 1, windowMs: ${WINDOW_MS} })\`, ${WAITS} sequential waits after ${WARMUP} uncounted ones: lateness = when the caller resumes after \`await acquire()\` minus (previous lease's \`acquiredAt\` + ${WINDOW_MS} ms). Negative would mean a start before the window allows it. The baseline is a bare \`setTimeout\` set alongside each wait for the same moment (delay rounded up to whole ms), so both saw the same machine load.${early}`,
     '',
-    table(['waits', 'count', 'p50', 'p90', 'p99', 'max', 'min'], [row('forestall', limiter), row('setTimeout, same moments', timeout)]),
+    table(
+      ['waits', 'count', 'p50', 'p90', 'p99', 'max', 'min'],
+      [row('forestall', limiter), row('setTimeout, same moments', timeout)],
+    ),
     '',
     goalsTable(goals),
   ].join('\n');

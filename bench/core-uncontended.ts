@@ -12,7 +12,7 @@ import { RateLimiter } from 'limiter';
 import PQueue from 'p-queue';
 import pThrottle from 'p-throttle';
 import { RateLimiterMemory, RateLimiterQueue } from 'rate-limiter-flexible';
-import { Limiter, SlidingWindowLimiter, type AcquireOptions } from 'forestall';
+import { type AcquireOptions, type Lease, Limiter, SlidingWindowLimiter } from 'forestall';
 import {
   QUICK,
   collect,
@@ -56,7 +56,7 @@ interface Subject {
 function acquireLoop(limiter: Limiter, options?: AcquireOptions): Running {
   return {
     async loop(n) {
-      let lease;
+      let lease: Lease | undefined;
       for (let i = 0; i < n; i++) {
         lease = await limiter.acquire(options);
         lease.release();
@@ -66,7 +66,6 @@ function acquireLoop(limiter: Limiter, options?: AcquireOptions): Running {
     close: () => limiter.close(),
   };
 }
-
 
 const SUBJECTS: readonly Subject[] = [
   {
@@ -85,7 +84,7 @@ const SUBJECTS: readonly Subject[] = [
       const limiter = SlidingWindowLimiter.perSecond(HIGH);
       return {
         async loop(n) {
-          let lease;
+          let lease: Lease | undefined;
           for (let i = 0; i < n; i++) {
             lease = limiter.tryAcquire();
             if (lease === undefined) throw new Error('tryAcquire refused under a limit that should never bind');
@@ -120,7 +119,7 @@ const SUBJECTS: readonly Subject[] = [
       const throttled = pThrottle({ limit: HIGH, interval: 1_000, strict: true })(noop);
       return {
         async loop(n) {
-          let last;
+          let last: unknown;
           for (let i = 0; i < n; i++) {
             last = await throttled();
           }
@@ -137,7 +136,7 @@ const SUBJECTS: readonly Subject[] = [
       const queue = new PQueue({ intervalCap: HIGH, interval: 1_000 });
       return {
         async loop(n) {
-          let last;
+          let last: unknown;
           for (let i = 0; i < n; i++) {
             last = await queue.add(noop);
           }
@@ -158,7 +157,7 @@ const SUBJECTS: readonly Subject[] = [
       });
       return {
         async loop(n) {
-          let last;
+          let last: unknown;
           for (let i = 0; i < n; i++) {
             last = await bottleneck.schedule(asyncNoop);
           }
@@ -178,7 +177,7 @@ const SUBJECTS: readonly Subject[] = [
       const limiter = new RateLimiter({ tokensPerInterval: HIGH, interval: 1_000 });
       return {
         async loop(n) {
-          let last;
+          let last: unknown;
           for (let i = 0; i < n; i++) {
             last = await limiter.removeTokens(1);
           }
@@ -195,7 +194,7 @@ const SUBJECTS: readonly Subject[] = [
       const queue = new RateLimiterQueue(new RateLimiterMemory({ points: HIGH, duration: 1 }));
       return {
         async loop(n) {
-          let last;
+          let last: unknown;
           for (let i = 0; i < n; i++) {
             last = await queue.removeTokens(1);
           }
@@ -241,7 +240,8 @@ export async function runUncontended(): Promise<SectionResult> {
     // milliseconds a call (bottleneck) gets a batch of about TARGET_BATCH_MS.
     await timeBatch(running, 20);
     const probe = await timeBatch(running, 50);
-    const batch = probe * MAX_BATCH <= SLOW_BATCH_NS ? MAX_BATCH : Math.max(20, Math.floor((TARGET_BATCH_MS * 1e6) / probe));
+    const batch =
+      probe * MAX_BATCH <= SLOW_BATCH_NS ? MAX_BATCH : Math.max(20, Math.floor((TARGET_BATCH_MS * 1e6) / probe));
     measured.push({ subject, running, batch, samples: [] });
   }
   for (let w = 0; w < WARMUP_BATCHES; w++) {
@@ -277,7 +277,11 @@ function report(measured: readonly Measured[]): SectionResult {
   const acquire = measured.find((m) => m.subject.role === 'forestall-acquire');
   if (acquire !== undefined) {
     const med = median(acquire.samples);
-    goals.push({ goal: 'uncontended `acquire()` + `release()` ≤ 1,000 ns', measured: ns(med), verdict: verdict(med <= 1_000) });
+    goals.push({
+      goal: 'uncontended `acquire()` + `release()` ≤ 1,000 ns',
+      measured: ns(med),
+      verdict: verdict(med <= 1_000),
+    });
     goals.push({
       goal: 'uncontended `acquire()` no slower than p-throttle (ratio ≤ 1.00)',
       measured: fixed(med / baseNs, 2),
@@ -289,12 +293,23 @@ function report(measured: readonly Measured[]): SectionResult {
     tryAcquire === undefined
       ? ''
       : ` forestall's \`tryAcquire()\` (no promise at all) takes ${ns(median(tryAcquire.samples))}: the rest of \`acquire()\`'s cost is the promise and the \`await\`.`;
-  const markdown = [
-    `Sequential awaited calls that never wait (limits of 1e9 per window), ns per call: median of ${ROUNDS} interleaved rounds after ${WARMUP_BATCHES} warm-up batches, full GC before each batch with each subject's last result held across it (a GC with no live lease makes V8 deoptimize forestall's hot path; see the comment in \`bench/core-uncontended.ts\`). Ratio is against p-throttle (strict), the fastest peer that keeps a sliding log.${tryNote}`,
-    '',
-    table(['library', 'call and configuration', 'calls per batch', 'median per call', 'range of rounds (ns)', 'ratio vs p-throttle'], rows),
-    '',
-    goalsTable(goals),
-  ].join('\n') + gcNote();
+  const markdown =
+    [
+      `Sequential awaited calls that never wait (limits of 1e9 per window), ns per call: median of ${ROUNDS} interleaved rounds after ${WARMUP_BATCHES} warm-up batches, full GC before each batch with each subject's last result held across it (a GC with no live lease makes V8 deoptimize forestall's hot path; see the comment in \`bench/core-uncontended.ts\`). Ratio is against p-throttle (strict), the fastest peer that keeps a sliding log.${tryNote}`,
+      '',
+      table(
+        [
+          'library',
+          'call and configuration',
+          'calls per batch',
+          'median per call',
+          'range of rounds (ns)',
+          'ratio vs p-throttle',
+        ],
+        rows,
+      ),
+      '',
+      goalsTable(goals),
+    ].join('\n') + gcNote();
   return { markdown, goals };
 }

@@ -51,7 +51,9 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Nearest-rank percentile, `p` in [0, 100]. */
@@ -143,7 +145,9 @@ export function percent(fraction: number): string {
 
 /** Why a figure might be off: printed under a table rather than silently ignored. */
 export function gcNote(): string {
-  return canCollect ? '' : '\n\n> `global.gc` was not available (run with `--expose-gc`): heap figures and round-to-round stability suffer.';
+  return canCollect
+    ? ''
+    : '\n\n> `global.gc` was not available (run with `--expose-gc`): heap figures and round-to-round stability suffer.';
 }
 
 /** The goals of a section as a markdown table. */

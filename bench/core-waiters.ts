@@ -44,7 +44,10 @@ interface HeapReading {
 }
 
 /** Heap growth per element while `fill` puts `n` waiters in place; `fill` may await its library. */
-async function measureHeap<T>(n: number, fill: (slots: (T | undefined)[]) => Promise<void> | void): Promise<HeapReading> {
+async function measureHeap<T>(
+  n: number,
+  fill: (slots: (T | undefined)[]) => Promise<void> | void,
+): Promise<HeapReading> {
   const slots = new Array<T | undefined>(n).fill(undefined);
   await settle();
   collect();
@@ -91,7 +94,8 @@ async function forestallAbort(): Promise<AbortReading> {
   let waiting: (Promise<Lease> | undefined)[] = [];
   const heap = await measureHeap<Promise<Lease>>(WAITERS, (slots) => {
     waiting = slots;
-    for (let i = 0; i < slots.length; i++) slots[i] = limiter.acquire({ signal: (controllers[i] as AbortController).signal });
+    for (let i = 0; i < slots.length; i++)
+      slots[i] = limiter.acquire({ signal: (controllers[i] as AbortController).signal });
   });
   // Every other waiter: removals from the middle of the queue, the case an array-backed queue pays for.
   const aborted = Math.ceil(WAITERS / 2);
@@ -240,7 +244,11 @@ export async function runWaiters(): Promise<SectionResult> {
   const drainRatio = large / small;
 
   const goals: GoalResult[] = [
-    { goal: `heap per waiter with ${fixed(WAITERS, 0)} queued ≤ 300 B`, measured: bytes(heap.perWaiter), verdict: verdict(canCollect && heap.perWaiter <= 300) },
+    {
+      goal: `heap per waiter with ${fixed(WAITERS, 0)} queued ≤ 300 B`,
+      measured: bytes(heap.perWaiter),
+      verdict: verdict(canCollect && heap.perWaiter <= 300),
+    },
     {
       goal: `drain cost per waiter: ${fixed(WAITERS, 0)} queued within 1.5× of ${SMALL}`,
       measured: `${fixed(drainRatio, 2)}×`,
@@ -252,7 +260,7 @@ export async function runWaiters(): Promise<SectionResult> {
     ['forestall', '`acquire()` behind a held lease, concurrency 1', fixed(heap.waiters, 0), bytes(heap.perWaiter)],
     [
       'forestall',
-      '`acquire({ signal })`, each with its own AbortController (controllers not counted; includes Node\'s abort-listener record)',
+      "`acquire({ signal })`, each with its own AbortController (controllers not counted; includes Node's abort-listener record)",
       fixed(abort.heap.waiters, 0),
       bytes(abort.heap.perWaiter),
     ],
@@ -264,40 +272,48 @@ export async function runWaiters(): Promise<SectionResult> {
       bytes(floor.perWaiter),
     ],
   ];
-  const markdown = [
-    `${fixed(WAITERS, 0)} callers queued at once on a limiter that admits nothing. Heap per waiter = growth of \`heapUsed\` (after full GCs) / waiters; it counts the promise each call returns and whatever the library keeps, not the caller's array or handlers.`,
-    '',
-    table(['library', 'waiters', 'count', 'heap per waiter'], heapRows),
-    '',
-    `Aborting every other waiter (${fixed(abort.aborted, 0)} \`controller.abort()\` calls, removals from the middle of the queue), then waiting until every aborted promise has rejected:`,
-    '',
-    table(
-      ['aborted', 'abort loop', 'loop + rejections settled', 'per abort', 'Node alone, per abort', 'still queued after'],
-      [
+  const markdown =
+    [
+      `${fixed(WAITERS, 0)} callers queued at once on a limiter that admits nothing. Heap per waiter = growth of \`heapUsed\` (after full GCs) / waiters; it counts the promise each call returns and whatever the library keeps, not the caller's array or handlers.`,
+      '',
+      table(['library', 'waiters', 'count', 'heap per waiter'], heapRows),
+      '',
+      `Aborting every other waiter (${fixed(abort.aborted, 0)} \`controller.abort()\` calls, removals from the middle of the queue), then waiting until every aborted promise has rejected:`,
+      '',
+      table(
         [
-          fixed(abort.aborted, 0),
-          ms(abort.loopMs),
-          ms(abort.totalMs),
-          ns((abort.totalMs * 1e6) / abort.aborted),
-          ns(nodeAbortNs),
-          fixed(abort.stillQueued, 0),
+          'aborted',
+          'abort loop',
+          'loop + rejections settled',
+          'per abort',
+          'Node alone, per abort',
+          'still queued after',
         ],
-      ],
-    ),
-    '',
-    '"Node alone" is the same loop over controllers whose signal has one no-op listener: `abort()` itself (which builds a `DOMException` reason with a stack trace) and Node\'s event dispatch.',
-    '',
-    `Drain: \`updateLimits({ concurrency: undefined })\` lifts the limit; time until every waiter's promise has resolved, per waiter (median of ${smallRounds.length} rounds for ${SMALL}, ${largeRounds.length} for ${fixed(WAITERS, 0)}):`,
-    '',
-    table(
-      ['waiters', 'per waiter', 'rounds (ns per waiter)'],
-      [
-        [fixed(SMALL, 0), ns(small), `${fixed(Math.min(...smallRounds), 0)} – ${fixed(Math.max(...smallRounds), 0)}`],
-        [fixed(WAITERS, 0), ns(large), largeRounds.map((v) => fixed(v, 0)).join(', ')],
-      ],
-    ),
-    '',
-    goalsTable(goals),
-  ].join('\n') + gcNote();
+        [
+          [
+            fixed(abort.aborted, 0),
+            ms(abort.loopMs),
+            ms(abort.totalMs),
+            ns((abort.totalMs * 1e6) / abort.aborted),
+            ns(nodeAbortNs),
+            fixed(abort.stillQueued, 0),
+          ],
+        ],
+      ),
+      '',
+      '"Node alone" is the same loop over controllers whose signal has one no-op listener: `abort()` itself (which builds a `DOMException` reason with a stack trace) and Node\'s event dispatch.',
+      '',
+      `Drain: \`updateLimits({ concurrency: undefined })\` lifts the limit; time until every waiter's promise has resolved, per waiter (median of ${smallRounds.length} rounds for ${SMALL}, ${largeRounds.length} for ${fixed(WAITERS, 0)}):`,
+      '',
+      table(
+        ['waiters', 'per waiter', 'rounds (ns per waiter)'],
+        [
+          [fixed(SMALL, 0), ns(small), `${fixed(Math.min(...smallRounds), 0)} – ${fixed(Math.max(...smallRounds), 0)}`],
+          [fixed(WAITERS, 0), ns(large), largeRounds.map((v) => fixed(v, 0)).join(', ')],
+        ],
+      ),
+      '',
+      goalsTable(goals),
+    ].join('\n') + gcNote();
   return { markdown, goals };
 }

@@ -13,7 +13,10 @@ const body = (i: number, stream: boolean): string =>
   JSON.stringify({
     model: 'gpt-4o-mini',
     max_tokens: 20,
-    messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: `Question ${i}: what is ${i} + ${i}?` }],
+    messages: [
+      { role: 'system', content: 'You are terse.' },
+      { role: 'user', content: `Question ${i}: what is ${i} + ${i}?` },
+    ],
     ...(stream && { stream: true, stream_options: { include_usage: true } }),
   });
 
@@ -23,7 +26,11 @@ async function perRequestMs(fetchFn: FetchFn, url: string, count: number, stream
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     const start = performance.now();
-    const res = await fetchFn(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(i, stream) });
+    const res = await fetchFn(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body(i, stream),
+    });
     await res.arrayBuffer();
     samples.push(performance.now() - start);
   }
@@ -44,7 +51,10 @@ export default async function fetchBench(): Promise<{ title: string; markdown: s
       const tails: number[] = [];
       for (let round = 0; round < rounds; round++) {
         // A fresh limiter per round, with room for everything: only the wrapper's own cost shows.
-        const limiter = new Limiter({ requests: { limit: 1_000_000, windowMs: 60_000 }, tokens: { limit: 1e12, windowMs: 60_000 } });
+        const limiter = new Limiter({
+          requests: { limit: 1_000_000, windowMs: 60_000 },
+          tokens: { limit: 1e12, windowMs: 60_000 },
+        });
         const limited = createLimitedFetch({ limiter, provider: 'openai' }) as FetchFn;
         plain.push(median(await perRequestMs(fetch, url, count, stream)));
         const samples = await perRequestMs(limited, url, count, stream);

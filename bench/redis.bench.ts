@@ -77,7 +77,10 @@ async function inProcess(server: RedisServer, callers: number, durationMs: numbe
 }
 
 function startWorker(config: WorkerConfig): ChildProcess {
-  return fork(WORKER, [JSON.stringify(config)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return fork(WORKER, [JSON.stringify(config)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 }
 
 function message<T>(child: ChildProcess, type: string): Promise<T> {
@@ -100,7 +103,14 @@ async function eightProcesses(
 ): Promise<{ reports: WorkerReport[]; elapsedMs: number }> {
   const key = `bench-8-${Date.now()}`;
   const workers = Array.from({ length: 8 }, (_, i) =>
-    startWorker({ mode: 'contend', port: server.port, key, client: i % 2 === 0 ? 'node-redis' : 'ioredis', seed: i + 1, ...config }),
+    startWorker({
+      mode: 'contend',
+      port: server.port,
+      key,
+      client: i % 2 === 0 ? 'node-redis' : 'ioredis',
+      seed: i + 1,
+      ...config,
+    }),
   );
   try {
     await Promise.all(workers.map((w) => message(w, 'ready')));
@@ -130,7 +140,8 @@ export default async function (): Promise<{ title: string; markdown: string }> {
   if (!redisServerAvailable) {
     return {
       title: TITLE,
-      markdown: '> Skipped: `redis-server` is not installed (`apt-get install -y --no-install-recommends redis-server`).',
+      markdown:
+        '> Skipped: `redis-server` is not installed (`apt-get install -y --no-install-recommends redis-server`).',
     };
   }
   const server = await startRedisServer();
@@ -142,7 +153,13 @@ export default async function (): Promise<{ title: string; markdown: string }> {
     rows.push(await inProcess(server, 16, durationMs));
 
     {
-      const { reports, elapsedMs } = await eightProcesses(server, { ...HIGH, callers: 1, durationMs, holdMs: 0, measure: true });
+      const { reports, elapsedMs } = await eightProcesses(server, {
+        ...HIGH,
+        callers: 1,
+        durationMs,
+        holdMs: 0,
+        measure: true,
+      });
       const latencies = reports.flatMap((r) => r.latencies);
       rows.push({
         scenario: 'uncontended',
@@ -195,7 +212,17 @@ export default async function (): Promise<{ title: string; markdown: string }> {
 
   const markdown = [
     table(
-      ['scenario', 'processes', 'callers each', 'admissions', 'admissions/s', 'acquire p50', 'acquire p99', 'Redis calls/admission', 'note'],
+      [
+        'scenario',
+        'processes',
+        'callers each',
+        'admissions',
+        'admissions/s',
+        'acquire p50',
+        'acquire p99',
+        'Redis calls/admission',
+        'note',
+      ],
       rows.map((r) => [
         r.scenario,
         String(r.processes),

@@ -42,7 +42,11 @@ async function discover(): Promise<string[]> {
 /** Accepts `core`, `core.bench` or `bench/core.bench.ts` for the same module. */
 function normalize(arg: string): string {
   const base = path.basename(arg);
-  return base.endsWith(SUFFIX) ? base.slice(0, -SUFFIX.length) : base.endsWith('.bench') ? base.slice(0, -'.bench'.length) : base;
+  return base.endsWith(SUFFIX)
+    ? base.slice(0, -SUFFIX.length)
+    : base.endsWith('.bench')
+      ? base.slice(0, -'.bench'.length)
+      : base;
 }
 
 async function packageVersion(dir: string): Promise<string | undefined> {
@@ -92,7 +96,10 @@ function machineLine(): string {
 
 function machineTable(): string {
   const gib = (n: number): string => `${(n / 1024 ** 3).toFixed(1)} GiB`;
-  const load = os.loadavg().map((n) => n.toFixed(2)).join(', ');
+  const load = os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(', ');
   return [
     '| | |',
     '| --- | --- |',
@@ -166,7 +173,10 @@ function renderFailure(name: string, error: unknown, when: string): string {
 
 async function main(): Promise<number> {
   const available = await discover();
-  const requested = process.argv.slice(2).filter((arg) => arg !== '--').map(normalize);
+  const requested = process.argv
+    .slice(2)
+    .filter((arg) => arg !== '--')
+    .map(normalize);
   const unknown = requested.filter((name) => !available.includes(name));
   if (unknown.length > 0) {
     process.stderr.write(`Unknown benchmark(s): ${unknown.join(', ')}. Available: ${available.join(', ')}\n`);
@@ -180,7 +190,9 @@ async function main(): Promise<number> {
     execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   }
   if (typeof (globalThis as { gc?: unknown }).gc !== 'function') {
-    process.stderr.write('warning: global.gc is not exposed (run with node --expose-gc); heap figures will be unreliable\n');
+    process.stderr.write(
+      'warning: global.gc is not exposed (run with node --expose-gc); heap figures will be unreliable\n',
+    );
   }
 
   const started = new Date().toISOString();
@@ -200,7 +212,9 @@ async function main(): Promise<number> {
     } catch (error) {
       failed++;
       fresh.set(name, renderFailure(name, error, when));
-      process.stderr.write(`bench ${name}: FAILED\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `bench ${name}: FAILED\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
     }
     // The next module starts from a clean heap, not this one's garbage.
     (globalThis as { gc?: () => void }).gc?.();

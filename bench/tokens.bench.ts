@@ -15,7 +15,9 @@ const MB = 1 << 20;
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 async function timeMs(fn: () => Promise<unknown> | unknown, runs: number): Promise<number> {
@@ -78,7 +80,8 @@ function prose(chars: number): string {
 
 /** Chinese-like text: clauses of 4-20 common characters between full-width punctuation. */
 function cjk(chars: number): string {
-  const hanzi = '的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经';
+  const hanzi =
+    '的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经';
   const next = random(7);
   let out = '';
   while (out.length < chars) {
@@ -135,7 +138,11 @@ export default async function tokensBench(): Promise<{ title: string; markdown: 
     colds.heap.push(o.heapMb);
     colds.cl100k.push(coldStart('gpt-4').ms);
   }
-  rows.push(['cold start o200k_base (import + construct, fresh process)', fmt(median(colds.o200k)), `heap after: ${median(colds.heap).toFixed(0)} MB`]);
+  rows.push([
+    'cold start o200k_base (import + construct, fresh process)',
+    fmt(median(colds.o200k)),
+    `heap after: ${median(colds.heap).toFixed(0)} MB`,
+  ]);
   rows.push(['cold start cl100k_base (import + construct, fresh process)', fmt(median(colds.cl100k)), '']);
 
   await preloadTokenizer({ model: 'gpt-4o' });
@@ -144,10 +151,18 @@ export default async function tokensBench(): Promise<{ title: string; markdown: 
   const text = prose(MB);
   const proseMs = await timeMs(() => countTokens(text, { model: 'gpt-4o' }), 5);
   const proseStall = await longestStall(() => countTokens(text, { model: 'gpt-4o' }));
-  rows.push(['prose, 1 MB, o200k_base', fmt(proseMs), `${rate(text.length, proseMs)}; longest event-loop stall ${fmt(proseStall)}`]);
+  rows.push([
+    'prose, 1 MB, o200k_base',
+    fmt(proseMs),
+    `${rate(text.length, proseMs)}; longest event-loop stall ${fmt(proseStall)}`,
+  ]);
   const { encoder } = await loadEncoding('o200k_base');
   const rawProse = await timeMs(() => encoder.encode(text, [], []), 5);
-  rows.push(['prose, 1 MB, js-tiktoken alone (no guard, one blocking call)', fmt(rawProse), rate(text.length, rawProse)]);
+  rows.push([
+    'prose, 1 MB, js-tiktoken alone (no guard, one blocking call)',
+    fmt(rawProse),
+    rate(text.length, rawProse),
+  ]);
   const proseCl = await timeMs(() => countTokens(text, { model: 'gpt-4' }), 5);
   rows.push(['prose, 1 MB, cl100k_base', fmt(proseCl), rate(text.length, proseCl)]);
   const fastMs = await timeMs(() => countTokens(text, { mode: 'fast' }), 5);
@@ -157,12 +172,20 @@ export default async function tokensBench(): Promise<{ title: string; markdown: 
   const chineseBytes = Buffer.byteLength(chinese);
   const cjkMs = await timeMs(() => countTokens(chinese), 3);
   const cjkStall = await longestStall(() => countTokens(chinese));
-  rows.push(['Chinese, 100,000 chars (4-20 char clauses), o200k_base', fmt(cjkMs), `${rate(chineseBytes, cjkMs)}; longest event-loop stall ${fmt(cjkStall)}`]);
+  rows.push([
+    'Chinese, 100,000 chars (4-20 char clauses), o200k_base',
+    fmt(cjkMs),
+    `${rate(chineseBytes, cjkMs)}; longest event-loop stall ${fmt(cjkStall)}`,
+  ]);
 
   const worst = longWords(100_000);
   const worstMs = await timeMs(() => countTokens(worst), 3);
   const worstStall = await longestStall(() => countTokens(worst));
-  rows.push(['worst ordinary pieces: 60-letter random words, 100 KB', fmt(worstMs), `${rate(worst.length, worstMs)}; longest event-loop stall ${fmt(worstStall)}`]);
+  rows.push([
+    'worst ordinary pieces: 60-letter random words, 100 KB',
+    fmt(worstMs),
+    `${rate(worst.length, worstMs)}; longest event-loop stall ${fmt(worstStall)}`,
+  ]);
 
   const run = 'a'.repeat(MB);
   const runMs = await timeMs(() => countTokens(run), 5);

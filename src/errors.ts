@@ -27,10 +27,7 @@ export class CapacityError extends ForestallError {
   readonly limit: number;
 
   constructor(budget: BudgetName, requested: number, limit: number, options?: { cause?: unknown }) {
-    super(
-      `A cost of ${requested} ${budget} can never fit: the ${budget} limit is ${limit} per window`,
-      options,
-    );
+    super(`A cost of ${requested} ${budget} can never fit: the ${budget} limit is ${limit} per window`, options);
     this.budget = budget;
     this.requested = requested;
     this.limit = limit;

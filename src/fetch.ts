@@ -187,7 +187,11 @@ function watchStream(response: Response, lease: Lease, provider: ProviderName): 
     },
     { highWaterMark: 0 },
   );
-  const wrapped = new Response(stream, { status: response.status, statusText: response.statusText, headers: response.headers });
+  const wrapped = new Response(stream, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
   Object.defineProperty(wrapped, 'url', { value: response.url });
   // A caller that never reads the body would hold the slot forever: release it when the response is collected.
   unreleased.register(wrapped, lease, lease);
@@ -239,12 +243,16 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
   }
   const source = o.limiter;
   if (!PROVIDER_NAMES.includes(o.provider as ProviderName)) {
-    throw new RangeError(`Expected \`provider\` to be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(o.provider)}`);
+    throw new RangeError(
+      `Expected \`provider\` to be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(o.provider)}`,
+    );
   }
   const provider = o.provider as ProviderName;
-  const realFetch: FetchLike = o.fetch === undefined ? (input, init) => globalThis.fetch(input, init) : callable('fetch', o.fetch);
+  const realFetch: FetchLike =
+    o.fetch === undefined ? (input, init) => globalThis.fetch(input, init) : callable('fetch', o.fetch);
   const estimate = o.estimate;
-  const estimateSettings: EstimateSettings = typeof estimate === 'object' && estimate !== null ? (estimate as EstimateSettings) : {};
+  const estimateSettings: EstimateSettings =
+    typeof estimate === 'object' && estimate !== null ? (estimate as EstimateSettings) : {};
   if (estimate !== undefined && typeof estimate !== 'function') {
     knownKeys('`estimate`', plainObject('estimate', estimate), ['mode', 'outputReservation']);
   }
@@ -253,12 +261,18 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
   }
   const restamp = o.countFrom !== 'admission';
   const sync = o.sync !== false;
-  const maxCountDelayMs = o.maxCountDelayMs === undefined ? 2_000 : nonNegativeNumber('maxCountDelayMs', o.maxCountDelayMs);
+  const maxCountDelayMs =
+    o.maxCountDelayMs === undefined ? 2_000 : nonNegativeNumber('maxCountDelayMs', o.maxCountDelayMs);
   const priority = o.priority === undefined ? 0 : finiteNumber('priority', o.priority);
-  const acquireTimeoutMs = o.acquireTimeoutMs === undefined ? undefined : nonNegativeNumber('acquireTimeoutMs', o.acquireTimeoutMs);
+  const acquireTimeoutMs =
+    o.acquireTimeoutMs === undefined ? undefined : nonNegativeNumber('acquireTimeoutMs', o.acquireTimeoutMs);
   const pauseMs = o.rateLimitPauseMs === undefined ? 1_000 : nonNegativeNumber('rateLimitPauseMs', o.rateLimitPauseMs);
   const retryOptions: LimitedFetchRetryOptions | undefined =
-    o.retry === undefined || o.retry === false ? undefined : o.retry === true ? {} : (plainObject('retry', o.retry) as LimitedFetchRetryOptions);
+    o.retry === undefined || o.retry === false
+      ? undefined
+      : o.retry === true
+        ? {}
+        : (plainObject('retry', o.retry) as LimitedFetchRetryOptions);
 
   async function costOf(url: string, body: unknown, text: string | undefined): Promise<TokenCost> {
     if (typeof estimate === 'function') return estimate(body, url);
@@ -268,7 +282,9 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
       provider,
       ...(api !== undefined && { api }),
       ...(estimateSettings.mode !== undefined && { mode: estimateSettings.mode }),
-      ...(estimateSettings.outputReservation !== undefined && { outputReservation: estimateSettings.outputReservation }),
+      ...(estimateSettings.outputReservation !== undefined && {
+        outputReservation: estimateSettings.outputReservation,
+      }),
     }).catch(() => ({ input: Math.ceil((text ?? '').length / 4), output: 0 }));
   }
 
@@ -296,9 +312,10 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     const text = await bodyText(input, init);
     const body = parseJson(text);
     const cost = await costOf(url, body, text);
-    const model = typeof body === 'object' && body !== null && typeof (body as { model?: unknown }).model === 'string'
-      ? (body as { model: string }).model
-      : undefined;
+    const model =
+      typeof body === 'object' && body !== null && typeof (body as { model?: unknown }).model === 'string'
+        ? (body as { model: string }).model
+        : undefined;
     const limiter = source instanceof LimiterRegistry ? source.get(provider, model) : source;
     // Refused before anything is sent, and never retried: it would never fit.
     limiter.assertCanFit(cost);

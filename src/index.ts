@@ -80,7 +80,15 @@ export { PROVIDER_NAMES } from './providers/types.js';
 export type { ProviderName, RateLimitSnapshot, RateLimitWindowSnapshot } from './providers/types.js';
 export type { HeaderSource } from './providers/header-reader.js';
 
-export { countTokens, countMessageTokens, estimateRequestTokens, DEFAULT_OUTPUT_RESERVATION, encodingForModel, preloadTokenizer, estimateTokensFast } from './tokens/index.js';
+export {
+  countTokens,
+  countMessageTokens,
+  estimateRequestTokens,
+  DEFAULT_OUTPUT_RESERVATION,
+  encodingForModel,
+  preloadTokenizer,
+  estimateTokensFast,
+} from './tokens/index.js';
 export type {
   CountTokensOptions,
   CountMessageTokensOptions,

@@ -27,13 +27,7 @@ export class Lease implements Disposable, AsyncDisposable {
   #cancelled = false;
 
   /** @internal Leases come from `limiter.acquire()` and `limiter.tryAcquire()`. */
-  constructor(
-    owner: LeaseOwner,
-    entry: StoreEntry,
-    cost: Cost,
-    waitedMs: number,
-    acquiredAt: number,
-  ) {
+  constructor(owner: LeaseOwner, entry: StoreEntry, cost: Cost, waitedMs: number, acquiredAt: number) {
     this.#owner = owner;
     this.#entry = entry;
     this.#cost = cost;

@@ -1,10 +1,5 @@
 import { TypedEmitter } from 'tiny-typed-emitter';
-import {
-  AcquireTimeoutError,
-  CapacityError,
-  LimiterClosedError,
-  QueueFullError,
-} from './errors.js';
+import { AcquireTimeoutError, CapacityError, LimiterClosedError, QueueFullError } from './errors.js';
 import type { LimiterEvents, RejectReason, StoreErrorEvent } from './events.js';
 import { systemClock, type Clock, type TimerHandle } from './internal/clock.js';
 import { DeadlineHeap, type HasDeadline } from './internal/deadline-heap.js';
@@ -16,14 +11,7 @@ import {
   toLimitOptions,
   type ResolvedOptions,
 } from './internal/options.js';
-import {
-  callable,
-  abortSignal,
-  finiteNumber,
-  knownKeys,
-  nonNegativeNumber,
-  plainObject,
-} from './internal/validate.js';
+import { callable, abortSignal, finiteNumber, knownKeys, nonNegativeNumber, plainObject } from './internal/validate.js';
 import { WaiterQueue, type QueueNode } from './internal/waiter-queue.js';
 import { Lease, type LeaseOwner } from './lease.js';
 import type { RetryOptions } from './retry/options.js';
@@ -113,7 +101,7 @@ export interface RunContext {
 const NEVER_ABORTED = new AbortController().signal;
 
 function withoutRetry(options: RunOptions<unknown>): AcquireOptions {
-  if (!Object.prototype.hasOwnProperty.call(options, 'retry')) return options;
+  if (!Object.hasOwn(options, 'retry')) return options;
   const { retry: _ignored, ...acquire } = options;
   return acquire;
 }
@@ -178,7 +166,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   #notBefore = 0;
   #notBeforeFor: Waiter | undefined = undefined;
   readonly #owner: LeaseOwner;
-  #lastReleased: Lease | undefined = undefined;
+  /** The last released lease, kept reachable (see `#release`). */
+  readonly #kept: { lease: Lease | undefined } = { lease: undefined };
   /** Whether anyone listens to the events of the hot path: reading a field beats `listenerCount`. */
   #hearsAcquired = false;
   #hearsReleased = false;
@@ -434,10 +423,17 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
         // one window beyond the reset (later responses refresh it while they still show it).
         const resetMs = (window?.resetMs ?? windowMs) + windowMs;
         const absorbed = this.#store.absorb(
-          { kind, windowMs: window?.windowMs, remaining, since: Math.min(since ?? now, now), until: now + Math.max(0, resetMs) },
+          {
+            kind,
+            windowMs: window?.windowMs,
+            remaining,
+            since: Math.min(since ?? now, now),
+            until: now + Math.max(0, resetMs),
+          },
           now,
         );
-        if (absorbed > 0 && this.listenerCount('tightened') !== 0) this.emit('tightened', { kind, amount: absorbed, remaining });
+        if (absorbed > 0 && this.listenerCount('tightened') !== 0)
+          this.emit('tightened', { kind, amount: absorbed, remaining });
       }
     }
     if (this.#queue.size > 0) this.#drain();
@@ -499,7 +495,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
 
   #markUserSet(options: LimitOptions): void {
     for (const kind of WINDOW_KINDS) {
-      if (!Object.prototype.hasOwnProperty.call(options, kind)) continue;
+      if (!Object.hasOwn(options, kind)) continue;
       if (options[kind] === undefined) this.#userSet.delete(kind);
       else this.#userSet.add(kind);
     }
@@ -691,7 +687,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.#inFlight--;
     // Keeps one lease reachable: when none is alive at a full collection, V8 may drop the hidden
     // classes and optimised code of the hot path, and every later acquire pays to rebuild them.
-    this.#lastReleased = lease;
+    this.#kept.lease = lease;
     const listening = this.#hearsReleased;
     // The memory store needs no time to release; reading the clock is a cost on the hot path.
     const now = listening || !this.#synchronous ? this.#clock.now() : 0;

@@ -62,8 +62,7 @@ export class LimiterRegistry {
       if (p.models !== undefined) plainObject(`providers.${name}.models`, p.models);
     }
     this.#providers = providers as Record<string, ProviderLimits>;
-    this.#create =
-      options.create === undefined ? (o) => new Limiter(o) : callable('create', options.create);
+    this.#create = options.create === undefined ? (o) => new Limiter(o) : callable('create', options.create);
     this.#clock = options.clock;
     // Fail now, not on the first request, when configured limits are invalid.
     for (const p of Object.values(this.#providers)) {

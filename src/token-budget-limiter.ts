@@ -15,7 +15,15 @@ export interface TokenBudgetLimiterOptions
 export class TokenBudgetLimiter extends Limiter {
   constructor(options: TokenBudgetLimiterOptions) {
     plainObject('options', options);
-    knownKeys('TokenBudgetLimiter options', options, ['limit', 'windowMs', 'concurrency', 'maxQueue', 'marginMs', 'clock', 'store']);
+    knownKeys('TokenBudgetLimiter options', options, [
+      'limit',
+      'windowMs',
+      'concurrency',
+      'maxQueue',
+      'marginMs',
+      'clock',
+      'store',
+    ]);
     const { limit, windowMs, ...rest } = options;
     super({ ...rest, tokens: { limit, windowMs } });
   }

@@ -27,11 +27,15 @@ describe('runBatch', () => {
   it('resolves to one result per item in input order, whatever order workers finish in', async () => {
     const delays = [30, 5, 20, 0, 15, 25, 1, 10];
     const finished: number[] = [];
-    const results = await runBatch(delays, async (ms, { index, attempt }) => {
-      await sleep(ms);
-      finished.push(index);
-      return { index, attempt, ms };
-    }, { concurrency: 8 });
+    const results = await runBatch(
+      delays,
+      async (ms, { index, attempt }) => {
+        await sleep(ms);
+        finished.push(index);
+        return { index, attempt, ms };
+      },
+      { concurrency: 8 },
+    );
     expectTypeOf(results).toEqualTypeOf<BatchResult<{ index: number; attempt: number; ms: number }>[]>();
     expect(finished).not.toEqual([...finished].sort((a, b) => a - b));
     expect(results).toEqual(delays.map((ms, index) => ({ ok: true, value: { index, attempt: 1, ms } })));
@@ -51,16 +55,28 @@ describe('runBatch', () => {
 
   it('rejects misuse at once with errors naming the option and the value', async () => {
     const work = (n: number): number => n;
-    await expect(runBatch([1], work, { concurrency: 0 })).rejects.toThrow('Expected `concurrency` to be a positive integer, got `0` (number)');
+    await expect(runBatch([1], work, { concurrency: 0 })).rejects.toThrow(
+      'Expected `concurrency` to be a positive integer, got `0` (number)',
+    );
     await expect(runBatch([1], work, { readAhead: -1 })).rejects.toThrow(RangeError);
     await expect(runBatch([1], work, { concurrenc: 2 } as never)).rejects.toThrow(/Unknown option `concurrenc`/);
-    await expect(runBatch('abc' as never, work)).rejects.toThrow('Expected `items` to be an array, an iterable or an async iterable, got `"abc"` (string)');
+    await expect(runBatch('abc' as never, work)).rejects.toThrow(
+      'Expected `items` to be an array, an iterable or an async iterable, got `"abc"` (string)',
+    );
     await expect(runBatch([1], 'nope' as never)).rejects.toThrow('Expected `worker` to be a function');
-    await expect(runBatch([1], work, { retry: { maxAttempts: 0 } })).rejects.toThrow('Expected `maxAttempts` to be a positive integer, got `0` (number)');
-    await expect(runBatch([1], work, { retry: { limiter: new Limiter() } as never })).rejects.toThrow(/Unexpected `retry.limiter`/);
+    await expect(runBatch([1], work, { retry: { maxAttempts: 0 } })).rejects.toThrow(
+      'Expected `maxAttempts` to be a positive integer, got `0` (number)',
+    );
+    await expect(runBatch([1], work, { retry: { limiter: new Limiter() } as never })).rejects.toThrow(
+      /Unexpected `retry.limiter`/,
+    );
     await expect(runBatch([1], work, { acquire: { tokens: 5 } })).rejects.toThrow(/`acquire` without `limiter`/);
-    await expect(runBatch([1], work, { abortInFlight: 'yes' as never })).rejects.toThrow('Expected `abortInFlight` to be a boolean');
-    expect(() => streamBatch([1], work, { concurrency: 1.5 })).toThrow('Expected `concurrency` to be a positive integer, got `1.5` (number)');
+    await expect(runBatch([1], work, { abortInFlight: 'yes' as never })).rejects.toThrow(
+      'Expected `abortInFlight` to be a boolean',
+    );
+    expect(() => streamBatch([1], work, { concurrency: 1.5 })).toThrow(
+      'Expected `concurrency` to be a positive integer, got `1.5` (number)',
+    );
   });
 
   it('reports progress at most about 10 times a second, and once at the end with done === total', async () => {
@@ -91,7 +107,8 @@ describe('runBatch', () => {
       expect(p.inFlight).toBeLessThanOrEqual(4);
     }
     // Counts only grow.
-    for (let i = 1; i < calls.length; i++) expect((calls[i] as BatchProgress).done).toBeGreaterThanOrEqual((calls[i - 1] as BatchProgress).done);
+    for (let i = 1; i < calls.length; i++)
+      expect((calls[i] as BatchProgress).done).toBeGreaterThanOrEqual((calls[i - 1] as BatchProgress).done);
   });
 
   it('on abort admits nothing new, lets running items finish, delivers them, and rejects with the reason', async () => {
@@ -179,10 +196,14 @@ describe('runBatch', () => {
     const lazy = countingSource(1_000);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const running = runBatch(lazy, async (n) => {
-      await gate;
-      return n;
-    }, { concurrency: 4, readAhead: 1 });
+    const running = runBatch(
+      lazy,
+      async (n) => {
+        await gate;
+        return n;
+      },
+      { concurrency: 4, readAhead: 1 },
+    );
     await sleep(20);
     expect(lazy.pulled).toBe(5);
     release();
@@ -198,10 +219,14 @@ describe('runBatch', () => {
     }
     const delivered: number[] = [];
     await expect(
-      runBatch(broken(), async (n) => {
-        await sleep(10);
-        return n;
-      }, { onResult: (r) => delivered.push(r.ok ? r.value : -1) }),
+      runBatch(
+        broken(),
+        async (n) => {
+          await sleep(10);
+          return n;
+        },
+        { onResult: (r) => delivered.push(r.ok ? r.value : -1) },
+      ),
     ).rejects.toThrow('disk gone');
     expect(delivered.sort()).toEqual([1, 2]);
   });
@@ -210,11 +235,20 @@ describe('runBatch', () => {
     const boom = new Error('onResult broke');
     let calls = 0;
     await expect(
-      runBatch(Array.from({ length: 50 }, (_, i) => i), async (n) => {
-        calls++;
-        await sleep(1);
-        return n;
-      }, { concurrency: 2, onResult: () => { throw boom; } }),
+      runBatch(
+        Array.from({ length: 50 }, (_, i) => i),
+        async (n) => {
+          calls++;
+          await sleep(1);
+          return n;
+        },
+        {
+          concurrency: 2,
+          onResult: () => {
+            throw boom;
+          },
+        },
+      ),
     ).rejects.toBe(boom);
     expect(calls).toBeLessThan(50);
   });
@@ -284,7 +318,13 @@ describe('runBatch with a limiter', () => {
         await sleep(30);
         return n;
       },
-      { limiter, concurrency: 4, signal: controller.signal, onResult: (_, i) => delivered.push(i), onProgress: (p) => (last = p) },
+      {
+        limiter,
+        concurrency: 4,
+        signal: controller.signal,
+        onResult: (_, i) => delivered.push(i),
+        onProgress: (p) => (last = p),
+      },
     );
     await sleep(10);
     expect(limiter.stats().queued).toBe(3);
@@ -309,7 +349,10 @@ describe('runBatch with a limiter', () => {
       },
       { limiter, acquire: false, concurrency: 2, onProgress: (p) => (last = p) },
     );
-    expect(results).toEqual([{ ok: true, value: 1 }, { ok: true, value: 2 }]);
+    expect(results).toEqual([
+      { ok: true, value: 1 },
+      { ok: true, value: 2 },
+    ]);
     expect(last).toMatchObject({ retries: 2, rateLimited: 2 });
     expect(limiter.listenerCount('retry')).toBe(0);
   });
@@ -398,10 +441,14 @@ describe('streamBatch', () => {
     const controller = new AbortController();
     const indexes: number[] = [];
     const consume = async (): Promise<void> => {
-      for await (const r of streamBatch(Array.from({ length: 50 }, (_, i) => i), async (n) => {
-        await sleep(15);
-        return n;
-      }, { concurrency: 3, signal: controller.signal })) {
+      for await (const r of streamBatch(
+        Array.from({ length: 50 }, (_, i) => i),
+        async (n) => {
+          await sleep(15);
+          return n;
+        },
+        { concurrency: 3, signal: controller.signal },
+      )) {
         indexes.push(r.index);
         if (indexes.length === 4) controller.abort('halt');
       }

@@ -31,7 +31,8 @@ function writeRequests(dir: string, count = 500): string {
     const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Question ${i}` }], max_tokens: 20 };
     if (i === 9) lines.push('{"custom_id": "req-0009", "method": "POST"');
     else if (i === 99) lines.push(JSON.stringify({ method: 'POST', url: '/v1/chat/completions', body }));
-    else if (i === 199) lines.push(JSON.stringify({ custom_id: id(4), method: 'POST', url: '/v1/chat/completions', body }));
+    else if (i === 199)
+      lines.push(JSON.stringify({ custom_id: id(4), method: 'POST', url: '/v1/chat/completions', body }));
     else lines.push(JSON.stringify({ custom_id: id(i), method: 'POST', url: '/v1/chat/completions', body }));
   }
   const path = join(dir, 'requests.jsonl');
@@ -46,7 +47,9 @@ function goodIds(count = 500): string[] {
 }
 
 /** The whole result lines of the output file, parsed. */
-function readResults(path: string): { custom_id: string; response: { status_code: number; body: unknown } | null; error: unknown }[] {
+function readResults(
+  path: string,
+): { custom_id: string; response: { status_code: number; body: unknown } | null; error: unknown }[] {
   if (!existsSync(path)) return [];
   const text = readFileSync(path, 'utf8');
   const whole = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
@@ -136,7 +139,9 @@ describe('forestall batch', () => {
     const dir = tempDir();
     const input = writeRequests(dir, 200);
     const out = join(dir, 'results.jsonl');
-    const run = startCli(['batch', input, '--out', out, '--base-url', server.url, '--concurrency', '6'], { OPENAI_API_KEY: KEY });
+    const run = startCli(['batch', input, '--out', out, '--base-url', server.url, '--concurrency', '6'], {
+      OPENAI_API_KEY: KEY,
+    });
     await waitFor(() => countLines(out) >= 20, 25_000);
     run.child.kill('SIGINT');
     const { code, stdout, stderr } = await run.done;
@@ -149,7 +154,10 @@ describe('forestall batch', () => {
     expect(results.length).toBeLessThan(197);
     // Every request the server answered was written: in-flight ones were waited for, not dropped.
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const answered = server.stats().requestsSeen.filter((r) => r.status === 200).map((r) => r.id);
+    const answered = server
+      .stats()
+      .requestsSeen.filter((r) => r.status === 200)
+      .map((r) => r.id);
     expect(new Set(results.map((r) => r.custom_id))).toEqual(new Set(answered));
     expect(stdout + stderr).not.toContain(KEY);
   }, 40_000);
@@ -160,7 +168,9 @@ describe('forestall batch', () => {
     const dir = tempDir();
     const input = writeRequests(dir, 20);
     const out = join(dir, 'results.jsonl');
-    const run = startCli(['batch', input, '--out', out, '--base-url', server.url, '--concurrency', '4'], { OPENAI_API_KEY: KEY });
+    const run = startCli(['batch', input, '--out', out, '--base-url', server.url, '--concurrency', '4'], {
+      OPENAI_API_KEY: KEY,
+    });
     await waitFor(() => server.stats().requestsSeen.length >= 4, 25_000);
     run.child.kill('SIGINT');
     await waitFor(() => run.stderr().includes('Ctrl-C again'), 5_000);

@@ -5,7 +5,11 @@ import { runCli } from './fixtures/cli-process.js';
 function row(stdout: string, name: string): [string, string] {
   const line = stdout.split('\n').find((l) => l.trimStart().startsWith(name));
   if (line === undefined) throw new Error(`no "${name}" row in:\n${stdout}`);
-  const cells = line.trim().slice(name.length).trim().split(/\s{3,}/);
+  const cells = line
+    .trim()
+    .slice(name.length)
+    .trim()
+    .split(/\s{3,}/);
   return [cells[0] ?? '', cells[1] ?? ''];
 }
 

@@ -49,8 +49,14 @@ describe('joinUrl', () => {
 
 describe('batch input lines', () => {
   it('accepts the OpenAI Batch shape and names what is wrong otherwise', () => {
-    const ok = parseRequestLine('{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m"}}', 1);
-    expect(ok).toEqual({ kind: 'request', request: { customId: 'a', url: '/v1/chat/completions', body: { model: 'm' }, line: 1 } });
+    const ok = parseRequestLine(
+      '{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m"}}',
+      1,
+    );
+    expect(ok).toEqual({
+      kind: 'request',
+      request: { customId: 'a', url: '/v1/chat/completions', body: { model: 'm' }, line: 1 },
+    });
     expect(parseRequestLine('   ', 2)).toEqual({ kind: 'blank' });
     const reason = (text: string): string => {
       const parsed = parseRequestLine(text, 3);
@@ -68,17 +74,23 @@ describe('batch input lines', () => {
   });
 
   it('scans once for bad lines and repeats, then yields only what is left to do', async () => {
-    const line = (id: string): string => JSON.stringify({ custom_id: id, url: '/v1/chat/completions', body: { model: 'gpt-4o' } });
+    const line = (id: string): string =>
+      JSON.stringify({ custom_id: id, url: '/v1/chat/completions', body: { model: 'gpt-4o' } });
     const path = tempFile('in.jsonl', [line('a'), 'oops', '', line('b'), line('a'), line('c')].join('\r\n'));
     const scan = await scanInput(path);
-    expect([...scan.ids]).toEqual([['a', 1], ['b', 4], ['c', 6]]);
+    expect([...scan.ids]).toEqual([
+      ['a', 1],
+      ['b', 4],
+      ['c', 6],
+    ]);
     expect(scan.bad).toEqual([
       { line: 2, reason: expect.stringMatching(/^not valid JSON/) as unknown as string },
       { line: 5, reason: '"custom_id" "a" repeats line 1' },
     ]);
     expect(scan.firstModel).toBe('gpt-4o');
     const pending: string[] = [];
-    for await (const request of pendingRequests(path, scan.ids, new Set(['b']))) pending.push(`${request.customId}@${request.line}`);
+    for await (const request of pendingRequests(path, scan.ids, new Set(['b'])))
+      pending.push(`${request.customId}@${request.line}`);
     expect(pending).toEqual(['a@1', 'c@6']);
   });
 });
@@ -96,8 +108,12 @@ describe('files', () => {
   });
 
   it('resume: cuts a damaged tail off the results, keeps the rest, and ignores damage in the middle', async () => {
-    const good = (id: string, status = 200): string => JSON.stringify({ custom_id: id, response: { status_code: status, body: {} }, error: null });
-    const path = tempFile('out.jsonl', `${good('a')}\nnot json\n${good('b', 500)}\n${good('c')}\n{"custom_id":"d","resp`);
+    const good = (id: string, status = 200): string =>
+      JSON.stringify({ custom_id: id, response: { status_code: status, body: {} }, error: null });
+    const path = tempFile(
+      'out.jsonl',
+      `${good('a')}\nnot json\n${good('b', 500)}\n${good('c')}\n{"custom_id":"d","resp`,
+    );
     const scan = await scanResults(path, { retryFailed: false });
     expect([...scan.done]).toEqual(['a', 'b', 'c']);
     expect(scan.damaged).toEqual([2]);
@@ -110,7 +126,10 @@ describe('files', () => {
     expect(readFileSync(path, 'utf8')).toBe(`${good('a')}\n`);
 
     // With retryFailed, failures leave the file and are redone.
-    writeFileSync(path, `${good('a')}\n${good('b', 429)}\n${JSON.stringify({ custom_id: 'c', response: null, error: { code: 'x', message: 'y' } })}\n`);
+    writeFileSync(
+      path,
+      `${good('a')}\n${good('b', 429)}\n${JSON.stringify({ custom_id: 'c', response: null, error: { code: 'x', message: 'y' } })}\n`,
+    );
     const retry = await scanResults(path, { retryFailed: true });
     expect([...retry.done]).toEqual(['a']);
     expect(retry.dropped).toBe(2);
@@ -125,9 +144,22 @@ describe('files', () => {
 
 describe('progress and summary text', () => {
   it('draws the bar and the counts', () => {
-    const view = { done: 250, total: 500, failed: 1, inFlight: 8, ratePerSecond: 41.25, etaMs: 6_060, rateLimited: 2, retries: 3 };
-    expect(progressLine(view, true)).toBe(`[${'█'.repeat(12)}${'░'.repeat(12)}]  250/500  50%  41.3/s  ETA 6.1 s  in flight 8  failed 1  429s 2  retries 3`);
-    expect(progressLine({ ...view, total: undefined, etaMs: undefined }, false)).toBe('250 done  41.3/s  in flight 8  failed 1  429s 2  retries 3');
+    const view = {
+      done: 250,
+      total: 500,
+      failed: 1,
+      inFlight: 8,
+      ratePerSecond: 41.25,
+      etaMs: 6_060,
+      rateLimited: 2,
+      retries: 3,
+    };
+    expect(progressLine(view, true)).toBe(
+      `[${'█'.repeat(12)}${'░'.repeat(12)}]  250/500  50%  41.3/s  ETA 6.1 s  in flight 8  failed 1  429s 2  retries 3`,
+    );
+    expect(progressLine({ ...view, total: undefined, etaMs: undefined }, false)).toBe(
+      '250 done  41.3/s  in flight 8  failed 1  429s 2  retries 3',
+    );
     expect(formatDuration(850)).toBe('850 ms');
     expect(formatDuration(185_000)).toBe('3m 05s');
     expect(formatDuration(7_620_000)).toBe('2h 07m');

@@ -13,7 +13,24 @@ describe('forestall command line', () => {
   it('--help lists every flag of batch, and the commands', async () => {
     const { code, stdout } = await runCli(['batch', '--help']);
     expect(code).toBe(0);
-    for (const flag of ['--out', '-o', '--provider', '--base-url', '--api-key', '--rpm', '--tpm', '--concurrency', '-c', '--max-attempts', '--timeout', '--retry-failed', '--quiet', '-q', '--help', '-h']) {
+    for (const flag of [
+      '--out',
+      '-o',
+      '--provider',
+      '--base-url',
+      '--api-key',
+      '--rpm',
+      '--tpm',
+      '--concurrency',
+      '-c',
+      '--max-attempts',
+      '--timeout',
+      '--retry-failed',
+      '--quiet',
+      '-q',
+      '--help',
+      '-h',
+    ]) {
       expect(stdout).toContain(flag);
     }
     expect(stdout).toMatch(/Exit codes: 0 .* 1 .*\n2 usage error, 130 interrupted/);
@@ -32,11 +49,20 @@ describe('forestall command line', () => {
     writeFileSync(input, '');
     const cases: [string[], RegExp][] = [
       [['batch', input], /--out <results\.jsonl> is required/],
-      [['batch', input, '--out', join(dir, 'o.jsonl'), '--api-key', KEY, '--rpm', 'lots'], /--rpm expects a whole number of at least 1, got "lots"/],
-      [['batch', input, '--out', join(dir, 'o.jsonl'), '--api-key', KEY, '--provider', 'acme'], /--provider must be one of openai, /],
+      [
+        ['batch', input, '--out', join(dir, 'o.jsonl'), '--api-key', KEY, '--rpm', 'lots'],
+        /--rpm expects a whole number of at least 1, got "lots"/,
+      ],
+      [
+        ['batch', input, '--out', join(dir, 'o.jsonl'), '--api-key', KEY, '--provider', 'acme'],
+        /--provider must be one of openai, /,
+      ],
       [['batch', input, '--out', join(dir, 'o.jsonl')], /no API key: set OPENAI_API_KEY, or pass --api-key/],
       [['batch', input, '--out', join(dir, 'o.jsonl'), '--api-key', KEY, '--bogus'], /Unknown option '--bogus'/],
-      [['batch', join(dir, 'missing.jsonl'), '--out', join(dir, 'o.jsonl'), '--api-key', KEY], /cannot read .*missing\.jsonl/],
+      [
+        ['batch', join(dir, 'missing.jsonl'), '--out', join(dir, 'o.jsonl'), '--api-key', KEY],
+        /cannot read .*missing\.jsonl/,
+      ],
       [['frobnicate'], /unknown command "frobnicate"/],
     ];
     for (const [args, message] of cases) {
@@ -48,7 +74,11 @@ describe('forestall command line', () => {
   });
 
   it('talks to Anthropic with its headers, writes non-2xx answers as failures, and --retry-failed redoes them', async () => {
-    const server = await startMockServer({ provider: 'anthropic', requests: { limit: 1_000, windowMs: 60_000 }, tokenizer: 'fast' });
+    const server = await startMockServer({
+      provider: 'anthropic',
+      requests: { limit: 1_000, windowMs: 60_000 },
+      tokenizer: 'fast',
+    });
     track(server);
     const dir = tempDir();
     const input = join(dir, 'requests.jsonl');
@@ -58,7 +88,10 @@ describe('forestall command line', () => {
         method: 'POST',
         url: '/v1/messages',
         // msg-3 lacks max_tokens: the server answers 400.
-        body: i === 3 ? { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] } : { model: 'claude-sonnet-4-5', max_tokens: 30, messages: [{ role: 'user', content: `Hello ${i}` }] },
+        body:
+          i === 3
+            ? { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] }
+            : { model: 'claude-sonnet-4-5', max_tokens: 30, messages: [{ role: 'user', content: `Hello ${i}` }] },
       }),
     );
     writeFileSync(input, `${lines.join('\n')}\n`);
@@ -69,11 +102,16 @@ describe('forestall command line', () => {
     expect(first.stdout).toMatch(/succeeded\s+5\n/);
     expect(first.stdout).toMatch(/failed\s+1 /);
     expect(first.stdout).toMatch(/tokens used\s+[1-9]/);
-    const results = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { custom_id: string; response: { status_code: number; body: { type?: string } } });
+    const results = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { custom_id: string; response: { status_code: number; body: { type?: string } } });
     expect(results).toHaveLength(6);
     const bad = results.find((r) => r.custom_id === 'msg-3');
     expect(bad?.response.status_code).toBe(400);
-    expect(results.filter((r) => r.response.status_code === 200).every((r) => r.response.body.type === 'message')).toBe(true);
+    expect(results.filter((r) => r.response.status_code === 200).every((r) => r.response.body.type === 'message')).toBe(
+      true,
+    );
 
     const again = await runCli([...args, '--retry-failed'], { ANTHROPIC_API_KEY: KEY });
     expect(again.stderr).toMatch(/removed 1 failed result/);
@@ -88,7 +126,12 @@ describe('forestall command line', () => {
   it('a server that cannot be reached gives error lines, not a crash', async () => {
     const dir = tempDir();
     const input = join(dir, 'requests.jsonl');
-    const line = (i: number): string => JSON.stringify({ custom_id: `r${i}`, url: '/v1/embeddings', body: { model: 'text-embedding-3-small', input: 'x' } });
+    const line = (i: number): string =>
+      JSON.stringify({
+        custom_id: `r${i}`,
+        url: '/v1/embeddings',
+        body: { model: 'text-embedding-3-small', input: 'x' },
+      });
     writeFileSync(input, `${[0, 1, 2].map(line).join('\n')}\n`);
     const out = join(dir, 'results.jsonl');
     // A port just freed: connections are refused at once.
@@ -96,10 +139,25 @@ describe('forestall command line', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as AddressInfo;
     await new Promise((resolve) => probe.close(resolve));
-    const { code, stdout } = await runCli(['batch', input, '--out', out, '--base-url', `http://127.0.0.1:${port}/v1`, '--api-key', KEY, '--max-attempts', '1', '-q']);
+    const { code, stdout } = await runCli([
+      'batch',
+      input,
+      '--out',
+      out,
+      '--base-url',
+      `http://127.0.0.1:${port}/v1`,
+      '--api-key',
+      KEY,
+      '--max-attempts',
+      '1',
+      '-q',
+    ]);
     expect(code).toBe(1);
     expect(stdout).toMatch(/failed\s+3 /);
-    const results = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { response: unknown; error: { code: string; message: string } });
+    const results = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { response: unknown; error: { code: string; message: string } });
     expect(results).toHaveLength(3);
     for (const r of results) {
       expect(r.response).toBeNull();

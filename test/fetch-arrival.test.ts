@@ -17,7 +17,12 @@ beforeAll(() => preloadTokenizer({ model: 'gpt-4o-mini' }));
 
 async function run(countFrom: 'response' | 'admission') {
   const requests = { limit: 20, windowMs: 2_000 };
-  const server = await startMockProcess({ provider: 'openai', algorithm: 'sliding-window', requests, latencyMs: { min: 5, max: 40 } });
+  const server = await startMockProcess({
+    provider: 'openai',
+    algorithm: 'sliding-window',
+    requests,
+    latencyMs: { min: 5, max: 40 },
+  });
   servers.push(server);
   const limiter = new Limiter({ requests });
   const client = new OpenAI({
@@ -29,11 +34,19 @@ async function run(countFrom: 'response' | 'admission') {
   });
   const settled = await Promise.allSettled(
     Array.from({ length: 60 }, (_, i) =>
-      client.chat.completions.create({ model: 'gpt-4o-mini', max_tokens: 10, messages: [{ role: 'user', content: `request ${i}` }] }),
+      client.chat.completions.create({
+        model: 'gpt-4o-mini',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: `request ${i}` }],
+      }),
     ),
   );
   const stats = await server.stats();
-  return { rejected: stats.rejected429, failed: settled.filter((s) => s.status === 'rejected').length, max: stats.maxArrivalsInWindow };
+  return {
+    rejected: stats.rejected429,
+    failed: settled.filter((s) => s.status === 'rejected').length,
+    max: stats.maxArrivalsInWindow,
+  };
 }
 
 describe('windows hold as the provider sees them (arrival times)', () => {

@@ -40,7 +40,14 @@ describe('createLimitedFetch with the real openai client', () => {
   it('300 concurrent requests, a third streaming: zero 429s, >= 90% of the allowed throughput, tokens reconciled', async () => {
     const requests = { limit: 120, windowMs: 2_000 };
     const tokens = { limit: 5_000_000, windowMs: 60_000 };
-    const server = await startRemote({ provider: 'openai', algorithm: 'sliding-window', requests, tokens, latencyMs: { min: 1, max: 10 }, tokenizer: 'fast' });
+    const server = await startRemote({
+      provider: 'openai',
+      algorithm: 'sliding-window',
+      requests,
+      tokens,
+      latencyMs: { min: 1, max: 10 },
+      tokenizer: 'fast',
+    });
     const limiter = new Limiter({ requests, tokens });
     const client = new OpenAI({
       apiKey: 'sk-test-SECRET',
@@ -84,7 +91,12 @@ describe('createLimitedFetch with the real openai client', () => {
   it('rejects a request that can never fit with CapacityError before sending anything', async () => {
     const server = await start({ provider: 'openai', tokens: { limit: 1_000, windowMs: 60_000 } });
     const limiter = new Limiter({ tokens: { limit: 1_000, windowMs: 60_000 } });
-    const client = new OpenAI({ apiKey: 'sk-test', baseURL: server.url, maxRetries: 0, fetch: createLimitedFetch({ limiter, provider: 'openai' }) });
+    const client = new OpenAI({
+      apiKey: 'sk-test',
+      baseURL: server.url,
+      maxRetries: 0,
+      fetch: createLimitedFetch({ limiter, provider: 'openai' }),
+    });
     const error = await client.chat.completions
       .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5_000 })
       .catch((e: unknown) => e);
@@ -94,11 +106,30 @@ describe('createLimitedFetch with the real openai client', () => {
   });
 
   it('picks one limiter per model from a registry and learns its limits from the headers', async () => {
-    const server = await start({ provider: 'openai', requests: { limit: 7, windowMs: 60_000 }, tokens: { limit: 90_000, windowMs: 60_000 } });
-    const registry = new LimiterRegistry({ providers: { openai: { models: { 'gpt-4o': { requests: { limit: 5, windowMs: 60_000 } } } } } });
-    const client = new OpenAI({ apiKey: 'sk-test', baseURL: server.url, maxRetries: 0, fetch: createLimitedFetch({ limiter: registry, provider: 'openai' }) });
-    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a' }], max_tokens: 5 });
-    await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'b' }], max_tokens: 5 });
+    const server = await start({
+      provider: 'openai',
+      requests: { limit: 7, windowMs: 60_000 },
+      tokens: { limit: 90_000, windowMs: 60_000 },
+    });
+    const registry = new LimiterRegistry({
+      providers: { openai: { models: { 'gpt-4o': { requests: { limit: 5, windowMs: 60_000 } } } } },
+    });
+    const client = new OpenAI({
+      apiKey: 'sk-test',
+      baseURL: server.url,
+      maxRetries: 0,
+      fetch: createLimitedFetch({ limiter: registry, provider: 'openai' }),
+    });
+    await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'a' }],
+      max_tokens: 5,
+    });
+    await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'b' }],
+      max_tokens: 5,
+    });
     const mini = registry.get('openai', 'gpt-4o-mini');
     const big = registry.get('openai', 'gpt-4o');
     expect(mini).not.toBe(big);
@@ -126,7 +157,13 @@ describe('createLimitedFetch with the real openai client', () => {
     });
     const started = performance.now();
     const results = await Promise.all(
-      Array.from({ length: 4 }, (_, i) => client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `q${i}` }], max_tokens: 5 })),
+      Array.from({ length: 4 }, (_, i) =>
+        client.chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: `q${i}` }],
+          max_tokens: 5,
+        }),
+      ),
     );
     expect(results).toHaveLength(4);
     expect(paused.length).toBeGreaterThanOrEqual(1);
@@ -138,8 +175,17 @@ describe('createLimitedFetch with the real openai client', () => {
   it('passes the caller signal to the wait: an abort while queued rejects and sends nothing', async () => {
     const server = await start({ provider: 'openai' });
     const limiter = new Limiter({ requests: { limit: 1, windowMs: 60_000 } });
-    const client = new OpenAI({ apiKey: 'sk-test', baseURL: server.url, maxRetries: 0, fetch: createLimitedFetch({ limiter, provider: 'openai' }) });
-    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'first' }], max_tokens: 5 });
+    const client = new OpenAI({
+      apiKey: 'sk-test',
+      baseURL: server.url,
+      maxRetries: 0,
+      fetch: createLimitedFetch({ limiter, provider: 'openai' }),
+    });
+    await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'first' }],
+      max_tokens: 5,
+    });
     const controller = new AbortController();
     const waiting = client.chat.completions.create(
       { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'second' }], max_tokens: 5 },
@@ -157,12 +203,29 @@ describe('createLimitedFetch with the real @anthropic-ai/sdk client', () => {
     const requests = { limit: 120, windowMs: 2_000 };
     const inputTokens = { limit: 5_000_000, windowMs: 60_000 };
     const outputTokens = { limit: 5_000_000, windowMs: 60_000 };
-    const server = await startRemote({ provider: 'anthropic', algorithm: 'sliding-window', requests, inputTokens, outputTokens, latencyMs: { min: 1, max: 10 }, tokenizer: 'fast' });
+    const server = await startRemote({
+      provider: 'anthropic',
+      algorithm: 'sliding-window',
+      requests,
+      inputTokens,
+      outputTokens,
+      latencyMs: { min: 1, max: 10 },
+      tokenizer: 'fast',
+    });
     const limiter = new Limiter({ requests, inputTokens, outputTokens });
-    const client = new Anthropic({ apiKey: 'sk-ant-SECRET', baseURL: server.url, maxRetries: 0, fetch: createLimitedFetch({ limiter, provider: 'anthropic' }) });
+    const client = new Anthropic({
+      apiKey: 'sk-ant-SECRET',
+      baseURL: server.url,
+      maxRetries: 0,
+      fetch: createLimitedFetch({ limiter, provider: 'anthropic' }),
+    });
     const answers = await Promise.all(
       Array.from({ length: 300 }, async (_, i) => {
-        const params = { model: 'claude-sonnet-4-5', max_tokens: 40, messages: [{ role: 'user' as const, content: `Message ${i}` }] };
+        const params = {
+          model: 'claude-sonnet-4-5',
+          max_tokens: 40,
+          messages: [{ role: 'user' as const, content: `Message ${i}` }],
+        };
         if (i % 3 === 0) {
           const stream = client.messages.stream(params);
           const message = await stream.finalMessage();
@@ -178,7 +241,9 @@ describe('createLimitedFetch with the real @anthropic-ai/sdk client', () => {
     expect(stats.rejected429).toBe(0);
     expect(stats.maxRequestsInWindow).toBeLessThanOrEqual(requests.limit);
     const arrivals = stats.requestsSeen.map((r) => r.arrivedAt);
-    expect(idealSpanMs(300, requests.limit, requests.windowMs) / (Math.max(...arrivals) - Math.min(...arrivals))).toBeGreaterThanOrEqual(0.9);
+    expect(
+      idealSpanMs(300, requests.limit, requests.windowMs) / (Math.max(...arrivals) - Math.min(...arrivals)),
+    ).toBeGreaterThanOrEqual(0.9);
     expect(limiter.stats().inputTokens[0]?.used).toBe(stats.inputTokens);
     expect(limiter.stats().outputTokens[0]?.used).toBe(stats.outputTokens);
   });
@@ -187,11 +252,17 @@ describe('createLimitedFetch with the real @anthropic-ai/sdk client', () => {
 describe('header sync with a second, uncoordinated client on the same quota', () => {
   it("keeps forestall's 429s at or under 1% while another client uses half the quota", async () => {
     const requests = { limit: 40, windowMs: 500 };
-    const server = await start({ provider: 'openai', algorithm: 'sliding-window', requests, latencyMs: { min: 1, max: 5 } });
+    const server = await start({
+      provider: 'openai',
+      algorithm: 'sliding-window',
+      requests,
+      latencyMs: { min: 1, max: 5 },
+    });
     // forestall believes the whole quota is its own; only the headers can tell it otherwise.
     const limiter = new Limiter({ requests });
     const limitedFetch = createLimitedFetch({ limiter, provider: 'openai', retry: { maxAttempts: 10 } });
-    const body = (id: string) => JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 5, messages: [{ role: 'user', content: id }] });
+    const body = (id: string) =>
+      JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 5, messages: [{ role: 'user', content: id }] });
     const post = (fetchFn: typeof fetch, id: string) =>
       fetchFn(`${server.url}/chat/completions`, {
         method: 'POST',

@@ -7,14 +7,21 @@ import { startMockServer, type MockServer } from '../src/testing/index.js';
 let server: MockServer;
 // A fresh server per test: header sync would (rightly) count an earlier test's requests as others'.
 beforeEach(async () => {
-  server = await startMockServer({ provider: 'openai', requests: { limit: 100, windowMs: 60_000 }, tokens: { limit: 1_000_000, windowMs: 60_000 } });
+  server = await startMockServer({
+    provider: 'openai',
+    requests: { limit: 100, windowMs: 60_000 },
+    tokens: { limit: 1_000_000, windowMs: 60_000 },
+  });
 });
 afterEach(() => server.close());
 
 describe('the Vercel AI SDK through createLimitedFetch', () => {
   for (const api of ['responses', 'chat'] as const) {
     it(`generateText and streamText work (${api} API), and every request goes through the limiter`, async () => {
-      const limiter = new Limiter({ requests: { limit: 100, windowMs: 60_000 }, tokens: { limit: 1_000_000, windowMs: 60_000 } });
+      const limiter = new Limiter({
+        requests: { limit: 100, windowMs: 60_000 },
+        tokens: { limit: 1_000_000, windowMs: 60_000 },
+      });
       const openai = createOpenAI({
         apiKey: 'sk-test',
         baseURL: server.url,

@@ -2,7 +2,10 @@ import { describe, expect, it, vi } from 'vitest';
 import { Limiter, RetryError, parseRateLimitHeaders, type RateLimitSnapshot } from '../src/index.js';
 import { FakeClock } from '../src/testing/fake-clock.js';
 
-const snapshot = (fields: Omit<RateLimitSnapshot, 'provider'>): RateLimitSnapshot => ({ provider: 'openai', ...fields });
+const snapshot = (fields: Omit<RateLimitSnapshot, 'provider'>): RateLimitSnapshot => ({
+  provider: 'openai',
+  ...fields,
+});
 
 describe('observe: adopting announced limits', () => {
   it('adopts limits for kinds the user did not set, and follows changes', () => {
@@ -78,7 +81,7 @@ describe('observe: tightening when others share the quota', () => {
     expect(limiter.stats().requests[0]?.used).toBe(1);
   });
 
-  it('our requests that left the window after the server answered are not taken for others\'', async () => {
+  it("our requests that left the window after the server answered are not taken for others'", async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ requests: { limit: 3, windowMs: 1_000 }, clock });
     await limiter.acquire();
@@ -88,12 +91,14 @@ describe('observe: tightening when others share the quota', () => {
     // The server counted all three when it answered; by the time the answer arrives (t = 1010)
     // the first has left our window, though not the server's view of that moment.
     await clock.advance(510);
-    limiter.observe(snapshot({ requests: { limit: 3, remaining: 0, resetMs: 500, windowMs: 1_000 } }), { since: lease.acquiredAt });
+    limiter.observe(snapshot({ requests: { limit: 3, remaining: 0, resetMs: 500, windowMs: 1_000 } }), {
+      since: lease.acquiredAt,
+    });
     expect(limiter.stats().requests[0]?.used).toBe(2);
     expect(limiter.tryAcquire()).toBeDefined();
   });
 
-  it('without `since`, the same answer is taken as one request of someone else\'s', async () => {
+  it("without `since`, the same answer is taken as one request of someone else's", async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ requests: { limit: 3, windowMs: 1_000 }, clock });
     await limiter.acquire();
@@ -105,7 +110,7 @@ describe('observe: tightening when others share the quota', () => {
     expect(limiter.stats().requests[0]?.used).toBe(3);
   });
 
-  it('a pause makes the others\' share outlast it (nothing is learned while paused)', async () => {
+  it("a pause makes the others' share outlast it (nothing is learned while paused)", async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ requests: { limit: 10, windowMs: 1_000 }, clock });
     limiter.observe(snapshot({ requests: { limit: 10, remaining: 4, resetMs: 500, windowMs: 1_000 } }));
@@ -116,15 +121,24 @@ describe('observe: tightening when others share the quota', () => {
     expect(limiter.stats().requests[0]?.used).toBe(0);
   });
 
-  it('never takes our own requests for someone else\'s: only what the server must have seen from others', async () => {
+  it("never takes our own requests for someone else's: only what the server must have seen from others", async () => {
     const clock = new FakeClock();
-    const limiter = new Limiter({ requests: { limit: 10, windowMs: 60_000 }, tokens: { limit: 1_000, windowMs: 60_000 }, clock });
+    const limiter = new Limiter({
+      requests: { limit: 10, windowMs: 60_000 },
+      tokens: { limit: 1_000, windowMs: 60_000 },
+      clock,
+    });
     const first = await limiter.acquire({ tokens: 100 });
     await limiter.acquire({ tokens: 100 });
     await limiter.acquire({ tokens: 300 });
     first.restamp();
     // The server answered the first before the others arrived: it saw 1 request and 100 tokens.
-    limiter.observe(snapshot({ requests: { limit: 10, remaining: 9, resetMs: 6_000 }, tokens: { limit: 1_000, remaining: 900, resetMs: 6_000 } }));
+    limiter.observe(
+      snapshot({
+        requests: { limit: 10, remaining: 9, resetMs: 6_000 },
+        tokens: { limit: 1_000, remaining: 900, resetMs: 6_000 },
+      }),
+    );
     expect(limiter.stats().requests[0]?.used).toBe(3);
     expect(limiter.stats().tokens[0]?.used).toBe(500);
   });
@@ -158,7 +172,11 @@ describe('observe: tightening when others share the quota', () => {
 describe('restamp: counting a request from when its response arrived', () => {
   it('moves the start (and its tokens) to now', async () => {
     const clock = new FakeClock();
-    const limiter = new Limiter({ requests: { limit: 1, windowMs: 1_000 }, tokens: { limit: 100, windowMs: 1_000 }, clock });
+    const limiter = new Limiter({
+      requests: { limit: 1, windowMs: 1_000 },
+      tokens: { limit: 100, windowMs: 1_000 },
+      clock,
+    });
     const lease = await limiter.acquire({ tokens: 80 });
     await clock.advance(300);
     lease.reconcile(60, { restamp: true });

@@ -132,7 +132,11 @@ describe('abort, timeout and queue cap', () => {
     const limiter = new Limiter({ concurrency: 1, clock });
     await limiter.acquire();
     const waiting = limiter.acquire({ timeoutMs: 300 });
-    const assertion = expect(waiting).rejects.toMatchObject({ name: 'AcquireTimeoutError', timeoutMs: 300, waitedMs: 300 });
+    const assertion = expect(waiting).rejects.toMatchObject({
+      name: 'AcquireTimeoutError',
+      timeoutMs: 300,
+      waitedMs: 300,
+    });
     await clock.advance(300);
     await assertion;
     expect(limiter.stats().queued).toBe(0);
@@ -143,7 +147,10 @@ describe('abort, timeout and queue cap', () => {
     const clock = new FakeClock();
     const limiter = perSecond(1, clock);
     await limiter.acquire();
-    await expect(limiter.acquire({ timeoutMs: 999 })).rejects.toMatchObject({ name: 'AcquireTimeoutError', waitedMs: 0 });
+    await expect(limiter.acquire({ timeoutMs: 999 })).rejects.toMatchObject({
+      name: 'AcquireTimeoutError',
+      waitedMs: 0,
+    });
     // Queued behind another waiter, the same rule applies from its own earliest start.
     const first = limiter.acquire();
     await expect(limiter.acquire({ timeoutMs: 500 })).rejects.toBeInstanceOf(AcquireTimeoutError);

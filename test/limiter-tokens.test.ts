@@ -66,7 +66,11 @@ describe('token budgets', () => {
 
   it('cancel gives back the request slot and the tokens, once', async () => {
     const clock = new FakeClock();
-    const limiter = new Limiter({ requests: { limit: 2, windowMs: 1_000 }, tokens: { limit: 100, windowMs: 1_000 }, clock });
+    const limiter = new Limiter({
+      requests: { limit: 2, windowMs: 1_000 },
+      tokens: { limit: 100, windowMs: 1_000 },
+      clock,
+    });
     const a = await limiter.acquire({ tokens: 60 });
     await limiter.acquire({ tokens: 10 });
     expect(limiter.tryAcquire()).toBeUndefined();

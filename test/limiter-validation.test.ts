@@ -4,13 +4,30 @@ import { FakeClock } from '../src/testing/fake-clock.js';
 
 describe('bad options throw at once, naming the option and the value', () => {
   const bad: [string, Record<string, unknown>, RegExp][] = [
-    ['negative windowMs', { requests: { limit: 5, windowMs: -5 } }, /`requests.windowMs`.*positive finite number.*`-5` \(number\)/],
+    [
+      'negative windowMs',
+      { requests: { limit: 5, windowMs: -5 } },
+      /`requests.windowMs`.*positive finite number.*`-5` \(number\)/,
+    ],
     ['zero windowMs', { requests: { limit: 5, windowMs: 0 } }, /`requests.windowMs`.*`0` \(number\)/],
     ['NaN limit', { requests: { limit: Number.NaN, windowMs: 1_000 } }, /`requests.limit`.*`NaN`/],
     ['Infinity limit', { tokens: { limit: Number.POSITIVE_INFINITY, windowMs: 1_000 } }, /`tokens.limit`.*`Infinity`/],
     ['string limit', { requests: { limit: '5', windowMs: 1_000 } }, /`requests.limit`.*`"5"` \(string\)/],
-    ['fractional request limit', { requests: { limit: 2.5, windowMs: 1_000 } }, /`requests.limit`.*positive integer.*`2.5`/],
-    ['second window bad', { requests: [{ limit: 5, windowMs: 1_000 }, { limit: 0, windowMs: 1_000 }] }, /`requests\[1\].limit`/],
+    [
+      'fractional request limit',
+      { requests: { limit: 2.5, windowMs: 1_000 } },
+      /`requests.limit`.*positive integer.*`2.5`/,
+    ],
+    [
+      'second window bad',
+      {
+        requests: [
+          { limit: 5, windowMs: 1_000 },
+          { limit: 0, windowMs: 1_000 },
+        ],
+      },
+      /`requests\[1\].limit`/,
+    ],
     ['empty array', { requests: [] }, /`requests`.*at least one window/],
     ['unknown window key', { requests: { limit: 5, windowMs: 1_000, burst: 2 } }, /Unknown option `burst`/],
     ['zero concurrency', { concurrency: 0 }, /`concurrency`.*positive integer.*`0`/],
@@ -31,7 +48,9 @@ describe('bad options throw at once, naming the option and the value', () => {
   it('SlidingWindowLimiter and TokenBudgetLimiter check theirs too', () => {
     expect(() => SlidingWindowLimiter.perSecond(0)).toThrow(/`requests.limit`/);
     expect(() => new TokenBudgetLimiter({ limit: 100, windowMs: Number.NaN })).toThrow(/`tokens.windowMs`/);
-    expect(() => new SlidingWindowLimiter({ limit: 1, windowMs: 10, tokens: 5 } as never)).toThrow(/Unknown option `tokens`/);
+    expect(() => new SlidingWindowLimiter({ limit: 1, windowMs: 10, tokens: 5 } as never)).toThrow(
+      /Unknown option `tokens`/,
+    );
   });
 
   it('updateLimits checks the same way and changes nothing on error', () => {
@@ -63,7 +82,11 @@ describe('bad acquire options reject at once and charge nothing', () => {
   for (const [label, options, message] of bad) {
     it(label, async () => {
       const clock = new FakeClock();
-      const limiter = new Limiter({ requests: { limit: 5, windowMs: 1_000 }, tokens: { limit: 100, windowMs: 1_000 }, clock });
+      const limiter = new Limiter({
+        requests: { limit: 5, windowMs: 1_000 },
+        tokens: { limit: 100, windowMs: 1_000 },
+        clock,
+      });
       await expect(limiter.acquire(options as never)).rejects.toThrow(message);
       expect(() => limiter.tryAcquire(options as never)).toThrow();
       const stats = limiter.stats();

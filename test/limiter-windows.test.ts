@@ -8,7 +8,7 @@ describe('sliding request windows', () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ requests: { limit: 3, windowMs: 1_000 }, clock });
     const starts: number[] = [];
-    const all = Array.from({ length: 4 }, () => limiter.acquire().then((l) => starts.push(clock.now())));
+    const all = Array.from({ length: 4 }, () => limiter.acquire().then(() => starts.push(clock.now())));
     await clock.advance(999);
     expect(starts).toEqual([0, 0, 0]);
     await clock.advance(1);
@@ -16,7 +16,7 @@ describe('sliding request windows', () => {
     expect(starts).toEqual([0, 0, 0, 1_000]);
   });
 
-  it('keeps the peers\' boundary case to the limit: 1 call at 0, 30 at 900 ms', async () => {
+  it("keeps the peers' boundary case to the limit: 1 call at 0, 30 at 900 ms", async () => {
     const clock = new FakeClock();
     const limiter = SlidingWindowLimiter.perSecond(10, { clock });
     const starts: number[] = [];

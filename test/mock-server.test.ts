@@ -34,7 +34,11 @@ const chatBody = (content = 'Say hello to the mock', extra: Record<string, unkno
 
 describe('OpenAI API through the real openai client', () => {
   it('chat completion: shape, usage and rate-limit headers', async () => {
-    const server = await start({ provider: 'openai', requests: { limit: 10, windowMs: 60_000 }, tokens: { limit: 100_000, windowMs: 60_000 } });
+    const server = await start({
+      provider: 'openai',
+      requests: { limit: 10, windowMs: 60_000 },
+      tokens: { limit: 100_000, windowMs: 60_000 },
+    });
     expect(server.url).toBe(`http://127.0.0.1:${server.port}/v1`);
     const { data, response } = await openai(server)
       .chat.completions.create(chatBody('echo these words', { max_tokens: 50 }))
@@ -116,7 +120,11 @@ describe('OpenAI API through the real openai client', () => {
   it('responses API: create and stream with response.completed usage', async () => {
     const server = await start({ provider: 'openai', tokens: { limit: 50_000, windowMs: 60_000 } });
     const client = openai(server);
-    const created = await client.responses.create({ model: 'gpt-4.1-mini', input: 'hello responses', instructions: 'be brief' });
+    const created = await client.responses.create({
+      model: 'gpt-4.1-mini',
+      input: 'hello responses',
+      instructions: 'be brief',
+    });
     expect(created.object).toBe('response');
     expect(created.status).toBe('completed');
     expect(created.output_text).toMatch(/^hello responses hello/);
@@ -235,7 +243,10 @@ describe('Anthropic API through the real @anthropic-ai/sdk client', () => {
       body: JSON.stringify({ model: 'claude-haiku-4-5', messages: [] }),
     });
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' } });
+    expect(await res.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'max_tokens: Field required' },
+    });
   });
 });
 
@@ -243,7 +254,9 @@ describe('limits', () => {
   it('sliding window: 8 quick requests against 5 per 500 ms give 5 answers and 3 exact 429s', async () => {
     const server = await start({ provider: 'openai', requests: { limit: 5, windowMs: 500 } });
     const client = openai(server);
-    const results = await Promise.allSettled(Array.from({ length: 8 }, () => client.chat.completions.create(chatBody())));
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () => client.chat.completions.create(chatBody())),
+    );
     const ok = results.filter((r) => r.status === 'fulfilled');
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     expect(ok).toHaveLength(5);
@@ -268,8 +281,16 @@ describe('limits', () => {
       expect(snapshot.retryAfterMs).toBe(1_000);
     }
     let stats = server.stats();
-    expect(stats).toMatchObject({ accepted: 5, rejected429: 3, total: 8, maxRequestsInWindow: 5, maxArrivalsInWindow: 8 });
-    expect(stats.windows).toEqual([{ kind: 'requests', limit: 5, windowMs: 500, maxInWindow: 5, maxArrivedInWindow: 8 }]);
+    expect(stats).toMatchObject({
+      accepted: 5,
+      rejected429: 3,
+      total: 8,
+      maxRequestsInWindow: 5,
+      maxArrivalsInWindow: 8,
+    });
+    expect(stats.windows).toEqual([
+      { kind: 'requests', limit: 5, windowMs: 500, maxInWindow: 5, maxArrivedInWindow: 8 },
+    ]);
 
     await sleep(520);
     await client.chat.completions.create(chatBody());
@@ -322,7 +343,9 @@ describe('limits', () => {
       type: 'error',
       error: {
         type: 'rate_limit_error',
-        message: expect.stringMatching(/^This request would exceed your organization's rate limit of 2 requests per 400ms \(org: org-forestall-mock, model: claude-haiku-4-5\)\./),
+        message: expect.stringMatching(
+          /^This request would exceed your organization's rate limit of 2 requests per 400ms \(org: org-forestall-mock, model: claude-haiku-4-5\)\./,
+        ),
       },
       request_id: expect.stringMatching(/^req_/),
     });
@@ -346,11 +369,16 @@ describe('limits', () => {
     const client = openai(server);
     const body = chatBody('count me', { max_tokens: 400 });
     // In flight together, both up-front charges (~410 each) do not fit in 600: the second is refused.
-    const together = await Promise.allSettled([client.chat.completions.create(body), client.chat.completions.create(body)]);
+    const together = await Promise.allSettled([
+      client.chat.completions.create(body),
+      client.chat.completions.create(body),
+    ]);
     expect(together.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
     const refused = (together[1] as PromiseRejectedResult).reason as InstanceType<typeof OpenAI.RateLimitError>;
     expect(refused.type).toBe('tokens');
-    expect(refused.message).toMatch(/on tokens per min \(TPM\): Limit 600, Used 4\d\d, Requested 4\d\d\. Please try again in/);
+    expect(refused.message).toMatch(
+      /on tokens per min \(TPM\): Limit 600, Used 4\d\d, Requested 4\d\d\. Please try again in/,
+    );
 
     // One after the other, the first has been corrected to ~30 tokens, so the second fits.
     const first = (together[0] as PromiseFulfilledResult<OpenAI.ChatCompletion>).value;
@@ -364,7 +392,11 @@ describe('limits', () => {
   });
 
   it('without a maximum in the body, outputReservation per choice is charged up front', async () => {
-    const server = await start({ provider: 'openai', tokens: { limit: 10_000, windowMs: 60_000 }, outputReservation: 100 });
+    const server = await start({
+      provider: 'openai',
+      tokens: { limit: 10_000, windowMs: 60_000 },
+      outputReservation: 100,
+    });
     const client = openai(server);
     await client.chat.completions.create(chatBody('no max', { n: 3 }));
     await client.responses.create({ model: 'gpt-4.1-mini', input: 'no max either' });
@@ -382,7 +414,9 @@ describe('limits', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     const e = error as InstanceType<typeof OpenAI.RateLimitError>;
-    expect(e.message).toMatch(/^429 Request too large for gpt-4o-mini in organization org-forestall-mock on tokens per min \(TPM\): Limit 600, Requested 1\d\d\d\. The input or output tokens must be reduced/);
+    expect(e.message).toMatch(
+      /^429 Request too large for gpt-4o-mini in organization org-forestall-mock on tokens per min \(TPM\): Limit 600, Requested 1\d\d\d\. The input or output tokens must be reduced/,
+    );
     expect(e.type).toBe('tokens');
     expect(e.headers.get('retry-after')).toBeNull();
     expect(server.stats().requestsSeen[0]?.outcome).toBe('too-large');
@@ -399,13 +433,19 @@ describe('limits', () => {
       .create({ model: 'claude-haiku-4-5', max_tokens: 500, messages: [{ role: 'user', content: 'hi' }] })
       .catch((e: unknown) => e);
     expect(big).toBeInstanceOf(Anthropic.RateLimitError);
-    expect((big as InstanceType<typeof Anthropic.RateLimitError>).message).toMatch(/rate limit of 100 output tokens per minute/);
+    expect((big as InstanceType<typeof Anthropic.RateLimitError>).message).toMatch(
+      /rate limit of 100 output tokens per minute/,
+    );
     const { response } = await client.messages
       .create({ model: 'claude-haiku-4-5', max_tokens: 60, messages: [{ role: 'user', content: 'hi' }] })
       .withResponse();
     // Corrected from 60 to 20 before the headers were written.
     expect(response.headers.get('anthropic-ratelimit-output-tokens-remaining')).toBe('80');
-    await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 60, messages: [{ role: 'user', content: 'hi' }] });
+    await client.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 60,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(server.stats()).toMatchObject({ accepted: 2, rejected429: 1, outputTokens: 40 });
   });
 
@@ -413,7 +453,9 @@ describe('limits', () => {
     const run = async (countRejected: boolean): Promise<number> => {
       const server = await start({ provider: 'openai', requests: { limit: 2, windowMs: 300 }, countRejected });
       const post = () =>
-        fetch(`${server.url}/chat/completions`, { method: 'POST', body: JSON.stringify(chatBody()) }).then((r) => r.status);
+        fetch(`${server.url}/chat/completions`, { method: 'POST', body: JSON.stringify(chatBody()) }).then(
+          (r) => r.status,
+        );
       await post();
       await post();
       await sleep(150);
@@ -432,7 +474,10 @@ describe('faults, latency, bookkeeping', () => {
     const server = await start({ provider: 'openai', faults: { error500: 0.3, reset: 0.2 }, seed });
     const out: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const status = await fetch(`${server.url}/chat/completions`, { method: 'POST', body: JSON.stringify(chatBody()) }).then(
+      const status = await fetch(`${server.url}/chat/completions`, {
+        method: 'POST',
+        body: JSON.stringify(chatBody()),
+      }).then(
         (r) => String(r.status),
         () => 'reset',
       );
@@ -443,7 +488,9 @@ describe('faults, latency, bookkeeping', () => {
     expect(stats.resets).toBe(out.filter((s) => s === 'reset').length);
     expect(stats.accepted).toBe(out.filter((s) => s === '200').length);
     expect(stats.tokensCharged).toBe(
-      stats.requestsSeen.filter((r) => r.outcome === 'accepted').reduce((n, r) => n + (r.charged?.input ?? 0) + (r.charged?.output ?? 0), 0),
+      stats.requestsSeen
+        .filter((r) => r.outcome === 'accepted')
+        .reduce((n, r) => n + (r.charged?.input ?? 0) + (r.charged?.output ?? 0), 0),
     );
     return out;
   }
@@ -461,7 +508,9 @@ describe('faults, latency, bookkeeping', () => {
 
   it('the SDK sees a 500 as InternalServerError with the server_error body, a reset as a connection error', async () => {
     const server = await start({ provider: 'openai', faults: { error500: 1 } });
-    const error = await openai(server).chat.completions.create(chatBody()).catch((e: unknown) => e);
+    const error = await openai(server)
+      .chat.completions.create(chatBody())
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
     expect((error as InstanceType<typeof OpenAI.InternalServerError>).type).toBe('server_error');
     const resetting = await start({ provider: 'anthropic', faults: { reset: 1 } });
@@ -543,7 +592,11 @@ describe('faults, latency, bookkeeping', () => {
     {
       await using server = await startMockServer({ provider: 'anthropic' });
       url = server.url;
-      await anthropic(server).messages.create({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
+      await anthropic(server).messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 5,
+        messages: [{ role: 'user', content: 'x' }],
+      });
     }
     await expect(fetch(`${url}/v1/messages`, { method: 'POST', body: '{}' })).rejects.toThrow();
   });
@@ -551,17 +604,43 @@ describe('faults, latency, bookkeeping', () => {
 
 describe('option validation', () => {
   it.each<[string, unknown, RegExp]>([
-    ['unknown provider', { provider: 'gemini' }, /Expected `provider` to be one of 'openai', 'anthropic', got `"gemini"` \(string\)/],
+    [
+      'unknown provider',
+      { provider: 'gemini' },
+      /Expected `provider` to be one of 'openai', 'anthropic', got `"gemini"` \(string\)/,
+    ],
     ['missing provider', {}, /Expected `provider` to be one of/],
-    ['bad window', { provider: 'openai', requests: { limit: 5, windowMs: -5 } }, /Expected `requests.windowMs` to be a positive finite number, got `-5` \(number\)/],
-    ['bad window in array', { provider: 'openai', tokens: [{ limit: 5, windowMs: 1 }, { limit: 0, windowMs: 1 }] }, /`tokens\[1\].limit` to be a positive integer/],
+    [
+      'bad window',
+      { provider: 'openai', requests: { limit: 5, windowMs: -5 } },
+      /Expected `requests.windowMs` to be a positive finite number, got `-5` \(number\)/,
+    ],
+    [
+      'bad window in array',
+      {
+        provider: 'openai',
+        tokens: [
+          { limit: 5, windowMs: 1 },
+          { limit: 0, windowMs: 1 },
+        ],
+      },
+      /`tokens\[1\].limit` to be a positive integer/,
+    ],
     ['unknown option', { provider: 'openai', rpm: 5 }, /Unknown option `rpm`/],
     ['faults over 1', { provider: 'openai', faults: { error500: 0.6, hang: 0.6 } }, /sum to at most 1/],
     ['fault share', { provider: 'openai', faults: { reset: 2 } }, /`faults.reset` to be a share between 0 and 1/],
     ['latency range', { provider: 'openai', latencyMs: { min: 10, max: 5 } }, /`latencyMs.max` to be at least/],
-    ['algorithm', { provider: 'openai', algorithm: 'leaky' }, /`algorithm` to be one of 'sliding-window', 'token-bucket'/],
+    [
+      'algorithm',
+      { provider: 'openai', algorithm: 'leaky' },
+      /`algorithm` to be one of 'sliding-window', 'token-bucket'/,
+    ],
     ['port', { provider: 'openai', port: 70_000 }, /`port` to be at most 65535/],
-    ['outputReservation', { provider: 'openai', outputReservation: 1.5 }, /`outputReservation` to be a non-negative integer/],
+    [
+      'outputReservation',
+      { provider: 'openai', outputReservation: 1.5 },
+      /`outputReservation` to be a non-negative integer/,
+    ],
     ['countRejected', { provider: 'openai', countRejected: 'yes' }, /`countRejected` to be a boolean/],
     ['not an object', 'openai', /Expected `options` to be an object/],
   ])('%s', async (_label, options, message) => {

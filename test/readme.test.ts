@@ -24,7 +24,11 @@ const dirs: string[] = [];
 let openaiServer: MockServer;
 let anthropicServer: MockServer;
 beforeAll(async () => {
-  openaiServer = await startMockServer({ provider: 'openai', requests: { limit: 500, windowMs: 60_000 }, tokens: { limit: 200_000, windowMs: 60_000 } });
+  openaiServer = await startMockServer({
+    provider: 'openai',
+    requests: { limit: 500, windowMs: 60_000 },
+    tokens: { limit: 200_000, windowMs: 60_000 },
+  });
   anthropicServer = await startMockServer({ provider: 'anthropic', requests: { limit: 50, windowMs: 60_000 } });
 });
 afterAll(async () => {
@@ -37,7 +41,10 @@ afterAll(async () => {
  * snippet imports) resolve to installed packages, and the SDKs read the provider URL and key from
  * their usual environment variables, pointed at mock servers.
  */
-async function runSnippet(code: string, env: Record<string, string> = {}): Promise<{ status: number | null; out: string }> {
+async function runSnippet(
+  code: string,
+  env: Record<string, string> = {},
+): Promise<{ status: number | null; out: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'forestall-readme-'));
   dirs.push(dir);
   for (const name of ['forestall', 'openai', '@anthropic-ai/sdk', 'ai', '@ai-sdk/openai', 'redis']) {
@@ -47,18 +54,22 @@ async function runSnippet(code: string, env: Record<string, string> = {}): Promi
   }
   writeFileSync(join(dir, 'snippet.mts'), code);
   // Not spawnSync: the mock servers answer from this process's event loop.
-  const child = spawn(process.execPath, ['--import', join(root, 'node_modules/tsx/dist/esm/index.mjs'), 'snippet.mts'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      OPENAI_BASE_URL: openaiServer.url,
-      OPENAI_API_KEY: 'sk-test-readme',
-      ANTHROPIC_BASE_URL: anthropicServer.url,
-      ANTHROPIC_API_KEY: 'sk-ant-test-readme',
-      ...env,
+  const child = spawn(
+    process.execPath,
+    ['--import', join(root, 'node_modules/tsx/dist/esm/index.mjs'), 'snippet.mts'],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        OPENAI_BASE_URL: openaiServer.url,
+        OPENAI_API_KEY: 'sk-test-readme',
+        ANTHROPIC_BASE_URL: anthropicServer.url,
+        ANTHROPIC_API_KEY: 'sk-ant-test-readme',
+        ...env,
+      },
     },
-  });
+  );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -17,7 +17,10 @@ import { maxInAnyWindow, maxSumInAnyWindow } from './helpers/windows.js';
 const WORKER = fileURLToPath(new URL('./fixtures/redis-worker.ts', import.meta.url));
 
 function startWorker(config: WorkerConfig): ChildProcess {
-  return fork(WORKER, [JSON.stringify(config)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return fork(WORKER, [JSON.stringify(config)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 }
 
 function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
@@ -79,7 +82,12 @@ describeWithRedis('Redis store shared by processes', () => {
     // Server-clock microseconds: one clock for all processes.
     const starts = entries.map((e) => e.at);
     expect(maxInAnyWindow(starts, 1_000_000)).toBeLessThanOrEqual(20);
-    expect(maxSumInAnyWindow(entries.map((e) => ({ start: e.at, amount: e.tokens })), 1_000_000)).toBeLessThanOrEqual(5_000);
+    expect(
+      maxSumInAnyWindow(
+        entries.map((e) => ({ start: e.at, amount: e.tokens })),
+        1_000_000,
+      ),
+    ).toBeLessThanOrEqual(5_000);
 
     const first = Math.min(...starts);
     const inRun = starts.filter((s) => s < first + durationMs * 1_000).length;
@@ -91,9 +99,10 @@ describeWithRedis('Redis store shared by processes', () => {
     for (const r of all) for (const [name, n] of Object.entries(r.commands)) commands[name] = (commands[name] ?? 0) + n;
     for (const r of all) for (const [name, n] of Object.entries(r.statuses)) statuses[name] = (statuses[name] ?? 0) + n;
     // Reconciles are the callers' own writes, not the price of admission.
-    const perAdmission = Object.entries(commands)
-      .filter(([name]) => name !== 'reconcile')
-      .reduce((n, [, c]) => n + c, 0) / granted;
+    const perAdmission =
+      Object.entries(commands)
+        .filter(([name]) => name !== 'reconcile')
+        .reduce((n, [, c]) => n + c, 0) / granted;
     console.info(
       `8 processes: ${granted} admissions, fill ${(fill * 100).toFixed(1)} %, ` +
         `${perAdmission.toFixed(3)} Redis calls per admission (${JSON.stringify(commands)}, ${JSON.stringify(statuses)})`,
@@ -104,7 +113,14 @@ describeWithRedis('Redis store shared by processes', () => {
   it('a process killed while holding a concurrency lease frees the slot after the lease ttl', async () => {
     const key = uniqueKey('crash');
     const leaseTtlMs = 600;
-    const child = startWorker({ mode: 'hold', port: server.port, key, client: 'node-redis', concurrency: 1, leaseTtlMs });
+    const child = startWorker({
+      mode: 'hold',
+      port: server.port,
+      key,
+      client: 'node-redis',
+      concurrency: 1,
+      leaseTtlMs,
+    });
     children.add(child);
     await nextMessage(child, 'holding');
 
@@ -113,7 +129,9 @@ describeWithRedis('Redis store shared by processes', () => {
     const limiter = new Limiter({ concurrency: 1, store });
     try {
       // The holder renews its lease: past one ttl the slot is still taken.
-      await expect(limiter.acquire({ timeoutMs: leaseTtlMs * 1.5 })).rejects.toMatchObject({ name: 'AcquireTimeoutError' });
+      await expect(limiter.acquire({ timeoutMs: leaseTtlMs * 1.5 })).rejects.toMatchObject({
+        name: 'AcquireTimeoutError',
+      });
       const killedAt = performance.now();
       child.kill('SIGKILL');
       await once(child, 'exit');

@@ -62,7 +62,13 @@ describeWithRedis('RedisStore when Redis fails', () => {
     cleanups.push(() => server.stop());
     const client = await connectors[kind](server.port);
     cleanups.push(() => ('destroy' in client ? client.destroy() : client.disconnect()));
-    const store = new RedisStore({ client, key: uniqueKey('outage'), commandTimeoutMs: COMMAND_TIMEOUT_MS, probeIntervalMs: 200, ...options });
+    const store = new RedisStore({
+      client,
+      key: uniqueKey('outage'),
+      commandTimeoutMs: COMMAND_TIMEOUT_MS,
+      probeIntervalMs: 200,
+      ...options,
+    });
     const events: string[] = [];
     store.on('outage', (e) => events.push(`outage:${e.policy}`));
     store.on('recovered', () => events.push('recovered'));

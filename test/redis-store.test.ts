@@ -91,7 +91,12 @@ describeWithRedis('RedisStore', () => {
       // Entry charges ("input,output"), and the running totals the script keeps beside them.
       const charged = async (): Promise<number> => {
         // One read, so a write landing in between cannot tear it.
-        const flat = (await raw(client, ['EVAL', "return redis.call('HGETALL', KEYS[1])", '1', store.keys.amt])) as string[];
+        const flat = (await raw(client, [
+          'EVAL',
+          "return redis.call('HGETALL', KEYS[1])",
+          '1',
+          store.keys.amt,
+        ])) as string[];
         let sum = 0;
         let totals = 0;
         for (let i = 0; i < flat.length; i += 2) {
@@ -163,7 +168,10 @@ describeWithRedis('RedisStore', () => {
     it('falls back to EVAL when the script cache was flushed', async () => {
       const client = await connect(kind);
       const record = recordCommands(client);
-      const limiter = new Limiter({ requests: { limit: 10, windowMs: 1_000 }, store: new RedisStore({ client, key: uniqueKey('flush') }) });
+      const limiter = new Limiter({
+        requests: { limit: 10, windowMs: 1_000 },
+        store: new RedisStore({ client, key: uniqueKey('flush') }),
+      });
       (await limiter.acquire()).release();
       await raw(client, ['SCRIPT', 'FLUSH']);
       const evals = record.evals;
@@ -194,8 +202,18 @@ describeWithRedis('RedisStore', () => {
       for (const lease of leases) lease.release();
       const entries = recordedEntries(record);
       // Three per window by output (300 / 100), two by input (1,000 / 400): input decides.
-      expect(maxInAnyWindow(entries.map((e) => e.at), 300_000)).toBe(2);
-      expect(maxSumInAnyWindow(entries.map((e) => ({ start: e.at, amount: e.tokens })), 300_000)).toBeLessThanOrEqual(1_000);
+      expect(
+        maxInAnyWindow(
+          entries.map((e) => e.at),
+          300_000,
+        ),
+      ).toBe(2);
+      expect(
+        maxSumInAnyWindow(
+          entries.map((e) => ({ start: e.at, amount: e.tokens })),
+          300_000,
+        ),
+      ).toBeLessThanOrEqual(1_000);
       await limiter.close();
     });
 
@@ -240,7 +258,12 @@ describeWithRedis('RedisStore', () => {
       // Each admission ran twice under one id: four entries, two per window, four leases.
       const entries = recordedEntries(record);
       expect(entries).toHaveLength(4);
-      expect(maxInAnyWindow(entries.map((e) => e.at), 300_000)).toBe(2);
+      expect(
+        maxInAnyWindow(
+          entries.map((e) => e.at),
+          300_000,
+        ),
+      ).toBe(2);
       expect(await raw(client, ['ZCARD', store.keys.conc])).toBe(4);
       expect(Math.max(...leases.map((l) => l.waitedMs))).toBeGreaterThanOrEqual(250);
       for (const lease of leases) lease.release();
@@ -265,7 +288,12 @@ describeWithRedis('RedisStore', () => {
     it('puts every key under one hash tag, each with an expiry', async () => {
       const key = uniqueKey('keys');
       const store = new RedisStore({ client, key, prefix: 'app:rl' });
-      const limiter = new Limiter({ requests: { limit: 5, windowMs: 2_000 }, tokens: { limit: 100, windowMs: 3_000 }, concurrency: 3, store });
+      const limiter = new Limiter({
+        requests: { limit: 5, windowMs: 2_000 },
+        tokens: { limit: 100, windowMs: 3_000 },
+        concurrency: 3,
+        store,
+      });
       const lease = await limiter.acquire({ tokens: 10 });
       limiter.pause(1_000);
       await eventually(async () => (await raw(client, ['EXISTS', store.keys.pause])) === 1);
@@ -282,7 +310,11 @@ describeWithRedis('RedisStore', () => {
 
     it('reports usage at its latest admission, bookings included', async () => {
       const store = new RedisStore({ client, key: uniqueKey('usage') });
-      const limiter = new Limiter({ requests: { limit: 4, windowMs: 500 }, tokens: { limit: 1_000, windowMs: 500 }, store });
+      const limiter = new Limiter({
+        requests: { limit: 4, windowMs: 500 },
+        tokens: { limit: 1_000, windowMs: 500 },
+        store,
+      });
       for (let i = 0; i < 3; i++) (await limiter.acquire({ tokens: 100 })).release();
       const stats = limiter.stats();
       expect(stats.requests[0]).toMatchObject({ limit: 4, used: 3, remaining: 1 });
@@ -292,20 +324,31 @@ describeWithRedis('RedisStore', () => {
 
     it('applies new limits at once', async () => {
       const record = recordCommands(client);
-      const limiter = new Limiter({ requests: { limit: 1, windowMs: 300 }, store: new RedisStore({ client, key: uniqueKey('update') }) });
+      const limiter = new Limiter({
+        requests: { limit: 1, windowMs: 300 },
+        store: new RedisStore({ client, key: uniqueKey('update') }),
+      });
       (await limiter.acquire()).release();
       limiter.updateLimits({ requests: { limit: 3, windowMs: 300 } });
       const t0 = performance.now();
       await Promise.all([limiter.acquire(), limiter.acquire()]);
       expect(performance.now() - t0).toBeLessThan(250);
-      expect(maxInAnyWindow(recordedEntries(record).map((e) => e.at), 300_000)).toBe(3);
+      expect(
+        maxInAnyWindow(
+          recordedEntries(record).map((e) => e.at),
+          300_000,
+        ),
+      ).toBe(3);
       await limiter.close();
     });
 
     it('confirmBookings: a second call at the booked time, which honours a pause written meanwhile', async () => {
       const record = recordCommands(client);
       const key = uniqueKey('confirm');
-      const a = new Limiter({ requests: { limit: 1, windowMs: 200 }, store: new RedisStore({ client, key, confirmBookings: true }) });
+      const a = new Limiter({
+        requests: { limit: 1, windowMs: 200 },
+        store: new RedisStore({ client, key, confirmBookings: true }),
+      });
       const b = new Limiter({ requests: { limit: 1, windowMs: 200 }, store: new RedisStore({ client, key }) });
       (await a.acquire()).release();
       const booked = a.acquire();
@@ -320,9 +363,7 @@ describeWithRedis('RedisStore', () => {
       await Promise.all([a.close(), b.close()]);
     });
   });
-
 });
-
 
 describeWithRedis('RedisStore on Redis Cluster', () => {
   let cluster: RedisServer;
@@ -344,7 +385,12 @@ describeWithRedis('RedisStore on Redis Cluster', () => {
       for (const client of [nodeCluster, ioCluster]) {
         const store = new RedisStore({ client, key: uniqueKey('cluster') });
         const failures: unknown[] = [];
-        const limiter = new Limiter({ requests: { limit: 2, windowMs: 200 }, tokens: { limit: 500, windowMs: 200 }, concurrency: 3, store });
+        const limiter = new Limiter({
+          requests: { limit: 2, windowMs: 200 },
+          tokens: { limit: 500, windowMs: 200 },
+          concurrency: 3,
+          store,
+        });
         limiter.on('storeError', (e) => failures.push(e.error));
         store.on('outage', (e) => failures.push(e.error));
         const leases = await Promise.all(Array.from({ length: 3 }, () => limiter.acquire({ tokens: 100 })));
@@ -371,7 +417,9 @@ describe('RedisStore without a server', () => {
     expect(() => new RedisStore({ client, key: 'k', leaseTTL: 5 } as never)).toThrow(/Unknown option `leaseTTL`/);
     expect(() => new RedisStore({ client, key: 'a{b}' })).toThrow(/`key`/);
     expect(() => new RedisStore({ client, key: '' })).toThrow(/`key`/);
-    expect(() => new RedisStore({ client: {} as never, key: 'k' })).toThrow(/node-redis client or cluster, an ioredis client/);
+    expect(() => new RedisStore({ client: {} as never, key: 'k' })).toThrow(
+      /node-redis client or cluster, an ioredis client/,
+    );
     expect(() => new RedisStore({ client, key: 'k', onStoreError: 'fail' as never })).toThrow(/`onStoreError`/);
     expect(() => new RedisStore({ client, key: 'k', localShare: 2 })).toThrow(/`localShare`/);
     expect(() => new RedisStore({ client, key: 'k', commandTimeoutMs: 0 })).toThrow(/`commandTimeoutMs`/);
@@ -391,10 +439,24 @@ describe('RedisStore without a server', () => {
 
   it('recognizes node-redis and ioredis clients by shape', async () => {
     const sent: string[][] = [];
-    const nodeLike = { sendCommand: (args: string[]) => (sent.push(args), Promise.reject(new Error('offline'))) };
-    const ioLike = { status: 'ready', call: (...args: string[]) => (sent.push(args), Promise.reject(new Error('offline'))) };
+    const nodeLike = {
+      sendCommand: (args: string[]) => {
+        sent.push(args);
+        return Promise.reject(new Error('offline'));
+      },
+    };
+    const ioLike = {
+      status: 'ready',
+      call: (...args: string[]) => {
+        sent.push(args);
+        return Promise.reject(new Error('offline'));
+      },
+    };
     for (const client of [nodeLike, ioLike]) {
-      const limiter = new Limiter({ requests: { limit: 1, windowMs: 1_000 }, store: new RedisStore({ client, key: 'k', onStoreError: 'open' }) });
+      const limiter = new Limiter({
+        requests: { limit: 1, windowMs: 1_000 },
+        store: new RedisStore({ client, key: 'k', onStoreError: 'open' }),
+      });
       await limiter.acquire();
       await limiter.close();
     }
@@ -412,7 +474,11 @@ describe('RedisStore without a server', () => {
     const outages: unknown[] = [];
     store.on('outage', (e) => outages.push(e));
     const limiter = new Limiter({ requests: { limit: 1, windowMs: 1_000 }, store });
-    await expect(limiter.acquire()).rejects.toMatchObject({ name: 'RedisStoreError', operation: 'admit', cause: expect.any(ReplyError) });
+    await expect(limiter.acquire()).rejects.toMatchObject({
+      name: 'RedisStoreError',
+      operation: 'admit',
+      cause: expect.any(ReplyError),
+    });
     expect(outages).toEqual([]);
     expect(store.state).toBe('redis');
     await limiter.close();

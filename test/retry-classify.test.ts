@@ -39,7 +39,11 @@ describe('classifyFailure: statuses', () => {
       retryAfterMs: 3_000,
     });
     const axiosLike = Object.assign(new Error('Request failed with status code 429'), {
-      response: { status: 429, headers: { 'retry-after-ms': '250' }, data: { error: { code: 'rate_limit_exceeded', message: 'slow down' } } },
+      response: {
+        status: 429,
+        headers: { 'retry-after-ms': '250' },
+        data: { error: { code: 'rate_limit_exceeded', message: 'slow down' } },
+      },
     });
     expect(classifyFailure(axiosLike)).toEqual({
       retryable: true,
@@ -82,8 +86,16 @@ describe('classifyFailure: server-named delays', () => {
 
 describe('classifyFailure: never retried', () => {
   it('OpenAI insufficient_quota, in the SDK shape and in a raw body', () => {
-    const inner = { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' };
-    expect(classifyFailure(httpError(429, {}, inner))).toMatchObject({ retryable: false, reason: 'insufficient-quota', code: 'insufficient_quota' });
+    const inner = {
+      message: 'You exceeded your current quota',
+      type: 'insufficient_quota',
+      code: 'insufficient_quota',
+    };
+    expect(classifyFailure(httpError(429, {}, inner))).toMatchObject({
+      retryable: false,
+      reason: 'insufficient-quota',
+      code: 'insufficient_quota',
+    });
     expect(classifyFailure(new Response(null, { status: 429 }), { body: { error: inner } })).toMatchObject({
       retryable: false,
       reason: 'insufficient-quota',
@@ -91,8 +103,15 @@ describe('classifyFailure: never retried', () => {
   });
 
   it('"Request too large" (a request over the whole per-minute budget)', () => {
-    const inner = { message: 'Request too large for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Requested 50000.', code: 'rate_limit_exceeded' };
-    expect(classifyFailure(httpError(429, { 'retry-after': '1' }, inner))).toMatchObject({ retryable: false, reason: 'request-too-large' });
+    const inner = {
+      message:
+        'Request too large for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Requested 50000.',
+      code: 'rate_limit_exceeded',
+    };
+    expect(classifyFailure(httpError(429, { 'retry-after': '1' }, inner))).toMatchObject({
+      retryable: false,
+      reason: 'request-too-large',
+    });
     const fromMessage = Object.assign(new Error('429 Request too large for gpt-4'), { status: 429 });
     expect(classifyFailure(fromMessage).reason).toBe('request-too-large');
   });
@@ -100,7 +119,11 @@ describe('classifyFailure: never retried', () => {
   it('Anthropic spend limits (error.details.error_code)', () => {
     const body = {
       type: 'error',
-      error: { type: 'rate_limit_error', message: 'Spend limit reached', details: { error_code: 'enforced_spend_limit_reached' } },
+      error: {
+        type: 'rate_limit_error',
+        message: 'Spend limit reached',
+        details: { error_code: 'enforced_spend_limit_reached' },
+      },
     };
     expect(classifyFailure(httpError(429, {}, body))).toEqual({
       retryable: false,
@@ -124,7 +147,9 @@ describe('classifyFailure: never retried', () => {
         ],
       },
     });
-    expect(classifyFailure(httpError(429, {}, body('GenerateRequestsPerDayPerProjectPerModel-FreeTier')))).toMatchObject({
+    expect(
+      classifyFailure(httpError(429, {}, body('GenerateRequestsPerDayPerProjectPerModel-FreeTier'))),
+    ).toMatchObject({
       retryable: false,
       reason: 'daily-quota',
     });
@@ -150,8 +175,16 @@ describe('classifyFailure: never retried', () => {
 
 describe('classifyFailure: x-should-retry', () => {
   it('overrides the status in both directions', () => {
-    expect(classifyFailure(httpError(400, { 'x-should-retry': 'true' }))).toEqual({ retryable: true, reason: 'server-retry', status: 400 });
-    expect(classifyFailure(httpError(500, { 'X-Should-Retry': 'false' }))).toEqual({ retryable: false, reason: 'server-no-retry', status: 500 });
+    expect(classifyFailure(httpError(400, { 'x-should-retry': 'true' }))).toEqual({
+      retryable: true,
+      reason: 'server-retry',
+      status: 400,
+    });
+    expect(classifyFailure(httpError(500, { 'X-Should-Retry': 'false' }))).toEqual({
+      retryable: false,
+      reason: 'server-no-retry',
+      status: 500,
+    });
     expect(classifyFailure(httpError(429, { 'x-should-retry': 'true' })).reason).toBe('rate-limited');
   });
 });
@@ -177,7 +210,9 @@ describe('classifyFailure: network failures and timeouts', () => {
     class APIConnectionTimeoutError extends APIConnectionError {}
     expect(classifyFailure(new APIConnectionTimeoutError('Request timed out.')).reason).toBe('timeout');
     expect(classifyFailure(new Error('socket hang up')).reason).toBe('connection');
-    const aggregate = new TypeError('fetch failed', { cause: new AggregateError([errno('ECONNREFUSED')], 'connect failed') });
+    const aggregate = new TypeError('fetch failed', {
+      cause: new AggregateError([errno('ECONNREFUSED')], 'connect failed'),
+    });
     expect(classifyFailure(aggregate)).toEqual({ retryable: true, reason: 'connection', code: 'ECONNREFUSED' });
     // A bare "fetch failed" with nothing recognisable under it is not guessed at.
     expect(classifyFailure(new TypeError('fetch failed', { cause: new Error('invalid thing') })).retryable).toBe(false);
@@ -185,17 +220,26 @@ describe('classifyFailure: network failures and timeouts', () => {
   });
 
   it('retries attempt timeouts and TimeoutError', () => {
-    expect(classifyFailure(new AttemptTimeoutError(1, 'attemptTimeoutMs', 5_000))).toEqual({ retryable: true, reason: 'timeout' });
-    expect(classifyFailure(new DOMException('The operation timed out.', 'TimeoutError'))).toEqual({ retryable: true, reason: 'timeout' });
+    expect(classifyFailure(new AttemptTimeoutError(1, 'attemptTimeoutMs', 5_000))).toEqual({
+      retryable: true,
+      reason: 'timeout',
+    });
+    expect(classifyFailure(new DOMException('The operation timed out.', 'TimeoutError'))).toEqual({
+      retryable: true,
+      reason: 'timeout',
+    });
   });
 });
 
 describe('classifyFailure: fetch Response', () => {
   it('reads status and headers; the body is passed in', async () => {
-    const response = new Response(JSON.stringify({ error: { message: 'Please try again in 20ms.', code: 'rate_limit_exceeded' } }), {
-      status: 429,
-      headers: { 'content-type': 'application/json' },
-    });
+    const response = new Response(
+      JSON.stringify({ error: { message: 'Please try again in 20ms.', code: 'rate_limit_exceeded' } }),
+      {
+        status: 429,
+        headers: { 'content-type': 'application/json' },
+      },
+    );
     expect(classifyFailure(response)).toEqual({ retryable: true, reason: 'rate-limited', status: 429 });
     const body = await readErrorBody(response);
     expect(classifyFailure(response, { body })).toEqual({
@@ -254,7 +298,10 @@ describe('readErrorBody', () => {
   it('stops at once when the signal aborts', async () => {
     const stalled = new ReadableStream<Uint8Array>({ start() {} });
     const controller = new AbortController();
-    const reading = readErrorBody(new Response(stalled, { status: 500 }), { signal: controller.signal, timeoutMs: 60_000 });
+    const reading = readErrorBody(new Response(stalled, { status: 500 }), {
+      signal: controller.signal,
+      timeoutMs: 60_000,
+    });
     controller.abort();
     await expect(reading).resolves.toBeUndefined();
   });

@@ -95,7 +95,10 @@ describe('Gemini RetryInfo', () => {
         message: 'You exceeded your current quota. Please retry in 26.5s.',
         status: 'RESOURCE_EXHAUSTED',
         details: [
-          { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaId: 'GenerateRequestsPerMinutePerProjectPerModel' }] },
+          {
+            '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+            violations: [{ quotaId: 'GenerateRequestsPerMinutePerProjectPerModel' }],
+          },
           { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '26s' },
         ],
       },

@@ -75,7 +75,9 @@ export interface ScriptedServer {
   close(): Promise<void>;
 }
 
-export async function startScriptedServer(initial: readonly Step[] = [{ status: 200, body: { ok: true } }]): Promise<ScriptedServer> {
+export async function startScriptedServer(
+  initial: readonly Step[] = [{ status: 200, body: { ok: true } }],
+): Promise<ScriptedServer> {
   let steps = initial;
   let served = 0;
   const arrivals: number[] = [];
@@ -121,7 +123,10 @@ export function httpError(status: number, headers: Record<string, string> = {}, 
 }
 
 /** Advances a fake clock timer by timer until `promise` settles; returns it. */
-export async function drive<T>(clock: { next(): Promise<boolean>; flush(): Promise<void> }, promise: Promise<T>): Promise<T> {
+export async function drive<T>(
+  clock: { next(): Promise<boolean>; flush(): Promise<void> },
+  promise: Promise<T>,
+): Promise<T> {
   let done = false;
   promise.then(
     () => (done = true),

@@ -19,9 +19,13 @@ afterAll(async () => {
 const get = (signal: AbortSignal): Promise<Response> => fetch(`${server.url}/v1/chat/completions`, { signal });
 
 describe('retry over HTTP (node:http server, real timers)', () => {
-  it('waits retry-after-ms after a 429, and holds the limiter\'s other callers until the pause ends', async () => {
+  it("waits retry-after-ms after a 429, and holds the limiter's other callers until the pause ends", async () => {
     server.script([
-      { status: 429, headers: { 'retry-after-ms': '400' }, body: { error: { message: 'Rate limit', code: 'rate_limit_exceeded' } } },
+      {
+        status: 429,
+        headers: { 'retry-after-ms': '400' },
+        body: { error: { message: 'Rate limit', code: 'rate_limit_exceeded' } },
+      },
       { status: 200, body: { ok: 1 } },
     ]);
     const limiter = new Limiter({ requests: { limit: 100, windowMs: 1_000 } });
@@ -45,7 +49,13 @@ describe('retry over HTTP (node:http server, real timers)', () => {
     server.script([
       {
         status: 429,
-        body: { error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', code: 'insufficient_quota' } },
+        body: {
+          error: {
+            message: 'You exceeded your current quota, please check your plan and billing details.',
+            type: 'insufficient_quota',
+            code: 'insufficient_quota',
+          },
+        },
       },
       { status: 200 },
     ]);
@@ -79,7 +89,10 @@ describe('retry over HTTP (node:http server, real timers)', () => {
   it('retries a connection reset', async () => {
     server.script([{ reset: true }, { status: 200, body: { ok: 'after reset' } }]);
     const reasons: string[] = [];
-    const response = await retry(({ signal }) => get(signal), { baseDelayMs: 10, onRetry: (e) => void reasons.push(e.reason) });
+    const response = await retry(({ signal }) => get(signal), {
+      baseDelayMs: 10,
+      onRetry: (e) => void reasons.push(e.reason),
+    });
     await expect(response.json()).resolves.toEqual({ ok: 'after reset' });
     expect(reasons).toEqual(['connection']);
     expect(server.arrivals).toHaveLength(2);

@@ -68,7 +68,7 @@ describe('retry with the real Limiter', () => {
     expect(limiter.stats().inFlight).toBe(0);
   });
 
-  it('releases each attempt\'s lease, so a concurrency of 1 is never exceeded', async () => {
+  it("releases each attempt's lease, so a concurrency of 1 is never exceeded", async () => {
     const limiter = new Limiter({ concurrency: 1, clock });
     let inFlight = 0;
     let most = 0;

@@ -19,7 +19,10 @@ afterEach(() => {
 });
 
 /** A function that fails with the given errors in turn, then returns `value`. */
-function failing<T>(errors: readonly unknown[], value: T): { fn: (ctx: RetryContext) => T; calls: { at: number; ctx: RetryContext }[] } {
+function failing<T>(
+  errors: readonly unknown[],
+  value: T,
+): { fn: (ctx: RetryContext) => T; calls: { at: number; ctx: RetryContext }[] } {
   const calls: { at: number; ctx: RetryContext }[] = [];
   return {
     calls,
@@ -64,7 +67,13 @@ describe('retry: attempts and backoff', () => {
   it('caps the backoff at maxDelayMs', async () => {
     const events: RetryEvent[] = [];
     const { fn } = failing([httpError(500), httpError(500), httpError(500)], 'ok');
-    const call = retry(fn, { clock, baseDelayMs: 1_000, maxDelayMs: 1_500, random: () => 0.999_9, onRetry: (e) => void events.push(e) });
+    const call = retry(fn, {
+      clock,
+      baseDelayMs: 1_000,
+      maxDelayMs: 1_500,
+      random: () => 0.999_9,
+      onRetry: (e) => void events.push(e),
+    });
     await expect(drive(clock, call)).resolves.toBe('ok');
     expect(events.map((e) => e.delayMs)).toEqual([1_000, 1_500, 1_500]);
   });
@@ -81,7 +90,9 @@ describe('retry: attempts and backoff', () => {
     expect(retryError.errors).toEqual(errors.slice(0, 3));
     expect(retryError.cause).toBe(errors[2]);
     expect(retryError.status).toBe(503);
-    expect(retryError.message).toMatch(/^Gave up after 3 attempts \(maxAttempts 3\); the last failed with overloaded: Error: 503/);
+    expect(retryError.message).toMatch(
+      /^Gave up after 3 attempts \(maxAttempts 3\); the last failed with overloaded: Error: 503/,
+    );
   });
 
   it('wraps a non-retryable failure in RetryError at once', async () => {
@@ -100,7 +111,10 @@ describe('retry: attempts and backoff', () => {
   it('treats a returned non-ok Response as a failure and an ok one as success', async () => {
     let n = 0;
     const call = retry(
-      () => (++n === 1 ? new Response('{"error":{"message":"busy"}}', { status: 503, headers: { 'retry-after-ms': '5' } }) : new Response('fine')),
+      () =>
+        ++n === 1
+          ? new Response('{"error":{"message":"busy"}}', { status: 503, headers: { 'retry-after-ms': '5' } })
+          : new Response('fine'),
       { clock },
     );
     const response = await drive(clock, call);
@@ -126,10 +140,22 @@ describe('retry: delays the server names', () => {
   });
 
   it('reads "try again in" from an OpenAI 429 message and Gemini RetryInfo', async () => {
-    const openai = httpError(429, {}, { message: 'Rate limit reached. Please try again in 1.54s.', code: 'rate_limit_exceeded' });
-    const gemini = httpError(429, {}, {
-      error: { code: 429, status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '3.5s' }] },
-    });
+    const openai = httpError(
+      429,
+      {},
+      { message: 'Rate limit reached. Please try again in 1.54s.', code: 'rate_limit_exceeded' },
+    );
+    const gemini = httpError(
+      429,
+      {},
+      {
+        error: {
+          code: 429,
+          status: 'RESOURCE_EXHAUSTED',
+          details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '3.5s' }],
+        },
+      },
+    );
     const { fn, calls } = failing([openai, gemini], 'ok');
     await drive(clock, retry(fn, { clock }));
     expect(calls.map((c) => c.at)).toEqual([0, 1_540, 5_040]);
@@ -274,7 +300,7 @@ describe('retry: shouldRetry, onRetry and fallback', () => {
     const call = retry(fn, {
       clock,
       random: () => 0,
-      shouldRetry: (error, ctx) => {
+      shouldRetry: (_error, ctx) => {
         contexts.push({ attempt: ctx.attempt, reason: ctx.classification.reason, elapsedMs: ctx.elapsedMs });
         return ctx.attempt === 1 ? true : undefined;
       },
@@ -287,7 +313,9 @@ describe('retry: shouldRetry, onRetry and fallback', () => {
     ]);
 
     const never = failing([httpError(503)], 'ok');
-    await expect(retry(never.fn, { clock, shouldRetry: () => false })).rejects.toThrow(/not retried \(shouldRetry returned false\)/);
+    await expect(retry(never.fn, { clock, shouldRetry: () => false })).rejects.toThrow(
+      /not retried \(shouldRetry returned false\)/,
+    );
     await expect(retry(never.fn, { clock, shouldRetry: () => 'yes' as unknown as boolean })).rejects.toThrow(TypeError);
   });
 
@@ -412,9 +440,9 @@ describe('retry: with a limiter', () => {
 
   it('caps the pause at maxRetryAfterMs when the named delay is too long, and does not pause on quota errors', async () => {
     const limiter = new FakeLimiter();
-    await expect(retry(() => Promise.reject(httpError(429, { 'retry-after': '3600' })), { clock, limiter })).rejects.toBeInstanceOf(
-      RetryError,
-    );
+    await expect(
+      retry(() => Promise.reject(httpError(429, { 'retry-after': '3600' })), { clock, limiter }),
+    ).rejects.toBeInstanceOf(RetryError);
     expect(limiter.pauses).toEqual([60_000]);
     const quota = httpError(429, {}, { message: 'You exceeded your current quota', code: 'insufficient_quota' });
     await expect(retry(() => Promise.reject(quota), { clock, limiter })).rejects.toThrow(/insufficient-quota/);
@@ -433,14 +461,20 @@ describe('retry: with a limiter', () => {
 
 describe('retry: options', () => {
   it('rejects unknown keys and bad values, naming them', async () => {
-    await expect(retry(() => 1, { maxAttempt: 3 } as never)).rejects.toThrow(/Unknown option `maxAttempt` in retry options/);
-    await expect(retry(() => 1, { maxAttempts: 0 })).rejects.toThrow('Expected `maxAttempts` to be a positive integer, got `0` (number)');
+    await expect(retry(() => 1, { maxAttempt: 3 } as never)).rejects.toThrow(
+      /Unknown option `maxAttempt` in retry options/,
+    );
+    await expect(retry(() => 1, { maxAttempts: 0 })).rejects.toThrow(
+      'Expected `maxAttempts` to be a positive integer, got `0` (number)',
+    );
     await expect(retry(() => 1, { baseDelayMs: -5 })).rejects.toThrow(/`baseDelayMs`.*`-5`/);
     await expect(retry(() => 1, { maxDelayMs: 1e12 })).rejects.toThrow(/`maxDelayMs` to be at most 2147483647/);
     await expect(retry(() => 1, { attemptTimeoutMs: 0 })).rejects.toThrow(/`attemptTimeoutMs`/);
     await expect(retry(() => 1, { signal: {} as AbortSignal })).rejects.toThrow(/`signal` to be an AbortSignal/);
     await expect(retry(() => 1, { limiter: {} as never })).rejects.toThrow(/`limiter.acquire` to be a function/);
-    await expect(retry(() => 1, { acquire: { signal: new AbortController().signal } as never })).rejects.toThrow(/acquire.signal/);
+    await expect(retry(() => 1, { acquire: { signal: new AbortController().signal } as never })).rejects.toThrow(
+      /acquire.signal/,
+    );
     await expect(retry('nope' as never)).rejects.toThrow(/`fn` to be a function/);
   });
 });

@@ -25,14 +25,15 @@ describe('redactString', () => {
     expect(redactString('sent Bearer eyJhbGciOi.x.y to host')).toBe(`sent Bearer ${REDACTED} to host`);
     expect(redactString('x-api-key: sk-ant-xyz123456789')).toBe(`x-api-key: ${REDACTED}`);
     expect(redactString('{"api-key":"0123456789abcdef0123456789abcdef"}')).toBe(`{"api-key":"${REDACTED}"}`);
-    expect(redactString('GET https://x.googleapis.com/v1/models?key=AIzaSyA-1234567890abcdefghijklmnopqrstu&alt=sse')).toBe(
-      `GET https://x.googleapis.com/v1/models?key=${REDACTED}&alt=sse`,
-    );
+    expect(
+      redactString('GET https://x.googleapis.com/v1/models?key=AIzaSyA-1234567890abcdefghijklmnopqrstu&alt=sse'),
+    ).toBe(`GET https://x.googleapis.com/v1/models?key=${REDACTED}&alt=sse`);
     expect(redactString('https://user:hunter2@example.com/x')).toBe(`https://${REDACTED}@example.com/x`);
   });
 
   it('leaves ordinary text alone, and is idempotent', () => {
-    const plain = 'Rate limit reached for gpt-4o on tokens per min (TPM): Limit 30000. Please try again in 1.54s. task-abcdefghij';
+    const plain =
+      'Rate limit reached for gpt-4o on tokens per min (TPM): Limit 30000. Please try again in 1.54s. task-abcdefghij';
     expect(redactString(plain)).toBe(plain);
     const once = redactString(`authorization: Bearer ${KEY}`);
     expect(redactString(once)).toBe(once);
@@ -41,29 +42,56 @@ describe('redactString', () => {
 
 describe('isSecretName and redactHeaders', () => {
   it('knows credential headers but keeps rate-limit headers', () => {
-    for (const name of ['authorization', 'Proxy-Authorization', 'x-api-key', 'api-key', 'cookie', 'set-cookie', 'x-goog-api-key', 'apiKey', 'client_secret', 'access_token']) {
+    for (const name of [
+      'authorization',
+      'Proxy-Authorization',
+      'x-api-key',
+      'api-key',
+      'cookie',
+      'set-cookie',
+      'x-goog-api-key',
+      'apiKey',
+      'client_secret',
+      'access_token',
+    ]) {
       expect(isSecretName(name)).toBe(true);
     }
-    for (const name of ['x-ratelimit-remaining-tokens', 'anthropic-ratelimit-input-tokens-limit', 'retry-after', 'content-type', 'x-request-id']) {
+    for (const name of [
+      'x-ratelimit-remaining-tokens',
+      'anthropic-ratelimit-input-tokens-limit',
+      'retry-after',
+      'content-type',
+      'x-request-id',
+    ]) {
       expect(isSecretName(name)).toBe(false);
     }
   });
 
   it('redacts Headers, Maps and records, lower-casing names', () => {
-    const headers = new Headers({ Authorization: `Bearer ${KEY}`, 'X-RateLimit-Remaining-Tokens': '10', 'content-type': 'application/json' });
+    const headers = new Headers({
+      Authorization: `Bearer ${KEY}`,
+      'X-RateLimit-Remaining-Tokens': '10',
+      'content-type': 'application/json',
+    });
     expect(redactHeaders(headers)).toEqual({
       authorization: REDACTED,
       'x-ratelimit-remaining-tokens': '10',
       'content-type': 'application/json',
     });
-    expect(redactHeaders({ 'X-Api-Key': KEY, accept: ['a', 'b'], skip: undefined })).toEqual({ 'x-api-key': REDACTED, accept: 'a, b' });
+    expect(redactHeaders({ 'X-Api-Key': KEY, accept: ['a', 'b'], skip: undefined })).toEqual({
+      'x-api-key': REDACTED,
+      accept: 'a, b',
+    });
     expect(redactHeaders(new Map([['Cookie', 'session=1']]))).toEqual({ cookie: REDACTED });
   });
 });
 
 describe('redactValue', () => {
   it('returns the value itself when nothing is secret', () => {
-    const err = Object.assign(new Error('429 Rate limit'), { status: 429, headers: new Headers({ 'retry-after': '1' }) });
+    const err = Object.assign(new Error('429 Rate limit'), {
+      status: 429,
+      headers: new Headers({ 'retry-after': '1' }),
+    });
     expect(redactValue(err)).toBe(err);
     const obj = { a: [1, 2, { b: 'c' }] };
     expect(redactValue(obj)).toBe(obj);
@@ -93,7 +121,11 @@ describe('redactValue', () => {
       [kOutHeaders] = { authorization: ['Authorization', `Bearer ${KEY}`] };
       self = this;
     }
-    const config = { url: 'https://api.openai.com/v1/chat', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' }, timeout: 0 };
+    const config = {
+      url: 'https://api.openai.com/v1/chat',
+      headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+      timeout: 0,
+    };
     const err = Object.assign(new Error('Request failed with status code 429'), {
       config,
       request: new ClientRequest(),
@@ -115,14 +147,20 @@ describe('redactValue', () => {
     expect(safeHeaders.get('x-api-key')).toBe(REDACTED);
     expect(safeHeaders.get('retry-after')).toBe('1');
 
-    const request = new Request('https://generativelanguage.googleapis.com/v1/models?key=AIzaSyA-1234567890abcdefghijklmnopqrstu', {
-      headers: { authorization: `Bearer ${KEY}` },
-    });
+    const request = new Request(
+      'https://generativelanguage.googleapis.com/v1/models?key=AIzaSyA-1234567890abcdefghijklmnopqrstu',
+      {
+        headers: { authorization: `Bearer ${KEY}` },
+      },
+    );
     const safeRequest = redactValue({ request }).request as unknown as { url: string; headers: Record<string, string> };
     expect(safeRequest.url).not.toContain('AIza');
     expect(safeRequest.headers.authorization).toBe(REDACTED);
 
-    const response = new Response('{"error":"x"}', { status: 429, headers: { 'set-cookie': 'session=abc', 'retry-after': '1' } });
+    const response = new Response('{"error":"x"}', {
+      status: 429,
+      headers: { 'set-cookie': 'session=abc', 'retry-after': '1' },
+    });
     const safeResponse = redactValue(response);
     expect(safeResponse).toBeInstanceOf(Response);
     expect(safeResponse.status).toBe(429);

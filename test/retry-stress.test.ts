@@ -44,7 +44,12 @@ describe('retry under load (real timers)', () => {
           }
           return `ok ${i}`;
         },
-        { maxAttempts: 2, baseDelayMs: 5, attemptTimeoutMs: 30, fallback: (error) => `fallback ${i} after ${error.attempts}` },
+        {
+          maxAttempts: 2,
+          baseDelayMs: 5,
+          attemptTimeoutMs: 30,
+          fallback: (error) => `fallback ${i} after ${error.attempts}`,
+        },
       );
     });
     const results = await Promise.allSettled(calls);
@@ -53,7 +58,7 @@ describe('retry under load (real timers)', () => {
     const values = results.map((r) => (r as PromiseFulfilledResult<string>).value);
     expect(values.filter((v) => v.startsWith('fallback')).length).toBe(expectedFallbacks);
     expect(values.filter((v) => v.startsWith('fallback')).every((v) => v.endsWith('after 2'))).toBe(true);
-    values.forEach((v, i) => expect(v).toMatch(new RegExp(`^(ok|fallback) ${i}\\b`)));
+    for (const [i, v] of values.entries()) expect(v).toMatch(new RegExp(`^(ok|fallback) ${i}\\b`));
     expect(attempts).toBeGreaterThan(200);
     expect(expectedFallbacks).toBeGreaterThan(0);
     expect(unhandled).toEqual([]);
@@ -84,7 +89,9 @@ console.log('done');
     try {
       const started = performance.now();
       const tsx = fileURLToPath(new URL('../node_modules/tsx/dist/loader.mjs', import.meta.url));
-      const child = spawn(process.execPath, ['--import', pathToFileURL(tsx).href, script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', pathToFileURL(tsx).href, script], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));

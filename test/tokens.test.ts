@@ -32,7 +32,11 @@ const JARGON: ChatCompletionMessageParam[] = [
     name: 'example_user',
     content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
   },
-  { role: 'system', name: 'example_assistant', content: "Let's talk later when we're less busy about how to do better." },
+  {
+    role: 'system',
+    name: 'example_assistant',
+    content: "Let's talk later when we're less busy about how to do better.",
+  },
   { role: 'user', content: "This late pivot means we don't have time to boil the ocean for the client deliverable." },
 ];
 
@@ -63,9 +67,33 @@ const WEATHER_MESSAGES: ChatCompletionMessageParam[] = [
 /** Deterministic prose with everything ordinary text has: case, contractions, digits, CJK, emoji. */
 function prose(chars: number, seed = 1): string {
   const words = [
-    'the', 'rate', 'limiter', 'waits', 'before', 'it', 'sends', "don't", "we're", 'Tokens', 'per',
-    'minute', '2024', '3.14', 'naïve', 'café', '東京', 'では', 'привет', '🙂', '(ok)', 'x86_64',
-    'e.g.', '—', 'https://example.com/a/b', '"quoted"', 'CamelCaseName',
+    'the',
+    'rate',
+    'limiter',
+    'waits',
+    'before',
+    'it',
+    'sends',
+    "don't",
+    "we're",
+    'Tokens',
+    'per',
+    'minute',
+    '2024',
+    '3.14',
+    'naïve',
+    'café',
+    '東京',
+    'では',
+    'привет',
+    '🙂',
+    '(ok)',
+    'x86_64',
+    'e.g.',
+    '—',
+    'https://example.com/a/b',
+    '"quoted"',
+    'CamelCaseName',
   ];
   const gaps = [' ', ' ', ' ', ', ', '. ', '\n', '\n\n', '  ', '\t', '\r\n'];
   let x = seed;
@@ -130,7 +158,13 @@ describe('countTokens', () => {
   });
 
   it('keeps long-piece estimates close to the exact count', async () => {
-    for (const text of ['a'.repeat(500), 'Z'.repeat(300), 'x'.repeat(65), '東京都'.repeat(30), 'qwertzuiopasdfghjklyxcvbnm'.repeat(8)]) {
+    for (const text of [
+      'a'.repeat(500),
+      'Z'.repeat(300),
+      'x'.repeat(65),
+      '東京都'.repeat(30),
+      'qwertzuiopasdfghjklyxcvbnm'.repeat(8),
+    ]) {
       const exact = await reference(text);
       const estimate = await countTokens(text);
       expect(Math.abs(estimate - exact) / exact).toBeLessThan(0.2);
@@ -163,7 +197,9 @@ describe('countTokens', () => {
 
   it('shares one load between concurrent first calls', async () => {
     expect(loadEncoding('cl100k_base')).toBe(loadEncoding('cl100k_base'));
-    const counts = await Promise.all(Array.from({ length: 5 }, () => countTokens('same text', { model: 'gpt-3.5-turbo' })));
+    const counts = await Promise.all(
+      Array.from({ length: 5 }, () => countTokens('same text', { model: 'gpt-3.5-turbo' })),
+    );
     expect(new Set(counts).size).toBe(1);
   });
 
@@ -258,7 +294,9 @@ describe('countMessageTokens', () => {
     // Legacy `functions` and the Responses API's flat shape describe the same function.
     const fn = WEATHER_TOOLS[0].function;
     expect(await countMessageTokens(WEATHER_MESSAGES, { model: 'gpt-4o', tools: [fn] })).toBe(101);
-    expect(await countMessageTokens(WEATHER_MESSAGES, { model: 'gpt-4o', tools: [{ type: 'function', ...fn }] })).toBe(101);
+    expect(await countMessageTokens(WEATHER_MESSAGES, { model: 'gpt-4o', tools: [{ type: 'function', ...fn }] })).toBe(
+      101,
+    );
     expect(await countMessageTokens(WEATHER_MESSAGES, { model: 'gpt-4o', tools: [] })).toBe(
       await countMessageTokens(WEATHER_MESSAGES, { model: 'gpt-4o' }),
     );
@@ -266,7 +304,13 @@ describe('countMessageTokens', () => {
 
   it('counts text parts of content arrays like the same text as a string', async () => {
     const asParts = await countMessageTokens([
-      { role: 'user', content: [{ type: 'text', text: 'Describe' }, { type: 'text', text: ' this picture.' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Describe' },
+          { type: 'text', text: ' this picture.' },
+        ],
+      },
     ]);
     const parts = (await countTokens('Describe')) + (await countTokens(' this picture.'));
     expect(asParts).toBe(3 + (await countTokens('user')) + parts + 3);
@@ -276,7 +320,12 @@ describe('countMessageTokens', () => {
     const base = await countMessageTokens([{ role: 'user', content: [] }]);
     const image = (detail?: 'low' | 'high' | 'auto') =>
       countMessageTokens([
-        { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png', ...(detail ? { detail } : {}) } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'image_url', image_url: { url: 'https://example.com/a.png', ...(detail ? { detail } : {}) } },
+          ],
+        },
       ]);
     expect((await image('low')) - base).toBe(85);
     expect((await image('high')) - base).toBe(765);
@@ -290,22 +339,32 @@ describe('countMessageTokens', () => {
     expect(await part({ type: 'image', source: { type: 'url', url: 'https://x/y.png' } })).toBe(1_398); // Anthropic
     expect(await part({ inlineData: { mimeType: 'image/png', data: 'AAAA' } })).toBe(1_032); // Gemini
     expect(await part({ type: 'file', file: { file_id: 'file-1' } })).toBe(1_024);
-    expect(await part({ type: 'input_file', file_data: `data:application/pdf;base64,${'A'.repeat(640_000)}` })).toBe(10_000);
+    expect(await part({ type: 'input_file', file_data: `data:application/pdf;base64,${'A'.repeat(640_000)}` })).toBe(
+      10_000,
+    );
     // 60 s of 16 kHz 16-bit mono PCM is 1.92 MB, 2.56 M base64 characters: 600 tokens at 10 a second.
     expect(await part({ type: 'input_audio', input_audio: { data: 'A'.repeat(2_560_000), format: 'wav' } })).toBe(600);
-    expect(await part({ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Plain words' } })).toBe(
-      await countTokens('Plain words'),
+    expect(
+      await part({ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Plain words' } }),
+    ).toBe(await countTokens('Plain words'));
+    expect(await part({ type: 'thinking', thinking: 'Let me see', signature: 'sig' })).toBe(
+      await countTokens('Let me see'),
     );
-    expect(await part({ type: 'thinking', thinking: 'Let me see', signature: 'sig' })).toBe(await countTokens('Let me see'));
     expect(await part({ type: 'redacted_thinking', data: 'opaque' })).toBe(0);
   });
 
   it('counts tool calls and tool results as their text', async () => {
-    const toolCalls = [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }];
-    const withCall = await countMessageTokens([{ role: 'assistant', content: null, tool_calls: toolCalls } as ChatCompletionMessageParam]);
+    const toolCalls = [
+      { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+    ];
+    const withCall = await countMessageTokens([
+      { role: 'assistant', content: null, tool_calls: toolCalls } as ChatCompletionMessageParam,
+    ]);
     expect(withCall).toBe(3 + (await countTokens('assistant')) + (await countTokens(JSON.stringify(toolCalls))) + 3);
     const result = await countMessageTokens([{ role: 'tool', tool_call_id: 'call_1', content: '{"temp":21}' }]);
-    expect(result).toBe(3 + (await countTokens('tool')) + (await countTokens('call_1')) + (await countTokens('{"temp":21}')) + 3);
+    expect(result).toBe(
+      3 + (await countTokens('tool')) + (await countTokens('call_1')) + (await countTokens('{"temp":21}')) + 3,
+    );
   });
 
   it('accepts the OpenAI and Anthropic SDK message types', async () => {

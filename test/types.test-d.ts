@@ -28,7 +28,12 @@ describe('types', () => {
     void limiter.acquire({ token: 5 });
     // @ts-expect-error signal must be an AbortSignal
     void limiter.acquire({ signal: true });
-    void limiter.acquire({ tokens: { input: 5, output: 2 }, priority: 1, timeoutMs: 100, signal: AbortSignal.timeout(5) });
+    void limiter.acquire({
+      tokens: { input: 5, output: 2 },
+      priority: 1,
+      timeoutMs: 100,
+      signal: AbortSignal.timeout(5),
+    });
     // @ts-expect-error tryAcquire never waits, so it takes no signal
     limiter.tryAcquire({ signal: AbortSignal.timeout(5) });
     expectTypeOf(limiter.tryAcquire()).toEqualTypeOf<Lease | undefined>();

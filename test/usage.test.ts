@@ -12,12 +12,18 @@ describe('usageFromResponse', () => {
   });
 
   it('reads the Responses API, cached input included', () => {
-    const body = { object: 'response', usage: { input_tokens: 80, input_tokens_details: { cached_tokens: 60 }, output_tokens: 12, total_tokens: 92 } };
+    const body = {
+      object: 'response',
+      usage: { input_tokens: 80, input_tokens_details: { cached_tokens: 60 }, output_tokens: 12, total_tokens: 92 },
+    };
     expect(usageFromResponse(body, 'openai')).toEqual({ input: 80, output: 12 });
   });
 
   it('reads embeddings as input only', () => {
-    expect(usageFromResponse({ object: 'list', usage: { prompt_tokens: 8, total_tokens: 8 } }, 'openai')).toEqual({ input: 8, output: 0 });
+    expect(usageFromResponse({ object: 'list', usage: { prompt_tokens: 8, total_tokens: 8 } }, 'openai')).toEqual({
+      input: 8,
+      output: 0,
+    });
   });
 
   it('reads Anthropic: cache writes count as input, cache reads do not', () => {
@@ -26,12 +32,20 @@ describe('usageFromResponse', () => {
       usage: { input_tokens: 100, cache_creation_input_tokens: 50, cache_read_input_tokens: 1_000, output_tokens: 20 },
     };
     expect(usageFromResponse(body, 'anthropic')).toEqual({ input: 150, output: 20 });
-    expect(usageFromResponse({ usage: { input_tokens: 7, output_tokens: 2 } }, 'anthropic')).toEqual({ input: 7, output: 2 });
+    expect(usageFromResponse({ usage: { input_tokens: 7, output_tokens: 2 } }, 'anthropic')).toEqual({
+      input: 7,
+      output: 2,
+    });
   });
 
   it("reads Groq's x_groq usage and Gemini's usageMetadata", () => {
-    expect(usageFromResponse({ x_groq: { usage: { prompt_tokens: 5, completion_tokens: 6 } } }, 'groq')).toEqual({ input: 5, output: 6 });
-    const gemini = { usageMetadata: { promptTokenCount: 40, candidatesTokenCount: 10, thoughtsTokenCount: 5, totalTokenCount: 55 } };
+    expect(usageFromResponse({ x_groq: { usage: { prompt_tokens: 5, completion_tokens: 6 } } }, 'groq')).toEqual({
+      input: 5,
+      output: 6,
+    });
+    const gemini = {
+      usageMetadata: { promptTokenCount: 40, candidatesTokenCount: 10, thoughtsTokenCount: 5, totalTokenCount: 55 },
+    };
     expect(usageFromResponse(gemini, 'gemini')).toEqual({ input: 40, output: 15 });
     expect(usageFromResponse([{ candidates: [] }, gemini], 'gemini')).toEqual({ input: 40, output: 15 });
   });
@@ -53,30 +67,63 @@ describe('usageFromResponse', () => {
 
 /** An SSE body from events; `eol` lets tests use CR LF or bare CR line ends. */
 function sse(events: readonly { event?: string; data: string }[], eol = '\n'): string {
-  return events.map((e) => `${e.event === undefined ? '' : `event: ${e.event}${eol}`}data: ${e.data}${eol}${eol}`).join('');
+  return events
+    .map((e) => `${e.event === undefined ? '' : `event: ${e.event}${eol}`}data: ${e.data}${eol}${eol}`)
+    .join('');
 }
 
 const TEXT = 'Héllo wörld 🙂 東京 — "_tokens" in text';
 
 function chatChunk(content: string): string {
-  return JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content } }], usage: null });
+  return JSON.stringify({
+    id: 'c1',
+    object: 'chat.completion.chunk',
+    choices: [{ index: 0, delta: { content } }],
+    usage: null,
+  });
 }
 
 const OPENAI_CHAT = sse([
   { data: chatChunk('') },
   ...TEXT.split(' ').map((w) => ({ data: chatChunk(`${w} `) })),
-  { data: JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: null }) },
-  { data: JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: 17, completion_tokens: 9, total_tokens: 26 } }) },
+  {
+    data: JSON.stringify({
+      id: 'c1',
+      object: 'chat.completion.chunk',
+      choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+      usage: null,
+    }),
+  },
+  {
+    data: JSON.stringify({
+      id: 'c1',
+      object: 'chat.completion.chunk',
+      choices: [],
+      usage: { prompt_tokens: 17, completion_tokens: 9, total_tokens: 26 },
+    }),
+  },
   { data: '[DONE]' },
 ]);
 
 const OPENAI_RESPONSES = sse([
-  { event: 'response.created', data: JSON.stringify({ type: 'response.created', response: { id: 'r1', max_output_tokens: null, usage: null } }) },
-  { event: 'response.in_progress', data: JSON.stringify({ type: 'response.in_progress', response: { id: 'r1', usage: null } }) },
-  ...TEXT.split(' ').map((w) => ({ event: 'response.output_text.delta', data: JSON.stringify({ type: 'response.output_text.delta', delta: `${w} ` }) })),
+  {
+    event: 'response.created',
+    data: JSON.stringify({ type: 'response.created', response: { id: 'r1', max_output_tokens: null, usage: null } }),
+  },
+  {
+    event: 'response.in_progress',
+    data: JSON.stringify({ type: 'response.in_progress', response: { id: 'r1', usage: null } }),
+  },
+  ...TEXT.split(' ').map((w) => ({
+    event: 'response.output_text.delta',
+    data: JSON.stringify({ type: 'response.output_text.delta', delta: `${w} ` }),
+  })),
   {
     event: 'response.completed',
-    data: JSON.stringify({ type: 'response.completed', response: { id: 'r1', usage: { input_tokens: 33, output_tokens: 11, total_tokens: 44 } } }),
+    data: JSON.stringify({
+      type: 'response.completed',
+      response: { id: 'r1', usage: { input_tokens: 33, output_tokens: 11, total_tokens: 44 } },
+    }),
   },
 ]);
 
@@ -86,24 +133,43 @@ function anthropicStream(delta: Record<string, number>): string {
       event: 'message_start',
       data: JSON.stringify({
         type: 'message_start',
-        message: { id: 'm1', usage: { input_tokens: 25, cache_creation_input_tokens: 10, cache_read_input_tokens: 500, output_tokens: 1 } },
+        message: {
+          id: 'm1',
+          usage: { input_tokens: 25, cache_creation_input_tokens: 10, cache_read_input_tokens: 500, output_tokens: 1 },
+        },
       }),
     },
-    { event: 'content_block_start', data: JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }) },
+    {
+      event: 'content_block_start',
+      data: JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+    },
     { event: 'ping', data: JSON.stringify({ type: 'ping' }) },
     ...TEXT.split(' ').map((w) => ({
       event: 'content_block_delta',
       data: JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `${w} ` } }),
     })),
     { event: 'content_block_stop', data: JSON.stringify({ type: 'content_block_stop', index: 0 }) },
-    { event: 'message_delta', data: JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: delta }) },
+    {
+      event: 'message_delta',
+      data: JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: delta }),
+    },
     { event: 'message_stop', data: JSON.stringify({ type: 'message_stop' }) },
   ]);
 }
 
 const GEMINI = sse([
-  { data: JSON.stringify({ candidates: [{ content: { parts: [{ text: 'Hi' }] } }], usageMetadata: { promptTokenCount: 12, candidatesTokenCount: 1 } }) },
-  { data: JSON.stringify({ candidates: [{ content: { parts: [{ text: ' there' }] } }], usageMetadata: { promptTokenCount: 12, candidatesTokenCount: 4, thoughtsTokenCount: 2 } }) },
+  {
+    data: JSON.stringify({
+      candidates: [{ content: { parts: [{ text: 'Hi' }] } }],
+      usageMetadata: { promptTokenCount: 12, candidatesTokenCount: 1 },
+    }),
+  },
+  {
+    data: JSON.stringify({
+      candidates: [{ content: { parts: [{ text: ' there' }] } }],
+      usageMetadata: { promptTokenCount: 12, candidatesTokenCount: 4, thoughtsTokenCount: 2 },
+    }),
+  },
 ]);
 
 const encoder = new TextEncoder();
@@ -124,7 +190,11 @@ function watch(provider: string, body: string, cuts: readonly number[] = []): To
 
 function byteAtATime(provider: string, body: string): TokenUsage | undefined {
   const bytes = encoder.encode(body);
-  return watch(provider, body, Array.from({ length: bytes.length }, (_, i) => i));
+  return watch(
+    provider,
+    body,
+    Array.from({ length: bytes.length }, (_, i) => i),
+  );
 }
 
 const STREAMS: readonly [string, string, string, TokenUsage][] = [
@@ -134,7 +204,12 @@ const STREAMS: readonly [string, string, string, TokenUsage][] = [
   [
     'Anthropic with input fields in message_delta',
     'anthropic',
-    anthropicStream({ input_tokens: 30, cache_creation_input_tokens: 12, cache_read_input_tokens: 500, output_tokens: 40 }),
+    anthropicStream({
+      input_tokens: 30,
+      cache_creation_input_tokens: 12,
+      cache_read_input_tokens: 500,
+      output_tokens: 40,
+    }),
     { input: 42, output: 40 },
   ],
   ['Gemini', 'gemini', GEMINI, { input: 12, output: 6 }],
@@ -161,7 +236,10 @@ describe('StreamUsageWatcher', () => {
 
   it('reads CR LF and bare CR line ends, also when CR and LF arrive apart', () => {
     const events = [
-      { event: 'message_start', data: JSON.stringify({ type: 'message_start', message: { usage: { input_tokens: 3, output_tokens: 1 } } }) },
+      {
+        event: 'message_start',
+        data: JSON.stringify({ type: 'message_start', message: { usage: { input_tokens: 3, output_tokens: 1 } } }),
+      },
       { event: 'message_delta', data: JSON.stringify({ type: 'message_delta', usage: { output_tokens: 8 } }) },
     ];
     for (const eol of ['\r\n', '\r']) {
@@ -188,7 +266,7 @@ describe('StreamUsageWatcher', () => {
   });
 
   it('ignores comments, other fields, and data that is not JSON', () => {
-    const body = ': keep-alive\n\nid: 7\nretry: 1000\ndata: not json "_tokens"\n\ndata\n\n' + OPENAI_CHAT;
+    const body = `: keep-alive\n\nid: 7\nretry: 1000\ndata: not json "_tokens"\n\ndata\n\n${OPENAI_CHAT}`;
     expect(watch('openai', body)).toEqual({ input: 17, output: 9 });
   });
 
@@ -217,7 +295,11 @@ describe('StreamUsageWatcher', () => {
     watcher.push(encoder.encode(OPENAI_CHAT));
     watcher.end();
     watcher.end();
-    watcher.push(encoder.encode(sse([{ data: JSON.stringify({ choices: [], usage: { prompt_tokens: 1, completion_tokens: 1 } }) }])));
+    watcher.push(
+      encoder.encode(
+        sse([{ data: JSON.stringify({ choices: [], usage: { prompt_tokens: 1, completion_tokens: 1 } }) }]),
+      ),
+    );
     expect(watcher.usage).toEqual({ input: 17, output: 9 });
   });
 });

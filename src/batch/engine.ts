@@ -97,7 +97,12 @@ export class BatchEngine<T, R> {
     });
     const { onProgress, limiter, acquire, retry: retryOptions } = options;
     if (onProgress !== undefined) {
-      this.#progress = new ProgressMeter(options.clock, options.progressIntervalMs, () => this.#counts(), (p) => this.#report(onProgress, p));
+      this.#progress = new ProgressMeter(
+        options.clock,
+        options.progressIntervalMs,
+        () => this.#counts(),
+        (p) => this.#report(onProgress, p),
+      );
     }
     this.#countsOwnRetries = limiter === undefined || acquire === false;
     if (retryOptions !== undefined) {
@@ -220,7 +225,9 @@ export class BatchEngine<T, R> {
       while (this.#stopped === undefined && !this.#exhausted && this.#hasRoom()) {
         let step: IteratorResult<T>;
         try {
-          step = this.#async ? await (this.#iterator as AsyncIterator<T>).next() : (this.#iterator as Iterator<T>).next();
+          step = this.#async
+            ? await (this.#iterator as AsyncIterator<T>).next()
+            : (this.#iterator as Iterator<T>).next();
         } catch (error) {
           // The input failed (a file read error): the batch cannot go on, but what runs may finish.
           this.#exhausted = true;
@@ -279,12 +286,26 @@ export class BatchEngine<T, R> {
         return retry<R, Lease>(
           async (context) => {
             this.#markStarted(run);
-            return this.#worker(item, { index, attempt: context.attempt, signal: context.signal, ...(context.lease && { lease: context.lease }) });
+            return this.#worker(item, {
+              index,
+              attempt: context.attempt,
+              signal: context.signal,
+              ...(context.lease && { lease: context.lease }),
+            });
           },
-          { ...retryOptions, limiter: this.#leasesFor(run, limiter), acquire: acquireOptions, signal, onRetry: this.#onRetry },
+          {
+            ...retryOptions,
+            limiter: this.#leasesFor(run, limiter),
+            acquire: acquireOptions,
+            signal,
+            onRetry: this.#onRetry,
+          },
         );
       }
-      const lease = await limiter.acquire({ ...acquireOptions, signal: AbortSignal.any([signal, this.#admission.signal]) });
+      const lease = await limiter.acquire({
+        ...acquireOptions,
+        signal: AbortSignal.any([signal, this.#admission.signal]),
+      });
       this.#markStarted(run);
       try {
         return await this.#worker(item, { index, attempt: 1, signal, lease });
@@ -293,11 +314,14 @@ export class BatchEngine<T, R> {
       }
     }
     if (retryOptions !== undefined) {
-      return retry<R>(async (context) => this.#worker(item, { index, attempt: context.attempt, signal: context.signal }), {
-        ...retryOptions,
-        signal,
-        onRetry: this.#onRetry,
-      });
+      return retry<R>(
+        async (context) => this.#worker(item, { index, attempt: context.attempt, signal: context.signal }),
+        {
+          ...retryOptions,
+          signal,
+          onRetry: this.#onRetry,
+        },
+      );
     }
     return this.#worker(item, { index, attempt: 1, signal });
   }
@@ -316,7 +340,8 @@ export class BatchEngine<T, R> {
         return limiter.acquire({ ...options, signal });
       },
       pause: (ms: number) => limiter.pause(ms),
-      emit: ((event: 'retry' | 'rateLimited', payload: never) => limiter.emit(event, payload)) as RetryLimiter<Lease>['emit'],
+      emit: ((event: 'retry' | 'rateLimited', payload: never) =>
+        limiter.emit(event, payload)) as RetryLimiter<Lease>['emit'],
     };
   }
 
@@ -326,8 +351,7 @@ export class BatchEngine<T, R> {
     else this.#waiting--;
     // Not delivered: an item stopped before its worker ran, or a worker that failed after the
     // batch aborted it. Neither finished; both can be done again later.
-    const cancelled =
-      !result.ok && ((!run.started && this.#admission.signal.aborted) || run.controller.signal.aborted);
+    const cancelled = !result.ok && ((!run.started && this.#admission.signal.aborted) || run.controller.signal.aborted);
     if (cancelled) {
       this.#occupied--;
     } else {

@@ -149,7 +149,8 @@ export const DEFAULT_BATCH_CONCURRENCY = 16;
 export const DEFAULT_BATCH_READ_AHEAD = 8;
 
 function boolean(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new TypeError(`Expected \`${name}\` to be a boolean, got ${describeValue(value)}`);
+  if (typeof value !== 'boolean')
+    throw new TypeError(`Expected \`${name}\` to be a boolean, got ${describeValue(value)}`);
   return value;
 }
 
@@ -163,7 +164,7 @@ function limiterLike(value: unknown): Limiter {
 function retryOptions<R>(value: unknown): BatchRetryOptions<R> {
   const retry = plainObject('retry', value);
   for (const key of ['limiter', 'acquire', 'signal'] as const) {
-    if (Object.prototype.hasOwnProperty.call(retry, key)) {
+    if (Object.hasOwn(retry, key)) {
       throw new TypeError(
         `Unexpected \`retry.${key}\`: give \`${key}\` to the batch itself; every attempt then ${
           key === 'signal' ? 'listens to it' : 'takes its own lease'
@@ -185,7 +186,9 @@ export function iteratorOf<T>(items: unknown): { iterator: Iterator<T> | AsyncIt
     if (typeof iterator === 'function') return { iterator: iterator.call(items), async: false };
   }
   // A string is iterable, but a batch of its characters is surely a mistake.
-  throw new TypeError(`Expected \`items\` to be an array, an iterable or an async iterable, got ${describeValue(items)}`);
+  throw new TypeError(
+    `Expected \`items\` to be an array, an iterable or an async iterable, got ${describeValue(items)}`,
+  );
 }
 
 /** Validates batch options and fills in defaults; throws naming the option and the value. */
@@ -197,8 +200,10 @@ export function resolveBatchOptions<T, R>(options: BatchOptions<T, R>): Resolved
   if (o.acquire === false || typeof o.acquire === 'function') acquire = o.acquire;
   else if (o.acquire !== undefined) {
     const given = plainObject('acquire', o.acquire);
-    if (Object.prototype.hasOwnProperty.call(given, 'signal')) {
-      throw new TypeError('Unexpected `acquire.signal`: give `signal` to the batch itself; it also cancels each acquire');
+    if (Object.hasOwn(given, 'signal')) {
+      throw new TypeError(
+        'Unexpected `acquire.signal`: give `signal` to the batch itself; it also cancels each acquire',
+      );
     }
     acquire = o.acquire;
   }
@@ -213,13 +218,21 @@ export function resolveBatchOptions<T, R>(options: BatchOptions<T, R>): Resolved
     limiter: o.limiter === undefined ? undefined : limiterLike(o.limiter),
     acquire,
     retry: o.retry === undefined ? undefined : retryOptions<R>(o.retry),
-    concurrency: o.concurrency === undefined ? DEFAULT_BATCH_CONCURRENCY : positiveInteger('concurrency', o.concurrency),
+    concurrency:
+      o.concurrency === undefined ? DEFAULT_BATCH_CONCURRENCY : positiveInteger('concurrency', o.concurrency),
     readAhead: o.readAhead === undefined ? DEFAULT_BATCH_READ_AHEAD : nonNegativeInteger('readAhead', o.readAhead),
     signal: o.signal === undefined ? undefined : abortSignal('signal', o.signal),
     abortInFlight: o.abortInFlight === undefined ? false : boolean('abortInFlight', o.abortInFlight),
-    onResult: o.onResult === undefined ? undefined : callable<NonNullable<BatchOptions<T, R>['onResult']>>('onResult', o.onResult),
-    onProgress: o.onProgress === undefined ? undefined : callable<NonNullable<BatchOptions<T, R>['onProgress']>>('onProgress', o.onProgress),
-    progressIntervalMs: o.progressIntervalMs === undefined ? 100 : positiveNumber('progressIntervalMs', o.progressIntervalMs),
+    onResult:
+      o.onResult === undefined
+        ? undefined
+        : callable<NonNullable<BatchOptions<T, R>['onResult']>>('onResult', o.onResult),
+    onProgress:
+      o.onProgress === undefined
+        ? undefined
+        : callable<NonNullable<BatchOptions<T, R>['onProgress']>>('onProgress', o.onProgress),
+    progressIntervalMs:
+      o.progressIntervalMs === undefined ? 100 : positiveNumber('progressIntervalMs', o.progressIntervalMs),
     total: o.total === undefined ? undefined : nonNegativeInteger('total', o.total),
     clock: o.clock ?? systemClock,
   };

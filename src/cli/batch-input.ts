@@ -53,7 +53,8 @@ export function parseRequestLine(text: string, line: number): ParsedLine {
   }
   if (!isObject(json)) return { kind: 'bad', reason: 'not a JSON object' };
   const { custom_id: customId, method, url, body } = json;
-  if (typeof customId !== 'string' || customId === '') return { kind: 'bad', reason: 'no "custom_id" (a non-empty string)' };
+  if (typeof customId !== 'string' || customId === '')
+    return { kind: 'bad', reason: 'no "custom_id" (a non-empty string)' };
   if (method !== undefined && (typeof method !== 'string' || method.toUpperCase() !== 'POST')) {
     return { kind: 'bad', reason: `"method" must be "POST", got ${JSON.stringify(method)}` };
   }

@@ -99,14 +99,18 @@ function readSettings(args: readonly string[], env: NodeJS.ProcessEnv): BatchSet
   const flags = parseFlags(command, args, FLAGS);
   if (flags.values.help === true) return 'help';
   if (flags.positionals.length !== 1) {
-    throw new UsageError(`${command}: expected one input file, got ${flags.positionals.length === 0 ? 'none' : flags.positionals.length}`);
+    throw new UsageError(
+      `${command}: expected one input file, got ${flags.positionals.length === 0 ? 'none' : flags.positionals.length}`,
+    );
   }
   const input = flags.positionals[0] as string;
   const out = stringFlag(flags, 'out');
   if (out === undefined || out === '') throw new UsageError(`${command}: --out <results.jsonl> is required`);
   const providerName = stringFlag(flags, 'provider') ?? 'openai';
   if (!PROVIDER_NAMES.includes(providerName as ProviderName)) {
-    throw new UsageError(`${command}: --provider must be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(providerName)}`);
+    throw new UsageError(
+      `${command}: --provider must be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(providerName)}`,
+    );
   }
   const provider = providerName as ProviderName;
   const baseUrl = stringFlag(flags, 'base-url') ?? fromEnv(env, BASE_URL_ENV[provider]) ?? DEFAULT_BASE_URLS[provider];
@@ -177,16 +181,22 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
 
   if (!existsSync(input) || !statSync(input).isFile()) throw new UsageError(`batch: cannot read ${input}: not a file`);
   if (resolve(input) === resolve(out)) throw new UsageError('batch: --out must be another file than the input');
-  if (!existsSync(dirname(resolve(out)))) throw new UsageError(`batch: cannot write ${out}: its directory does not exist`);
+  if (!existsSync(dirname(resolve(out))))
+    throw new UsageError(`batch: cannot write ${out}: its directory does not exist`);
 
   const previous = await scanResults(out, { retryFailed: settings.retryFailed });
   if (previous.truncatedBytes > 0) {
-    warn(`${out}: removed an incomplete last line (${previous.truncatedBytes} bytes) left by an interrupted run; its request is sent again`);
+    warn(
+      `${out}: removed an incomplete last line (${previous.truncatedBytes} bytes) left by an interrupted run; its request is sent again`,
+    );
   }
   if (previous.damaged.length > 0) {
-    warn(`${out}: ignored damaged line(s) ${previous.damaged.slice(0, 20).join(', ')}${previous.damaged.length > 20 ? ', ...' : ''}; their requests are sent again`);
+    warn(
+      `${out}: ignored damaged line(s) ${previous.damaged.slice(0, 20).join(', ')}${previous.damaged.length > 20 ? ', ...' : ''}; their requests are sent again`,
+    );
   }
-  if (previous.dropped > 0) warn(`${out}: removed ${previous.dropped} failed result(s) to send them again (--retry-failed)`);
+  if (previous.dropped > 0)
+    warn(`${out}: removed ${previous.dropped} failed result(s) to send them again (--retry-failed)`);
 
   const scan = await scanInput(input);
   const SHOWN = 50;

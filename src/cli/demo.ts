@@ -74,7 +74,14 @@ function body(i: number): Record<string, unknown> {
 
 function report(server: MockServer, n: number, succeeded: number, wallMs: number): RunReport {
   const stats = server.stats();
-  return { succeeded, failed: n - succeeded, rateLimited: stats.rejected429, sent: stats.total, retries: stats.total - n, wallMs };
+  return {
+    succeeded,
+    failed: n - succeeded,
+    rateLimited: stats.rejected429,
+    sent: stats.total,
+    retries: stats.total - n,
+    wallMs,
+  };
 }
 
 /** All at once, the SDK retrying as it does by default. */
@@ -86,7 +93,16 @@ async function naiveRun(OpenAI: OpenAiConstructor, server: MockServer, n: number
   const rate = (): number => (succeeded * 1_000) / Math.max(1, performance.now() - started);
   const display = new ProgressDisplay(
     process.stderr,
-    () => ({ done: succeeded + failed, total: n, failed, inFlight: n - succeeded - failed, ratePerSecond: rate(), etaMs: undefined, rateLimited: server.stats().rejected429, retries: server.stats().total - n }),
+    () => ({
+      done: succeeded + failed,
+      total: n,
+      failed,
+      inFlight: n - succeeded - failed,
+      ratePerSecond: rate(),
+      etaMs: undefined,
+      rateLimited: server.stats().rejected429,
+      retries: server.stats().total - n,
+    }),
     { label: 'naive    ', plainIntervalMs: 1_000 },
   );
   started = performance.now();
@@ -110,7 +126,12 @@ async function naiveRun(OpenAI: OpenAiConstructor, server: MockServer, n: number
 }
 
 /** The same requests through forestall: the limiter spaces them, retries are forestall's. */
-async function forestallRun(OpenAI: OpenAiConstructor, server: MockServer, n: number, perSecond: number): Promise<RunReport> {
+async function forestallRun(
+  OpenAI: OpenAiConstructor,
+  server: MockServer,
+  n: number,
+  perSecond: number,
+): Promise<RunReport> {
   const limiter = new Limiter({
     requests: { limit: perSecond, windowMs: 1_000 },
     tokens: { limit: perSecond * 100, windowMs: 1_000 },
@@ -212,7 +233,8 @@ export async function demoCommand(args: readonly string[]): Promise<number> {
     process.stdout.write('2. forestall: runBatch + createLimitedFetch, SDK maxRetries 0\n');
     const ours = await forestallRun(OpenAI, server, n, perSecond);
     process.stdout.write(`\n${table(n, naive, ours)}\n\n`);
-    const lost = naive.failed > 0 ? ` The naive run lost ${naive.failed} of ${n} requests after ${naive.retries} retries.` : '';
+    const lost =
+      naive.failed > 0 ? ` The naive run lost ${naive.failed} of ${n} requests after ${naive.retries} retries.` : '';
     process.stdout.write(
       ours.rateLimited === 0
         ? `forestall waited before sending: no 429s, and ${ours.succeeded} of ${n} requests succeeded.${lost}\n`

@@ -38,17 +38,26 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const run = COMMANDS[command];
   try {
-    if (run === undefined) throw new UsageError(`: unknown command ${JSON.stringify(command)}; expected one of ${Object.keys(COMMANDS).join(', ')}`);
+    if (run === undefined)
+      throw new UsageError(
+        `: unknown command ${JSON.stringify(command)}; expected one of ${Object.keys(COMMANDS).join(', ')}`,
+      );
     return await run(rest);
   } catch (error) {
     if (error instanceof UsageError) {
       const where = run === undefined ? '' : ` ${command}`;
-      process.stderr.write(`forestall${error.message.startsWith(':') ? '' : ' '}${error.message}\nRun "forestall${where} --help" for usage.\n`);
+      process.stderr.write(
+        `forestall${error.message.startsWith(':') ? '' : ' '}${error.message}\nRun "forestall${where} --help" for usage.\n`,
+      );
       return 2;
     }
     // A stack helps with a bug; a user with a full disk needs only the message.
     const message =
-      error instanceof Error ? (process.env.FORESTALL_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
+      error instanceof Error
+        ? process.env.FORESTALL_DEBUG
+          ? (error.stack ?? error.message)
+          : error.message
+        : String(error);
     process.stderr.write(`forestall: ${redactString(message)}\n`);
     return 1;
   }

@@ -43,7 +43,12 @@ export function progressLine(view: ProgressView, withBar: boolean): string {
   }
   parts.push(formatRate(view.ratePerSecond));
   if (view.etaMs !== undefined && done !== total) parts.push(`ETA ${formatDuration(view.etaMs)}`);
-  parts.push(`in flight ${view.inFlight}`, `failed ${view.failed}`, `429s ${view.rateLimited}`, `retries ${view.retries}`);
+  parts.push(
+    `in flight ${view.inFlight}`,
+    `failed ${view.failed}`,
+    `429s ${view.rateLimited}`,
+    `retries ${view.retries}`,
+  );
   return parts.join('  ');
 }
 

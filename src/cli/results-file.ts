@@ -8,7 +8,11 @@ export type ResultRecord =
       readonly response: { readonly status_code: number; readonly request_id?: string; readonly body: unknown };
       readonly error: null;
     }
-  | { readonly custom_id: string; readonly response: null; readonly error: { readonly code: string; readonly message: string } };
+  | {
+      readonly custom_id: string;
+      readonly response: null;
+      readonly error: { readonly code: string; readonly message: string };
+    };
 
 /** What an existing results file holds. */
 export interface ResultsScan {
@@ -27,7 +31,9 @@ export interface ResultsScan {
 /** True for a result that needs no second try: an answer in the 2xx range. */
 export function isSuccess(record: { readonly response?: unknown; readonly error?: unknown }): boolean {
   const status = (record.response as { status_code?: unknown } | null | undefined)?.status_code;
-  return (record.error === null || record.error === undefined) && typeof status === 'number' && status >= 200 && status < 300;
+  return (
+    (record.error === null || record.error === undefined) && typeof status === 'number' && status >= 200 && status < 300
+  );
 }
 
 function parseResult(text: string): { custom_id: string; response?: unknown; error?: unknown } | undefined {

@@ -41,12 +41,21 @@ export interface RequestSenderOptions {
 
 /** A failure without an HTTP answer, as a result line's `error`, with credentials removed. */
 export function describeFailure(error: unknown): { code: string; message: string } {
-  const e = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; message?: unknown; code?: unknown; cause?: unknown };
+  const e = (typeof error === 'object' && error !== null ? error : {}) as {
+    name?: unknown;
+    message?: unknown;
+    code?: unknown;
+    cause?: unknown;
+  };
   const name = typeof e.name === 'string' ? e.name : 'Error';
   let message = typeof e.message === 'string' ? e.message : String(error);
-  const cause = (typeof e.cause === 'object' && e.cause !== null ? e.cause : {}) as { message?: unknown; code?: unknown };
+  const cause = (typeof e.cause === 'object' && e.cause !== null ? e.cause : {}) as {
+    message?: unknown;
+    code?: unknown;
+  };
   // `fetch failed` says little; its cause says what (ECONNREFUSED, a TLS error, ...).
-  if (typeof cause.message === 'string' && cause.message !== '' && !message.includes(cause.message)) message += `: ${cause.message}`;
+  if (typeof cause.message === 'string' && cause.message !== '' && !message.includes(cause.message))
+    message += `: ${cause.message}`;
   const networkCode = typeof cause.code === 'string' ? cause.code : typeof e.code === 'string' ? e.code : undefined;
   const code =
     name === 'CapacityError'
@@ -73,7 +82,9 @@ function parseBody(text: string): unknown {
  * failures), tagged `x-forestall-id: <custom_id>`, and turns whatever happens into a result line.
  * It never rejects: a failure is a line too.
  */
-export function createRequestSender(options: RequestSenderOptions): (request: BatchRequest, context: BatchWorkerContext) => Promise<SendOutcome> {
+export function createRequestSender(
+  options: RequestSenderOptions,
+): (request: BatchRequest, context: BatchWorkerContext) => Promise<SendOutcome> {
   const { provider, baseUrl, counts } = options;
   // Counts what really goes out and comes back, retries included.
   const countingFetch: FetchLike = async (url, init) => {
@@ -82,7 +93,12 @@ export function createRequestSender(options: RequestSenderOptions): (request: Ba
     if (response.status === 429) counts.rateLimited++;
     return response;
   };
-  const limitedFetch = createLimitedFetch({ limiter: options.limiter, provider, fetch: countingFetch, retry: options.retry });
+  const limitedFetch = createLimitedFetch({
+    limiter: options.limiter,
+    provider,
+    fetch: countingFetch,
+    retry: options.retry,
+  });
   const headers = { ...authHeaders(provider, options.apiKey), 'content-type': 'application/json' };
 
   return async (request, { signal }) => {
@@ -113,7 +129,11 @@ export function createRequestSender(options: RequestSenderOptions): (request: Ba
         usage: ok ? usageFromResponse(body, provider) : undefined,
       };
     } catch (error) {
-      return { record: { custom_id: customId, response: null, error: describeFailure(error) }, ok: false, usage: undefined };
+      return {
+        record: { custom_id: customId, response: null, error: describeFailure(error) },
+        ok: false,
+        usage: undefined,
+      };
     }
   };
 }

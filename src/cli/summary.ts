@@ -49,7 +49,11 @@ function allowedBy(limits: LimitOptions, kind: 'requests' | 'tokens', elapsedMs:
  * What the limits allowed during a run of `elapsedMs`, summed over the limiters (each model has a
  * quota of its own); undefined when a limiter does not know its limit.
  */
-export function allowedDuring(limiters: readonly Limiter[], kind: 'requests' | 'tokens', elapsedMs: number): number | undefined {
+export function allowedDuring(
+  limiters: readonly Limiter[],
+  kind: 'requests' | 'tokens',
+  elapsedMs: number,
+): number | undefined {
   if (limiters.length === 0) return undefined;
   let sum = 0;
   for (const limiter of limiters) {
@@ -74,13 +78,19 @@ export function formatBatchSummary(s: BatchSummary): string {
     : `forestall batch: ${formatCount(done)} of ${formatCount(s.todo)} requests done in ${formatDuration(s.elapsedMs)}`;
   const rows: [string, string][] = [
     ['succeeded', formatCount(s.succeeded)],
-    ['failed', `${formatCount(s.failed)}${s.failed > 0 ? ` (see "error" or a non-2xx "status_code" in ${s.out})` : ''}`],
+    [
+      'failed',
+      `${formatCount(s.failed)}${s.failed > 0 ? ` (see "error" or a non-2xx "status_code" in ${s.out})` : ''}`,
+    ],
     ['already done', `${formatCount(s.skipped)} (in ${s.out}, skipped)`],
     ['bad lines', `${formatCount(s.badLines)}${s.badLines > 0 ? ' (skipped, listed above)' : ''}`],
     ['retries', formatCount(s.retries)],
     ['429s', formatCount(s.rateLimited)],
     ['requests sent', formatCount(s.sent)],
-    ['tokens used', `${formatCount(s.inputTokens + s.outputTokens)} (${formatCount(s.inputTokens)} in, ${formatCount(s.outputTokens)} out)`],
+    [
+      'tokens used',
+      `${formatCount(s.inputTokens + s.outputTokens)} (${formatCount(s.inputTokens)} in, ${formatCount(s.outputTokens)} out)`,
+    ],
     ['elapsed', formatDuration(s.elapsedMs)],
   ];
   if (s.elapsedMs > 0 && s.sent > 0) {

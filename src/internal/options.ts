@@ -36,7 +36,8 @@ function windows(key: WindowKey, value: unknown): ResolvedWindow[] {
     const w = plainObject(name, item);
     knownKeys(`\`${name}\``, w, ['limit', 'windowMs']);
     // A request count must be whole; a token budget may be any positive amount.
-    const limit = key === 'requests' ? positiveInteger(`${name}.limit`, w.limit) : positiveNumber(`${name}.limit`, w.limit);
+    const limit =
+      key === 'requests' ? positiveInteger(`${name}.limit`, w.limit) : positiveNumber(`${name}.limit`, w.limit);
     return { limit, windowMs: positiveNumber(`${name}.windowMs`, w.windowMs) };
   });
 }
@@ -51,7 +52,7 @@ export interface ResolvedOptions extends ResolvedLimits {
  * value (present but `undefined` removes that limit), an absent key keeps it.
  */
 export function resolveLimits(options: LimitOptions, base?: ResolvedOptions): ResolvedOptions {
-  const has = (key: keyof LimitOptions): boolean => Object.prototype.hasOwnProperty.call(options, key);
+  const has = (key: keyof LimitOptions): boolean => Object.hasOwn(options, key);
   const pick = <K extends WindowKey>(key: K): ResolvedWindow[] =>
     has(key) || base === undefined ? windows(key, options[key]) : [...base[key]];
   // Present and defined: validated; present as undefined (or no base): the default; absent: kept.

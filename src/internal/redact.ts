@@ -59,8 +59,11 @@ function headerEntries(headers: HeadersLike): [string, string][] {
     const values: unknown[] = Array.isArray(value) ? value : [value];
     out.push([name.toLowerCase(), values.map(String).join(', ')]);
   };
-  if (headers instanceof Headers) headers.forEach((value, name) => add(name, value));
-  else if (headers instanceof Map) headers.forEach((value, name) => add(String(name), value));
+  if (headers instanceof Headers) {
+    headers.forEach((value, name) => {
+      add(name, value);
+    });
+  } else if (headers instanceof Map) for (const [name, value] of headers) add(String(name), value);
   else for (const [name, value] of Object.entries(headers)) add(name, value);
   return out;
 }
@@ -97,7 +100,9 @@ function isCopyable(value: object): boolean {
 }
 
 function headersHaveSecret(headers: HeadersLike): boolean {
-  return headerEntries(headers).some(([name, value]) => (isSecretName(name) && value !== '') || redactString(value) !== value);
+  return headerEntries(headers).some(
+    ([name, value]) => (isSecretName(name) && value !== '') || redactString(value) !== value,
+  );
 }
 
 /** True when `value` holds a credential, or is too large to be sure it does not. */
@@ -140,7 +145,8 @@ function placeholder(value: object): string {
 }
 
 function copy(value: unknown, name: string | undefined, depth: number, copies: Map<object, unknown>): unknown {
-  if (typeof value === 'string') return name !== undefined && isSecretName(name) && value !== '' ? REDACTED : redactString(value);
+  if (typeof value === 'string')
+    return name !== undefined && isSecretName(name) && value !== '' ? REDACTED : redactString(value);
   if (typeof value !== 'object' || value === null) return value;
   const done = copies.get(value);
   if (done !== undefined) return done;
@@ -157,7 +163,12 @@ function copy(value: unknown, name: string | undefined, depth: number, copies: M
         headers: redactedHeaders(value.headers),
       });
     } catch {
-      return { status: value.status, statusText: value.statusText, url: redactString(value.url), headers: redactHeaders(value.headers) };
+      return {
+        status: value.status,
+        statusText: value.statusText,
+        url: redactString(value.url),
+        headers: redactHeaders(value.headers),
+      };
     }
   }
   if (value instanceof Request) {

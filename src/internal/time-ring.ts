@@ -73,7 +73,8 @@ export class TimeRing {
     const mask = this.#mask;
     let i = this.#length;
     while (i > 0 && (items[(this.#head + i - 1) & mask] as number) > time) i--;
-    for (let j = this.#length - 1; j >= i; j--) items[(this.#head + j + count) & mask] = items[(this.#head + j) & mask] as number;
+    for (let j = this.#length - 1; j >= i; j--)
+      items[(this.#head + j + count) & mask] = items[(this.#head + j) & mask] as number;
     for (let j = 0; j < count; j++) items[(this.#head + i + j) & mask] = time;
     this.#length += count;
   }

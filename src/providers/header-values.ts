@@ -60,7 +60,10 @@ export function parseRetryAfter(text: string, now: number): number | undefined {
  * whose values never contain commas themselves (not HTTP dates).
  */
 export function splitValues(values: readonly string[]): string[] {
-  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  return values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 /**

@@ -29,7 +29,10 @@ interface ProviderHeaders {
   readonly zeroIsUnknown: boolean;
 }
 
-function openAiStyle(requestsWindowMs: number | undefined, tokensWindowMs: number | undefined): ProviderHeaders['limits'] {
+function openAiStyle(
+  requestsWindowMs: number | undefined,
+  tokensWindowMs: number | undefined,
+): ProviderHeaders['limits'] {
   const names = (kind: string, windowMs: number | undefined): LimitHeaders => ({
     limit: `x-ratelimit-limit-${kind}`,
     remaining: `x-ratelimit-remaining-${kind}`,
@@ -67,7 +70,11 @@ const PROVIDERS: Readonly<Record<ProviderName, ProviderHeaders>> = {
   azure: { limits: openAiStyle(undefined, undefined), reset: 'duration', zeroIsUnknown: true },
   mistral: {
     limits: {
-      requests: { limit: 'x-ratelimit-limit-req-minute', remaining: 'x-ratelimit-remaining-req-minute', windowMs: MINUTE },
+      requests: {
+        limit: 'x-ratelimit-limit-req-minute',
+        remaining: 'x-ratelimit-remaining-req-minute',
+        windowMs: MINUTE,
+      },
       tokens: {
         limit: 'x-ratelimit-limit-tokens-minute',
         remaining: 'x-ratelimit-remaining-tokens-minute',
@@ -81,13 +88,21 @@ const PROVIDERS: Readonly<Record<ProviderName, ProviderHeaders>> = {
   gemini: { limits: {}, reset: 'duration', zeroIsUnknown: false },
 };
 
-function readLimit(read: HeaderReader, names: LimitHeaders, spec: ProviderHeaders, now: number): RateLimitWindowSnapshot | undefined {
+function readLimit(
+  read: HeaderReader,
+  names: LimitHeaders,
+  spec: ProviderHeaders,
+  now: number,
+): RateLimitWindowSnapshot | undefined {
   const numbers = (name: string | undefined): (number | undefined)[] =>
     name === undefined ? [] : splitValues(read(name)).map(parseNonNegative);
 
   // A limit of 0 cannot be real on a response that was served, and would make every cost
   // impossible for a limiter that adopts it: treat it as unknown, like Azure's -1.
-  const limit = pick(numbers(names.limit).filter((n) => n !== undefined && n > 0), 'min');
+  const limit = pick(
+    numbers(names.limit).filter((n) => n !== undefined && n > 0),
+    'min',
+  );
   const remaining = pick(numbers(names.remaining), 'min');
   let resetMs: number | undefined;
   if (names.reset !== undefined) {

@@ -30,7 +30,13 @@ function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
 }
 
 function isDataField(line: Uint8Array): boolean {
-  return line[0] === DATA[0] && line[1] === DATA[1] && line[2] === DATA[2] && line[3] === DATA[3] && (line.length === 4 || line[4] === COLON);
+  return (
+    line[0] === DATA[0] &&
+    line[1] === DATA[1] &&
+    line[2] === DATA[2] &&
+    line[3] === DATA[3] &&
+    (line.length === 4 || line[4] === COLON)
+  );
 }
 
 /**
@@ -135,7 +141,8 @@ export class SseEventFilter {
     this.#dataLines = [];
     this.#matches = false;
     if (!matches) return;
-    const data = lines.length === 1 ? this.#decoder.decode(lines[0]) : lines.map((l) => this.#decoder.decode(l)).join('\n');
+    const data =
+      lines.length === 1 ? this.#decoder.decode(lines[0]) : lines.map((l) => this.#decoder.decode(l)).join('\n');
     this.#onData(data);
   }
 }

@@ -30,7 +30,8 @@ function count(value: unknown): number {
 }
 
 function providerName(value: unknown): string {
-  if (typeof value !== 'string') throw new TypeError(`Expected \`provider\` to be a string, got ${describeValue(value)}`);
+  if (typeof value !== 'string')
+    throw new TypeError(`Expected \`provider\` to be a string, got ${describeValue(value)}`);
   return value;
 }
 
@@ -83,7 +84,9 @@ function fromGemini(body: unknown): TokenUsage | undefined {
 export function usageFromResponse(body: unknown, provider: ProviderName | (string & {})): TokenUsage | undefined {
   if (providerName(provider) === 'gemini') return fromGemini(body);
   if (!isObject(body)) return undefined;
-  return fromUsage(body.usage) ?? (isObject(body.x_groq) ? fromUsage(body.x_groq.usage) : undefined) ?? fromGemini(body);
+  return (
+    fromUsage(body.usage) ?? (isObject(body.x_groq) ? fromUsage(body.x_groq.usage) : undefined) ?? fromGemini(body)
+  );
 }
 
 /*

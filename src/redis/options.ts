@@ -102,7 +102,9 @@ function keyPart(name: string, value: unknown): string {
     throw new TypeError(`Expected \`${name}\` to be a non-empty string, got ${describeValue(value)}`);
   }
   if (value.length === 0 || /[{}]/.test(value)) {
-    throw new RangeError(`Expected \`${name}\` to be a non-empty string without \`{\` or \`}\`, got ${describeValue(value)}`);
+    throw new RangeError(
+      `Expected \`${name}\` to be a non-empty string without \`{\` or \`}\`, got ${describeValue(value)}`,
+    );
   }
   return value;
 }

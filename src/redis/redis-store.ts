@@ -257,11 +257,12 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     if (entry instanceof LocalEntry) return this.#local.reconcile(entry.inner, cost, now);
     if (!(entry instanceof RedisEntry) || entry.cancelled || this.#outage !== undefined) return undefined;
     // During an outage the charge is not corrected: the entry leaves the windows as reserved.
-    return this.#write('reconcile', RECONCILE, [this.#keys.log, this.#keys.amt], [
-      entry.id,
-      String(cost.input),
-      String(cost.output),
-    ]);
+    return this.#write(
+      'reconcile',
+      RECONCILE,
+      [this.#keys.log, this.#keys.amt],
+      [entry.id, String(cost.input), String(cost.output)],
+    );
   }
 
   /** Removes the entry's start, tokens and lease: the request was never sent. */
@@ -347,7 +348,12 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     return promise;
   }
 
-  async #admitRemote(cost: Cost, now: number, waiter: object | undefined, previous: Booking | undefined): Promise<Admission> {
+  async #admitRemote(
+    cost: Cost,
+    now: number,
+    waiter: object | undefined,
+    previous: Booking | undefined,
+  ): Promise<Admission> {
     // A stale booking (or one to confirm) goes back to Redis under its own id.
     const replace = previous?.booked === true && !this.#options.confirmBookings;
     const booking: Booking = previous ?? {
@@ -485,7 +491,11 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     const ids = [...this.#held];
     for (let i = 0; i < ids.length; i += BATCH) {
       this.#runner
-        .run(RENEW, [this.#keys.conc, this.#keys.clock], [us(this.#options.leaseTtlMs), String(SLACK_US), ...ids.slice(i, i + BATCH)])
+        .run(
+          RENEW,
+          [this.#keys.conc, this.#keys.clock],
+          [us(this.#options.leaseTtlMs), String(SLACK_US), ...ids.slice(i, i + BATCH)],
+        )
         .then(undefined, (error: unknown) => {
           // A lease that expires meanwhile is simply lost: its slot was free for others anyway.
           if (isOutage(error)) this.#enterOutage(error);
@@ -507,7 +517,8 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     return this.#track(this.#runner.run(FORGET, this.#forgetKeys, args)).then(
       () => undefined,
       (error: unknown) => {
-        if (!isOutage(error)) throw new RedisStoreError(drop.length > 0 ? 'cancel' : 'release', messageOf(error), { cause: error });
+        if (!isOutage(error))
+          throw new RedisStoreError(drop.length > 0 ? 'cancel' : 'release', messageOf(error), { cause: error });
         for (const id of drop) this.#orphan(id);
         for (const id of release) this.#pendingRelease(id);
         this.#enterOutage(error);

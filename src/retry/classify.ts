@@ -79,7 +79,7 @@ function isPlainData(value: unknown): boolean {
 function hasClassNamed(value: object, name: string): boolean {
   if ((value as { name?: unknown }).name === name) return true;
   for (let proto: unknown = Object.getPrototypeOf(value); isObject(proto); proto = Object.getPrototypeOf(proto)) {
-    if (Object.prototype.hasOwnProperty.call(proto, 'constructor')) {
+    if (Object.hasOwn(proto, 'constructor')) {
       const ctor: unknown = proto.constructor;
       if (typeof ctor === 'function' && ctor.name === name) return true;
     }
@@ -96,10 +96,7 @@ function statusOf(error: unknown): number | undefined {
   if (!isObject(error)) return undefined;
   const response = isObject(error.response) ? error.response : undefined;
   return (
-    asStatus(error.status) ??
-    asStatus(error.statusCode) ??
-    asStatus(response?.status) ??
-    asStatus(response?.statusCode)
+    asStatus(error.status) ?? asStatus(error.statusCode) ?? asStatus(response?.status) ?? asStatus(response?.statusCode)
   );
 }
 
@@ -164,7 +161,9 @@ function isDailyQuota(body: unknown): boolean {
     (detail) =>
       isGoogleDetail(detail, 'google.rpc.QuotaFailure') &&
       Array.isArray(detail.violations) &&
-      detail.violations.some((v: unknown) => isObject(v) && typeof v.quotaId === 'string' && v.quotaId.includes('PerDay')),
+      detail.violations.some(
+        (v: unknown) => isObject(v) && typeof v.quotaId === 'string' && v.quotaId.includes('PerDay'),
+      ),
   );
 }
 
@@ -214,10 +213,14 @@ function networkFailure(error: unknown): NetworkFailure {
   for (let depth = 0; depth < 8 && isObject(current); depth++) {
     visit(current);
     // Node reports a failed multi-address connect as an AggregateError of per-address errors.
-    if (Array.isArray(current.errors)) for (const inner of current.errors.slice(0, 8)) if (isObject(inner)) visit(inner);
+    if (Array.isArray(current.errors))
+      for (const inner of current.errors.slice(0, 8)) if (isObject(inner)) visit(inner);
     current = current.cause;
   }
-  return { reason: byClass === 'timeout' ? 'timeout' : (byCode ?? byClass ?? (closed ? 'connection' : undefined)), code };
+  return {
+    reason: byClass === 'timeout' ? 'timeout' : (byCode ?? byClass ?? (closed ? 'connection' : undefined)),
+    code,
+  };
 }
 
 /**

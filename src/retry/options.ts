@@ -118,7 +118,9 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 function timerMs(name: string, value: number): number {
   if (value > MAX_TIMER_MS) {
-    throw new RangeError(`Expected \`${name}\` to be at most ${MAX_TIMER_MS} (the longest timer), got ${describeValue(value)}`);
+    throw new RangeError(
+      `Expected \`${name}\` to be at most ${MAX_TIMER_MS} (the longest timer), got ${describeValue(value)}`,
+    );
   }
   return value;
 }
@@ -135,7 +137,8 @@ export function resolveRetryOptions<T, L extends RetryLease>(options: RetryOptio
   plainObject('retry options', options);
   knownKeys('retry options', options, KEYS);
   const o = options;
-  const opt = <V>(value: V | undefined, check: (v: V) => V): V | undefined => (value === undefined ? undefined : check(value));
+  const opt = <V>(value: V | undefined, check: (v: V) => V): V | undefined =>
+    value === undefined ? undefined : check(value);
 
   if (o.signal !== undefined) abortSignal('signal', o.signal);
   if (o.shouldRetry !== undefined) callable('shouldRetry', o.shouldRetry);
@@ -146,8 +149,10 @@ export function resolveRetryOptions<T, L extends RetryLease>(options: RetryOptio
   if (o.budget !== undefined) withMethods('budget', o.budget, ['tryWithdraw', 'recordSuccess', 'costOf']);
   if (o.acquire !== undefined) {
     plainObject('acquire', o.acquire);
-    if (Object.prototype.hasOwnProperty.call(o.acquire, 'signal')) {
-      throw new TypeError('Unexpected `acquire.signal`: pass `signal` in the retry options; it also cancels each acquire');
+    if (Object.hasOwn(o.acquire, 'signal')) {
+      throw new TypeError(
+        'Unexpected `acquire.signal`: pass `signal` in the retry options; it also cancels each acquire',
+      );
     }
   }
 
@@ -156,7 +161,9 @@ export function resolveRetryOptions<T, L extends RetryLease>(options: RetryOptio
     baseDelayMs: timerMs('baseDelayMs', nonNegativeNumber('baseDelayMs', o.baseDelayMs ?? 1_000)),
     maxDelayMs: timerMs('maxDelayMs', nonNegativeNumber('maxDelayMs', o.maxDelayMs ?? 60_000)),
     maxRetryAfterMs: timerMs('maxRetryAfterMs', nonNegativeNumber('maxRetryAfterMs', o.maxRetryAfterMs ?? 60_000)),
-    attemptTimeoutMs: opt(o.attemptTimeoutMs, (v) => timerMs('attemptTimeoutMs', positiveNumber('attemptTimeoutMs', v))),
+    attemptTimeoutMs: opt(o.attemptTimeoutMs, (v) =>
+      timerMs('attemptTimeoutMs', positiveNumber('attemptTimeoutMs', v)),
+    ),
     deadlineMs: opt(o.deadlineMs, (v) => timerMs('deadlineMs', positiveNumber('deadlineMs', v))),
     signal: o.signal,
     shouldRetry: o.shouldRetry,

@@ -31,11 +31,16 @@ function summarize(error: unknown): string {
   let text: string;
   if (error instanceof Response) {
     text = `HTTP ${error.status}${error.statusText === '' ? '' : ` ${error.statusText}`}`;
-  } else if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') {
+  } else if (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { message?: unknown }).message === 'string'
+  ) {
     const { name, message } = error as { name?: unknown; message: string };
     // openai-node's errors keep `name` "Error"; their class names (RateLimitError) say more.
     const ctor = (error as { constructor?: { name?: unknown } }).constructor?.name;
-    const label = typeof name === 'string' && name !== 'Error' ? name : typeof ctor === 'string' && ctor !== '' ? ctor : 'Error';
+    const label =
+      typeof name === 'string' && name !== 'Error' ? name : typeof ctor === 'string' && ctor !== '' ? ctor : 'Error';
     text = `${label}: ${message}`;
   } else {
     try {
@@ -121,7 +126,9 @@ class RetryRun<T, L extends RetryLease> {
         }
         failure = outcome.kind === 'value' ? outcome.value : outcome.error;
         classification =
-          outcome.kind === 'error' && outcome.timedOut ? { retryable: true, reason: 'timeout' } : await this.#classify(failure);
+          outcome.kind === 'error' && outcome.timedOut
+            ? { retryable: true, reason: 'timeout' }
+            : await this.#classify(failure);
       } finally {
         // An attempt that ran counts against the limits, whatever its outcome: release, not cancel.
         lease?.release();
@@ -142,10 +149,18 @@ class RetryRun<T, L extends RetryLease> {
       const last = `the last failed with ${classification.reason}: ${summarize(failure)}`;
       if (!decided.retry) {
         const why = decided.overridden ? 'shouldRetry returned false' : classification.reason;
-        return this.#fail('not-retryable', `Attempt ${attempt} failed and is not retried (${why}): ${summarize(failure)}`, classification);
+        return this.#fail(
+          'not-retryable',
+          `Attempt ${attempt} failed and is not retried (${why}): ${summarize(failure)}`,
+          classification,
+        );
       }
       if (attempt >= o.maxAttempts) {
-        return this.#fail('exhausted', `Gave up after ${plural(attempt, 'attempt')} (maxAttempts ${o.maxAttempts}); ${last}`, classification);
+        return this.#fail(
+          'exhausted',
+          `Gave up after ${plural(attempt, 'attempt')} (maxAttempts ${o.maxAttempts}); ${last}`,
+          classification,
+        );
       }
       if (named !== undefined && named > o.maxRetryAfterMs) {
         return this.#fail(
@@ -240,11 +255,17 @@ class RetryRun<T, L extends RetryLease> {
     const response = responseOf(failure);
     // A fetch Response's body is the only part not at hand; read a capped, time-boxed copy of it.
     const body =
-      response === undefined ? undefined : await readErrorBody(response, { clock: this.#o.clock, signal: this.#call.signal });
+      response === undefined
+        ? undefined
+        : await readErrorBody(response, { clock: this.#o.clock, signal: this.#call.signal });
     return classifyFailure(failure, body === undefined ? {} : { body });
   }
 
-  #decide(failure: unknown, attempt: number, classification: FailureClassification): { retry: boolean; overridden: boolean } {
+  #decide(
+    failure: unknown,
+    attempt: number,
+    classification: FailureClassification,
+  ): { retry: boolean; overridden: boolean } {
     const { shouldRetry } = this.#o;
     if (shouldRetry === undefined) return { retry: classification.retryable, overridden: false };
     const verdict: unknown = shouldRetry(failure, {
@@ -254,7 +275,9 @@ class RetryRun<T, L extends RetryLease> {
     });
     if (verdict === undefined) return { retry: classification.retryable, overridden: false };
     if (typeof verdict !== 'boolean') {
-      throw new TypeError(`Expected \`shouldRetry\` to return true, false or undefined, got \`${String(verdict)}\` (${typeof verdict})`);
+      throw new TypeError(
+        `Expected \`shouldRetry\` to return true, false or undefined, got \`${String(verdict)}\` (${typeof verdict})`,
+      );
     }
     return { retry: verdict, overridden: verdict !== classification.retryable };
   }
@@ -281,7 +304,12 @@ class RetryRun<T, L extends RetryLease> {
     };
   }
 
-  #fail(reason: RetryStopReason, message: string, classification: FailureClassification, retryAfterMs?: number): Settled<T> {
+  #fail(
+    reason: RetryStopReason,
+    message: string,
+    classification: FailureClassification,
+    retryAfterMs?: number,
+  ): Settled<T> {
     const { status } = classification;
     return {
       ok: false,

@@ -22,7 +22,10 @@ function firstParsed(values: readonly string[], parse: (text: string) => number 
  * @param wallNow The wall-clock time (`Date.now()`) an HTTP date is measured from: the date is
  *   wall-clock time, so this is the one place a monotonic clock would be wrong.
  */
-export function retryDelayFromHeaders(headers: HeaderSource | null | undefined, wallNow: number = Date.now()): number | undefined {
+export function retryDelayFromHeaders(
+  headers: HeaderSource | null | undefined,
+  wallNow: number = Date.now(),
+): number | undefined {
   const read = createHeaderReader(headers);
   return (
     firstParsed(read('retry-after-ms'), parseNonNegative) ??
@@ -46,7 +49,14 @@ export function parseProtobufDuration(value: unknown): number | undefined {
     const { seconds, nanos } = value as { seconds?: unknown; nanos?: unknown };
     const s = typeof seconds === 'string' ? Number(seconds) : seconds;
     const n = nanos === undefined ? 0 : nanos;
-    if (typeof s !== 'number' || !Number.isFinite(s) || s < 0 || typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+    if (
+      typeof s !== 'number' ||
+      !Number.isFinite(s) ||
+      s < 0 ||
+      typeof n !== 'number' ||
+      !Number.isFinite(n) ||
+      n < 0
+    ) {
       return undefined;
     }
     return s * 1_000 + n / 1e6;
@@ -60,7 +70,8 @@ export function googleErrorDetails(body: unknown): readonly Record<string, unkno
   const root: unknown = Array.isArray(body) ? body[0] : body;
   if (typeof root !== 'object' || root === null) return [];
   const inner: unknown = (root as { error?: unknown }).error ?? root;
-  const details: unknown = typeof inner === 'object' && inner !== null ? (inner as { details?: unknown }).details : undefined;
+  const details: unknown =
+    typeof inner === 'object' && inner !== null ? (inner as { details?: unknown }).details : undefined;
   if (!Array.isArray(details)) return [];
   return details.filter((d): d is Record<string, unknown> => typeof d === 'object' && d !== null);
 }
@@ -102,7 +113,8 @@ export function retryDelayFromMessage(message: string): number | undefined {
   const words = TRY_AGAIN_WORDS.exec(message);
   if (words?.[1] !== undefined && words[2] !== undefined) {
     const unit = words[2].toLowerCase();
-    const scale = unit === 'ms' || unit.startsWith('milli') ? 1 : (WORD_UNIT_MS[unit.startsWith('m') ? 'm' : 's'] ?? 1_000);
+    const scale =
+      unit === 'ms' || unit.startsWith('milli') ? 1 : (WORD_UNIT_MS[unit.startsWith('m') ? 'm' : 's'] ?? 1_000);
     return Number(words[1]) * scale;
   }
   return undefined;

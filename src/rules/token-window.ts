@@ -57,7 +57,8 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
     if (excess <= 0) return now;
     // Either enough of our charges leave while the others' share holds, or the share lapses first.
     const whileShared = this.#afterFreeing(excess);
-    const afterShare = others === 0 ? whileShared : Math.max(this.external.until, this.#afterFreeing(excess - others, now));
+    const afterShare =
+      others === 0 ? whileShared : Math.max(this.external.until, this.#afterFreeing(excess - others, now));
     return Math.min(whileShared, afterShare);
   }
 

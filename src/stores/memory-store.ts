@@ -50,7 +50,7 @@ export class MemoryStore implements LimiterStore {
 
   earliest(cost: Cost, now: number): number {
     if (this.#inUse >= this.#concurrency) return Number.POSITIVE_INFINITY;
-    let at = this.#pausedUntil > now ? this.#pausedUntil : now;
+    let at = Math.max(this.#pausedUntil, now);
     for (const rule of this.#requests) {
       const t = rule.earliest(now);
       if (t > at) at = t;

@@ -14,16 +14,30 @@ export const MOCK_ORGANIZATION = 'org-forestall-mock';
 
 type HeaderMap = Record<string, string>;
 
-function openAiError(status: number, message: string, type: string, code: string | null, headers: HeaderMap = {}): ErrorReply {
+function openAiError(
+  status: number,
+  message: string,
+  type: string,
+  code: string | null,
+  headers: HeaderMap = {},
+): ErrorReply {
   return { status, body: { error: { message, type, param: null, code } }, headers };
 }
 
-function anthropicError(status: number, type: string, message: string, requestId: string, headers: HeaderMap = {}): ErrorReply {
+function anthropicError(
+  status: number,
+  type: string,
+  message: string,
+  requestId: string,
+  headers: HeaderMap = {},
+): ErrorReply {
   return { status, body: { type: 'error', error: { type, message }, request_id: requestId }, headers };
 }
 
 function openAiLimitName(kind: MeterKind, windowMs: number): string {
-  const unit = { requests: 'requests', tokens: 'tokens', inputTokens: 'input tokens', outputTokens: 'output tokens' }[kind];
+  const unit = { requests: 'requests', tokens: 'tokens', inputTokens: 'input tokens', outputTokens: 'output tokens' }[
+    kind
+  ];
   const short = { requests: 'R', tokens: 'T', inputTokens: 'IT', outputTokens: 'OT' }[kind];
   if (windowMs === 60_000) return `${unit} per min (${short}PM)`;
   if (windowMs === 86_400_000) return `${unit} per day (${short}PD)`;
@@ -31,7 +45,9 @@ function openAiLimitName(kind: MeterKind, windowMs: number): string {
 }
 
 function anthropicLimitName(kind: MeterKind, limit: number, windowMs: number): string {
-  const unit = { requests: 'requests', tokens: 'tokens', inputTokens: 'input tokens', outputTokens: 'output tokens' }[kind];
+  const unit = { requests: 'requests', tokens: 'tokens', inputTokens: 'input tokens', outputTokens: 'output tokens' }[
+    kind
+  ];
   const per = windowMs === 60_000 ? 'minute' : formatGoDuration(windowMs);
   return `${limit.toLocaleString('en-US')} ${unit} per ${per}`;
 }

@@ -10,7 +10,11 @@ function binding(states: readonly MeterState[], kinds: readonly MeterKind[]): Me
   let out: MeterState | undefined;
   for (const s of states) {
     if (!kinds.includes(s.kind)) continue;
-    if (out === undefined || s.remaining < out.remaining || (s.remaining === out.remaining && s.resetMs > out.resetMs)) {
+    if (
+      out === undefined ||
+      s.remaining < out.remaining ||
+      (s.remaining === out.remaining && s.resetMs > out.resetMs)
+    ) {
       out = s;
     }
   }
@@ -25,7 +29,11 @@ function binding(states: readonly MeterState[], kinds: readonly MeterKind[]): Me
  *   resets as RFC 3339 times (with milliseconds, so short test windows stay readable). The `tokens`
  *   headers show the `tokens` limit, or else the most restrictive of input and output, as Anthropic does.
  */
-export function rateLimitHeaders(provider: MockProvider, states: readonly MeterState[], wallNow: number): Record<string, string> {
+export function rateLimitHeaders(
+  provider: MockProvider,
+  states: readonly MeterState[],
+  wallNow: number,
+): Record<string, string> {
   const headers: Record<string, string> = {};
   // Rounded up: reporting "full" a fraction of a millisecond early would invite a 429.
   const resetMs = (s: MeterState): number => Math.ceil(s.resetMs);

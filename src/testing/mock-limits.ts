@@ -68,7 +68,9 @@ export class MockLimits {
     for (const kind of KINDS) {
       for (const w of windows[kind]) {
         const meter =
-          algorithm === 'token-bucket' ? new TokenBucketMeter(w.limit, w.windowMs) : new SlidingLogMeter(w.limit, w.windowMs);
+          algorithm === 'token-bucket'
+            ? new TokenBucketMeter(w.limit, w.windowMs)
+            : new SlidingLogMeter(w.limit, w.windowMs);
         this.#meters.push({ kind, meter });
       }
     }
@@ -91,8 +93,7 @@ export class MockLimits {
       longest = Math.max(longest, wait);
       // Requests are reported first, as OpenAI does; among token meters the longest wait.
       const better =
-        blocked === undefined ||
-        (blocked.kind !== 'requests' && (kind === 'requests' || wait > blocked.waitMs));
+        blocked === undefined || (blocked.kind !== 'requests' && (kind === 'requests' || wait > blocked.waitMs));
       if (better) {
         blocked = {
           reason: 'rate-limited',
@@ -112,7 +113,11 @@ export class MockLimits {
       return { ...blocked, waitMs: longest };
     }
     return {
-      charges: this.#meters.map(({ kind, meter }) => ({ kind, meter, charge: meter.charge(amountFor(kind, tokens), at) })),
+      charges: this.#meters.map(({ kind, meter }) => ({
+        kind,
+        meter,
+        charge: meter.charge(amountFor(kind, tokens), at),
+      })),
     };
   }
 

@@ -150,7 +150,8 @@ function oneOf<T extends string>(name: string, value: unknown, allowed: readonly
 }
 
 function boolean(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new TypeError(`Expected \`${name}\` to be a boolean, got ${describeValue(value)}`);
+  if (typeof value !== 'boolean')
+    throw new TypeError(`Expected \`${name}\` to be a boolean, got ${describeValue(value)}`);
   return value;
 }
 
@@ -163,7 +164,10 @@ function windows(key: MeterKind, value: unknown): ResolvedWindow[] {
     const w = plainObject(name, item);
     knownKeys(`\`${name}\``, w, ['limit', 'windowMs']);
     // Request counts are whole; token budgets too, since the mock charges whole tokens.
-    return { limit: positiveInteger(`${name}.limit`, w.limit), windowMs: positiveNumber(`${name}.windowMs`, w.windowMs) };
+    return {
+      limit: positiveInteger(`${name}.limit`, w.limit),
+      windowMs: positiveNumber(`${name}.windowMs`, w.windowMs),
+    };
   });
 }
 
@@ -185,7 +189,9 @@ function latency(value: unknown): MockLatencyRange {
   const min = nonNegativeNumber('latencyMs.min', range.min);
   const max = nonNegativeNumber('latencyMs.max', range.max);
   if (max < min) {
-    throw new RangeError(`Expected \`latencyMs.max\` to be at least \`latencyMs.min\` (${min}), got ${describeValue(max)}`);
+    throw new RangeError(
+      `Expected \`latencyMs.max\` to be at least \`latencyMs.min\` (${min}), got ${describeValue(max)}`,
+    );
   }
   return { min, max };
 }
@@ -211,7 +217,8 @@ export function resolveMockOptions(options: unknown): ResolvedMockOptions {
   const o = plainObject('options', options);
   knownKeys('startMockServer options', o, OPTION_KEYS);
   const provider = oneOf<MockProvider>('provider', o.provider, ['openai', 'anthropic']);
-  const opt = <T>(value: unknown, check: (v: unknown) => T, fallback: T): T => (value === undefined ? fallback : check(value));
+  const opt = <T>(value: unknown, check: (v: unknown) => T, fallback: T): T =>
+    value === undefined ? fallback : check(value);
   return {
     provider,
     windows: {
@@ -229,7 +236,11 @@ export function resolveMockOptions(options: unknown): ResolvedMockOptions {
     faults: faults(o.faults),
     seed: opt(o.seed, (v) => nonNegativeInteger('seed', v), 1),
     outputTokensPerResponse: opt(o.outputTokensPerResponse, (v) => positiveInteger('outputTokensPerResponse', v), 20),
-    outputReservation: opt<number | undefined>(o.outputReservation, (v) => nonNegativeInteger('outputReservation', v), undefined),
+    outputReservation: opt<number | undefined>(
+      o.outputReservation,
+      (v) => nonNegativeInteger('outputReservation', v),
+      undefined,
+    ),
     tokenizer: opt<'tiktoken' | 'fast' | undefined>(
       o.tokenizer,
       (v) => oneOf<'tiktoken' | 'fast'>('tokenizer', v, ['tiktoken', 'fast']),
@@ -238,10 +249,14 @@ export function resolveMockOptions(options: unknown): ResolvedMockOptions {
     streamChunkDelayMs: opt(o.streamChunkDelayMs, (v) => nonNegativeNumber('streamChunkDelayMs', v), 0),
     countRejected: opt(o.countRejected, (v) => boolean('countRejected', v), false),
     retryAfterMs: opt(o.retryAfterMs, (v) => boolean('retryAfterMs', v), false),
-    port: opt(o.port, (v) => {
-      const port = nonNegativeInteger('port', v);
-      if (port > 65_535) throw new RangeError(`Expected \`port\` to be at most 65535, got ${describeValue(v)}`);
-      return port;
-    }, 0),
+    port: opt(
+      o.port,
+      (v) => {
+        const port = nonNegativeInteger('port', v);
+        if (port > 65_535) throw new RangeError(`Expected \`port\` to be at most 65535, got ${describeValue(v)}`);
+        return port;
+      },
+      0,
+    ),
   };
 }

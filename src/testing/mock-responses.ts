@@ -84,7 +84,9 @@ export function chatCompletionStream(plan: RequestPlan, ids: ResponseIds, includ
   });
   const events: SseEvent[] = [];
   for (let index = 0; index < plan.choices; index++) {
-    events.push(chunk([{ index, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]));
+    events.push(
+      chunk([{ index, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]),
+    );
     for (const piece of words(plan.text)) {
       events.push(chunk([{ index, delta: { content: piece }, logprobs: null, finish_reason: null }]));
     }
@@ -107,7 +109,11 @@ function responsesUsage(plan: RequestPlan): Json {
   };
 }
 
-function messageItem(itemId: string, status: 'in_progress' | 'completed' | 'incomplete', text: string | undefined): Json {
+function messageItem(
+  itemId: string,
+  status: 'in_progress' | 'completed' | 'incomplete',
+  text: string | undefined,
+): Json {
   return {
     id: itemId,
     type: 'message',
@@ -184,10 +190,16 @@ export function responsesStream(plan: RequestPlan, ids: ResponseIds, body: Json)
   emit('response.created', { response: responseObject(plan, ids, body, 'in_progress', []) });
   emit('response.in_progress', { response: responseObject(plan, ids, body, 'in_progress', []) });
   emit('response.output_item.added', { output_index: 0, item: messageItem(itemId, 'in_progress', undefined) });
-  emit('response.content_part.added', { ...at, part: { type: 'output_text', text: '', annotations: [], logprobs: [] } });
+  emit('response.content_part.added', {
+    ...at,
+    part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
+  });
   for (const piece of words(plan.text)) emit('response.output_text.delta', { ...at, delta: piece, logprobs: [] });
   emit('response.output_text.done', { ...at, text: plan.text, logprobs: [] });
-  emit('response.content_part.done', { ...at, part: { type: 'output_text', text: plan.text, annotations: [], logprobs: [] } });
+  emit('response.content_part.done', {
+    ...at,
+    part: { type: 'output_text', text: plan.text, annotations: [], logprobs: [] },
+  });
   const status = finalStatus(plan);
   const item = messageItem(itemId, status, plan.text);
   emit('response.output_item.done', { output_index: 0, item });
@@ -277,7 +289,8 @@ export function anthropicStream(plan: RequestPlan, ids: ResponseIds): SseEvent[]
   });
   emit('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
   emit('ping', {});
-  for (const piece of words(plan.text)) emit('content_block_delta', { index: 0, delta: { type: 'text_delta', text: piece } });
+  for (const piece of words(plan.text))
+    emit('content_block_delta', { index: 0, delta: { type: 'text_delta', text: piece } });
   emit('content_block_stop', { index: 0 });
   emit('message_delta', {
     delta: { stop_reason: plan.truncated ? 'max_tokens' : 'end_turn', stop_sequence: null },

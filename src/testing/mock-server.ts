@@ -4,7 +4,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import { badRequestReply, notFoundReply, rateLimitReply, serverErrorReply, type ErrorReply } from './mock-errors.js';
 import { rateLimitHeaders } from './mock-headers.js';
 import { isRefusal, MockLimits, type Admission } from './mock-limits.js';
-import { resolveMockOptions, type MockProvider, type MockServerOptions, type ResolvedMockOptions } from './mock-options.js';
+import {
+  resolveMockOptions,
+  type MockProvider,
+  type MockServerOptions,
+  type ResolvedMockOptions,
+} from './mock-options.js';
 import {
   anthropicMessage,
   anthropicStream,

@@ -173,7 +173,8 @@ export function computeStats(
   for (const r of records) byPath[r.path] = (byPath[r.path] ?? 0) + 1;
 
   const seen = new Map<string, number>();
-  for (const r of records) if (r.outcome === 'accepted' && r.id !== undefined) seen.set(r.id, (seen.get(r.id) ?? 0) + 1);
+  for (const r of records)
+    if (r.outcome === 'accepted' && r.id !== undefined) seen.set(r.id, (seen.get(r.id) ?? 0) + 1);
 
   let input = 0;
   let output = 0;

@@ -46,7 +46,9 @@ function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
   return content
-    .map((part) => (typeof part === 'object' && part !== null && typeof (part as Json).text === 'string' ? (part as Json).text : ''))
+    .map((part) =>
+      typeof part === 'object' && part !== null && typeof (part as Json).text === 'string' ? (part as Json).text : '',
+    )
     .join(' ');
 }
 
@@ -68,7 +70,10 @@ function lastUserText(endpoint: MockEndpoint, body: Json): string {
  * reports `usage` by count, not by tokenizing this text: one word stands for one output token.
  */
 export function replyText(userText: string, words: number): string {
-  const source = userText.split(/\s+/).filter((w) => w !== '').slice(0, 50);
+  const source = userText
+    .split(/\s+/)
+    .filter((w) => w !== '')
+    .slice(0, 50);
   const cycle = source.length > 0 ? source : ['ok'];
   const out: string[] = [];
   for (let i = 0; i < words; i++) out.push(cycle[i % cycle.length] as string);
@@ -101,7 +106,12 @@ function estimate(endpoint: MockEndpoint, body: Json, options: PlanOptions): Pro
  * Works out a request's charge and answer. Deterministic for the same body: prompt tokens come
  * from the token estimator, output is `min(max output, outputTokensPerResponse)` per choice.
  */
-export async function planRequest(endpoint: MockEndpoint, body: Json, rawBody: string, options: PlanOptions): Promise<RequestPlan> {
+export async function planRequest(
+  endpoint: MockEndpoint,
+  body: Json,
+  rawBody: string,
+  options: PlanOptions,
+): Promise<RequestPlan> {
   const fallbackModel = options.provider === 'anthropic' ? 'claude-mock' : 'gpt-4o-mini';
   const model = typeof body.model === 'string' && body.model !== '' ? body.model : fallbackModel;
   const stream = body.stream === true;
@@ -112,13 +122,26 @@ export async function planRequest(endpoint: MockEndpoint, body: Json, rawBody: s
     estimated = await estimate(endpoint, body, options);
   } catch {
     // A body the estimator chokes on still gets a stable charge: about four characters a token.
-    estimated = { input: Math.ceil(rawBody.length / 4), output: (options.outputReservation ?? DEFAULT_OUTPUT_RESERVATION) * choices };
+    estimated = {
+      input: Math.ceil(rawBody.length / 4),
+      output: (options.outputReservation ?? DEFAULT_OUTPUT_RESERVATION) * choices,
+    };
   }
 
   const { input } = estimated;
   if (endpoint === 'embeddings') {
     const none = { input, output: 0 };
-    return { endpoint, model, stream: false, choices: 1, reserved: none, actual: none, outputPerChoice: 0, truncated: false, text: '' };
+    return {
+      endpoint,
+      model,
+      stream: false,
+      choices: 1,
+      reserved: none,
+      actual: none,
+      outputPerChoice: 0,
+      truncated: false,
+      text: '',
+    };
   }
 
   const maxPerChoice =

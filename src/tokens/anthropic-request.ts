@@ -21,7 +21,9 @@ export async function estimateAnthropicMessages(body: JsonObject, ctx: EstimateC
     input += TOOL_USE_SYSTEM_PROMPT;
     for (const tool of body.tools) {
       // Only what the model reads: cache_control and other request plumbing are not prompt text.
-      const definition = isObject(tool) ? { name: tool.name, description: tool.description, input_schema: tool.input_schema, type: tool.type } : tool;
+      const definition = isObject(tool)
+        ? { name: tool.name, description: tool.description, input_schema: tool.input_schema, type: tool.type }
+        : tool;
       input += await counter.count(jsonText(definition));
     }
   }

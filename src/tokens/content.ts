@@ -88,7 +88,10 @@ export async function countPart(counter: TextCounter, part: unknown): Promise<nu
     }
     case 'tool_use':
     case 'server_tool_use':
-      return (await counter.count(typeof part.name === 'string' ? part.name : '')) + (await counter.count(jsonText(part.input)));
+      return (
+        (await counter.count(typeof part.name === 'string' ? part.name : '')) +
+        (await counter.count(jsonText(part.input)))
+      );
     case 'tool_result':
       return countContent(counter, part.content);
     case 'thinking':
@@ -105,7 +108,9 @@ async function countGeminiPart(counter: TextCounter, part: JsonObject): Promise<
   const inline = part.inlineData ?? part.inline_data;
   if (isObject(inline)) {
     const mime = inline.mimeType ?? inline.mime_type;
-    return typeof mime === 'string' && mime.startsWith('image/') ? GEMINI_IMAGE_TOKENS : inlineFileTokens(stringLength(inline.data));
+    return typeof mime === 'string' && mime.startsWith('image/')
+      ? GEMINI_IMAGE_TOKENS
+      : inlineFileTokens(stringLength(inline.data));
   }
   if (isObject(part.fileData ?? part.file_data)) return FILE_REFERENCE_TOKENS;
   return counter.count(jsonText(part));

@@ -23,7 +23,11 @@ export interface ResolvedCountOptions {
 }
 
 /** Validates the options every counting entry point shares. Internal. */
-export function resolveCountOptions(where: string, options: unknown, extraKeys: readonly string[] = []): ResolvedCountOptions {
+export function resolveCountOptions(
+  where: string,
+  options: unknown,
+  extraKeys: readonly string[] = [],
+): ResolvedCountOptions {
   const o = plainObject('options', options);
   knownKeys(where, o, [...COUNT_KEYS, ...extraKeys]);
   return { model: optionalString('model', o.model), mode: countMode('mode', o.mode) };

@@ -70,7 +70,10 @@ const loads = new Map<TokenEncodingName, Promise<LoadedEncoding>>();
 async function importRanks(name: TokenEncodingName): Promise<TiktokenBPE> {
   // Literal specifiers, one per encoding, so bundlers keep each rank table separate and nobody
   // pays for the 5.6 MB `js-tiktoken` root that bundles every table.
-  const module = name === 'o200k_base' ? await import('js-tiktoken/ranks/o200k_base') : await import('js-tiktoken/ranks/cl100k_base');
+  const module =
+    name === 'o200k_base'
+      ? await import('js-tiktoken/ranks/o200k_base')
+      : await import('js-tiktoken/ranks/cl100k_base');
   return module.default;
 }
 

@@ -22,7 +22,14 @@ import type { TokenCountMode } from './text-counter.js';
  */
 export type RequestApi = 'chat' | 'responses' | 'embeddings' | 'completions' | 'anthropic-messages' | 'gemini';
 
-const REQUEST_APIS: readonly RequestApi[] = ['chat', 'responses', 'embeddings', 'completions', 'anthropic-messages', 'gemini'];
+const REQUEST_APIS: readonly RequestApi[] = [
+  'chat',
+  'responses',
+  'embeddings',
+  'completions',
+  'anthropic-messages',
+  'gemini',
+];
 
 /**
  * Output tokens assumed per generation when a request names no maximum. OpenAI and Azure reserve
@@ -65,8 +72,9 @@ function detectApi(provider: string, body: JsonObject, model: string | undefined
   if (body.input !== undefined) {
     const input = body.input;
     const tokenIds = isTokenIds(input) || (Array.isArray(input) && input.length > 0 && input.every(isTokenIds));
-    const embeddingModel = model !== undefined && model.toLowerCase().includes('embed');
-    if (tokenIds || embeddingModel || body.encoding_format !== undefined || body.dimensions !== undefined) return 'embeddings';
+    const embeddingModel = model?.toLowerCase().includes('embed');
+    if (tokenIds || embeddingModel || body.encoding_format !== undefined || body.dimensions !== undefined)
+      return 'embeddings';
     return 'responses';
   }
   if (typeof body.instructions === 'string') return 'responses';
@@ -93,16 +101,25 @@ function requestApi(value: unknown): RequestApi | undefined {
  * @throws {TypeError} when `body` is not an object or an option has the wrong type.
  * @throws {RangeError} when `outputReservation` is negative or not whole, or `mode`/`api` is unknown.
  */
-export async function estimateRequestTokens(body: unknown, options: EstimateRequestTokensOptions): Promise<RequestTokenEstimate> {
+export async function estimateRequestTokens(
+  body: unknown,
+  options: EstimateRequestTokensOptions,
+): Promise<RequestTokenEstimate> {
   const o = plainObject('options', options);
   knownKeys('estimateRequestTokens options', o, OPTION_KEYS);
-  if (typeof o.provider !== 'string') throw new TypeError(`Expected \`provider\` to be a string, got ${describeValue(o.provider)}`);
+  if (typeof o.provider !== 'string')
+    throw new TypeError(`Expected \`provider\` to be a string, got ${describeValue(o.provider)}`);
   const provider = o.provider;
   const request = plainObject('body', body);
-  const reservation = o.outputReservation === undefined ? DEFAULT_OUTPUT_RESERVATION : nonNegativeInteger('outputReservation', o.outputReservation);
+  const reservation =
+    o.outputReservation === undefined
+      ? DEFAULT_OUTPUT_RESERVATION
+      : nonNegativeInteger('outputReservation', o.outputReservation);
   const mode = countMode('mode', o.mode);
   const forcedApi = requestApi(o.api);
-  const model = optionalString('model', o.model) ?? (typeof request.model === 'string' && request.model !== '' ? request.model : undefined);
+  const model =
+    optionalString('model', o.model) ??
+    (typeof request.model === 'string' && request.model !== '' ? request.model : undefined);
 
   const ctx: EstimateContext = { counter: await createTextCounter(model, mode), model, reservation };
   switch (forcedApi ?? detectApi(provider, request, model)) {

@@ -17,7 +17,9 @@ export async function estimateGemini(body: JsonObject, ctx: EstimateContext): Pr
   if (Array.isArray(body.tools)) for (const tool of body.tools) input += await counter.count(jsonText(tool));
   const config = body.generationConfig ?? body.generation_config;
   const generation = isObject(config) ? config : {};
-  const perCandidate = integerField(generation, 'maxOutputTokens') ?? integerField(generation, 'max_output_tokens') ?? ctx.reservation;
-  const candidates = integerField(generation, 'candidateCount', 1) ?? integerField(generation, 'candidate_count', 1) ?? 1;
+  const perCandidate =
+    integerField(generation, 'maxOutputTokens') ?? integerField(generation, 'max_output_tokens') ?? ctx.reservation;
+  const candidates =
+    integerField(generation, 'candidateCount', 1) ?? integerField(generation, 'candidate_count', 1) ?? 1;
   return { input, output: perCandidate * candidates };
 }

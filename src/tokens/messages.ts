@@ -82,7 +82,8 @@ export async function countMessageTokens<Message extends ChatMessageLike>(
   messages: readonly Message[],
   options: CountMessageTokensOptions = {},
 ): Promise<number> {
-  if (!Array.isArray(messages)) throw new TypeError(`Expected \`messages\` to be an array, got ${describeValue(messages)}`);
+  if (!Array.isArray(messages))
+    throw new TypeError(`Expected \`messages\` to be an array, got ${describeValue(messages)}`);
   const { model, mode } = resolveCountOptions('countMessageTokens options', options, ['tools']);
   const tools = options.tools;
   if (tools !== undefined && !Array.isArray(tools)) {

@@ -16,14 +16,18 @@ const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 
 async function structuredOutputTokens(counter: TextCounter, format: unknown): Promise<number> {
   // A JSON schema for structured outputs is rendered into the prompt; its JSON text is a fair size.
-  return isObject(format) && format.type === 'json_schema' ? counter.count(jsonText(format.json_schema ?? format.schema ?? format)) : 0;
+  return isObject(format) && format.type === 'json_schema'
+    ? counter.count(jsonText(format.json_schema ?? format.schema ?? format))
+    : 0;
 }
 
 /** Chat Completions (also Azure, Groq, Mistral and OpenAI-compatible servers). Internal. */
 export async function estimateChat(body: JsonObject, ctx: EstimateContext): Promise<RequestTokenEstimate> {
   const messages = Array.isArray(body.messages) ? body.messages : [];
   const tools = Array.isArray(body.tools) ? body.tools : Array.isArray(body.functions) ? body.functions : undefined;
-  const input = (await countConversation(ctx.counter, ctx.model, messages, tools)) + (await structuredOutputTokens(ctx.counter, body.response_format));
+  const input =
+    (await countConversation(ctx.counter, ctx.model, messages, tools)) +
+    (await structuredOutputTokens(ctx.counter, body.response_format));
   // `max_completion_tokens` replaced `max_tokens`; when a body has both, the newer one governs.
   const perChoice = integerField(body, 'max_completion_tokens') ?? integerField(body, 'max_tokens') ?? ctx.reservation;
   return { input, output: perChoice * (integerField(body, 'n', 1) ?? 1) };
@@ -38,7 +42,13 @@ async function countResponsesItem(counter: TextCounter, item: unknown): Promise<
       return (
         TOKENS_PER_ITEM +
         (await counter.count(typeof item.name === 'string' ? item.name : '')) +
-        (await counter.count(typeof item.arguments === 'string' ? item.arguments : typeof item.input === 'string' ? item.input : jsonText(item.arguments ?? item.input)))
+        (await counter.count(
+          typeof item.arguments === 'string'
+            ? item.arguments
+            : typeof item.input === 'string'
+              ? item.input
+              : jsonText(item.arguments ?? item.input),
+        ))
       );
     case 'function_call_output':
     case 'custom_tool_call_output':
@@ -59,7 +69,8 @@ async function countResponsesItem(counter: TextCounter, item: unknown): Promise<
 export async function estimateResponses(body: JsonObject, ctx: EstimateContext): Promise<RequestTokenEstimate> {
   const { counter } = ctx;
   let input = REPLY_PRIMING;
-  if (typeof body.instructions === 'string') input += await countMessage(counter, { role: 'developer', content: body.instructions });
+  if (typeof body.instructions === 'string')
+    input += await countMessage(counter, { role: 'developer', content: body.instructions });
   if (typeof body.input === 'string') input += await countMessage(counter, { role: 'user', content: body.input });
   else if (Array.isArray(body.input)) for (const item of body.input) input += await countResponsesItem(counter, item);
   if (Array.isArray(body.tools)) input += await countOpenAiTools(counter, encodingForModel(ctx.model), body.tools);
@@ -74,7 +85,8 @@ export async function estimateResponses(body: JsonObject, ctx: EstimateContext):
 async function countTexts(counter: TextCounter, value: unknown): Promise<{ tokens: number; texts: number }> {
   if (typeof value === 'string') return { tokens: await counter.count(value), texts: 1 };
   if (isTokenIds(value)) return { tokens: value.length, texts: 1 };
-  if (!Array.isArray(value)) return { tokens: value === undefined ? 0 : await counter.count(jsonText(value)), texts: 1 };
+  if (!Array.isArray(value))
+    return { tokens: value === undefined ? 0 : await counter.count(jsonText(value)), texts: 1 };
   let tokens = 0;
   for (const item of value) {
     if (typeof item === 'string') tokens += await counter.count(item);

@@ -38,9 +38,17 @@ function functionOf(tool: unknown): FunctionDefinition | undefined {
   // Chat Completions: { type: 'function', function: { name, description, parameters } }
   // Responses API: { type: 'function', name, description, parameters }
   // Legacy `functions`: { name, description, parameters }
-  const fn = isObject(tool.function) ? tool.function : tool.type === 'function' || tool.type === undefined ? tool : undefined;
+  const fn = isObject(tool.function)
+    ? tool.function
+    : tool.type === 'function' || tool.type === undefined
+      ? tool
+      : undefined;
   if (fn === undefined || typeof fn.name !== 'string') return undefined;
-  return { name: fn.name, description: typeof fn.description === 'string' ? fn.description : '', parameters: fn.parameters };
+  return {
+    name: fn.name,
+    description: typeof fn.description === 'string' ? fn.description : '',
+    parameters: fn.parameters,
+  };
 }
 
 function withoutFinalPeriod(text: string): string {
@@ -57,7 +65,8 @@ async function countProperty(counter: TextCounter, c: ToolConstants, key: string
   let tokens = c.property;
   if (Array.isArray(schema.enum)) {
     tokens += c.enumStart;
-    for (const item of schema.enum) tokens += c.enumItem + (await counter.count(typeof item === 'string' ? item : jsonText(item)));
+    for (const item of schema.enum)
+      tokens += c.enumItem + (await counter.count(typeof item === 'string' ? item : jsonText(item)));
   }
   const description = typeof schema.description === 'string' ? withoutFinalPeriod(schema.description) : '';
   tokens += await counter.count(`${key}:${typeText(schema.type)}:${description}`);
@@ -80,7 +89,11 @@ async function countProperty(counter: TextCounter, c: ToolConstants, key: string
  * fitted rule: gpt-4o constants for `o200k_base`, gpt-4 constants for `cl100k_base`. Tools that are
  * not functions (web search, file search, custom tools) count as their JSON text. Internal.
  */
-export async function countOpenAiTools(counter: TextCounter, encoding: TokenEncodingName, tools: readonly unknown[]): Promise<number> {
+export async function countOpenAiTools(
+  counter: TextCounter,
+  encoding: TokenEncodingName,
+  tools: readonly unknown[],
+): Promise<number> {
   if (tools.length === 0) return 0;
   const c = encoding === 'cl100k_base' ? GPT_4_TOOLS : GPT_4O_TOOLS;
   let tokens = 0;

@@ -104,14 +104,27 @@ function accepts(port: number): Promise<boolean> {
 async function launch(port: number, extra: readonly string[]): Promise<ChildProcess> {
   const child = spawn(
     BINARY,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', ...extra],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--loglevel',
+      'warning',
+      ...extra,
+    ],
     { stdio: 'ignore' },
   );
   running.add(child);
   child.once('exit', () => running.delete(child));
   const deadline = Date.now() + 5_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server exited at start on port ${port}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`redis-server exited at start on port ${port}`);
     if (await accepts(port)) return child;
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -165,11 +178,15 @@ export async function startRedisServer(extra: readonly string[] = []): Promise<R
 export async function startRedisCluster(): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'forestall-cluster-'));
   const server = await startRedisServer([
-    '--cluster-enabled', 'yes',
-    '--cluster-config-file', join(dir, 'nodes.conf'),
-    '--dir', dir,
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    join(dir, 'nodes.conf'),
+    '--dir',
+    dir,
     // A lone node does not know its own address until it meets another; clients need it.
-    '--cluster-announce-ip', '127.0.0.1',
+    '--cluster-announce-ip',
+    '127.0.0.1',
   ]);
   const client = createClient({ socket: { host: '127.0.0.1', port: server.port } });
   client.on('error', () => {});
@@ -254,7 +271,15 @@ export interface CommandRecord {
  */
 export function recordCommands(client: object): CommandRecord {
   const record: CommandRecord = { commands: {}, statuses: {}, entries: new Map(), reconciled: new Map(), evals: 0 };
-  const names = new Map(SCRIPTS.flatMap((s) => [[s.sha, s.name], [s.source, s.name]] as const));
+  const names = new Map(
+    SCRIPTS.flatMap(
+      (s) =>
+        [
+          [s.sha, s.name],
+          [s.source, s.name],
+        ] as const,
+    ),
+  );
   const observe = (args: readonly string[], reply: Promise<unknown>): void => {
     const [command, script] = args;
     const isScript = command === 'EVALSHA' || command === 'EVAL';
@@ -271,7 +296,13 @@ export function recordCommands(client: object): CommandRecord {
         (r) => {
           const [status, , at] = r as number[];
           const label =
-            status === ADMIT_STATUS.admitted ? 'admitted' : status === ADMIT_STATUS.booked ? 'booked' : status === ADMIT_STATUS.wait ? 'wait' : 'other';
+            status === ADMIT_STATUS.admitted
+              ? 'admitted'
+              : status === ADMIT_STATUS.booked
+                ? 'booked'
+                : status === ADMIT_STATUS.wait
+                  ? 'wait'
+                  : 'other';
           record.statuses[label] = (record.statuses[label] ?? 0) + 1;
           if (label === 'admitted' || label === 'booked') record.entries.set(id, { at: at as number, tokens });
         },
