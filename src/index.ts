@@ -5,39 +5,28 @@ export {
   AcquireTimeoutError,
   LimiterClosedError,
   RetryError,
-} from './errors.js';
-export type { BudgetName, RetryStopReason } from './errors.js';
+} from './core/errors.js';
+export type { BudgetName, RetryStopReason } from './core/errors.js';
 export type { Clock, TimerHandle } from './internal/clock.js';
-export { Limiter } from './limiter.js';
-export type { LimiterStats, RunContext, RunOptions } from './limiter.js';
-export { SlidingWindowLimiter } from './sliding-window-limiter.js';
-export type { SlidingWindowLimiterOptions, SlidingWindowExtraOptions } from './sliding-window-limiter.js';
-export { TokenBudgetLimiter } from './token-budget-limiter.js';
-export type { TokenBudgetLimiterOptions } from './token-budget-limiter.js';
-export { Lease } from './lease.js';
+export { Limiter } from './limiter/limiter.js';
+export type { LimiterStats, RunContext, RunOptions } from './limiter/limiter.js';
+export { SlidingWindowLimiter } from './limiter/sliding-window-limiter.js';
+export type { SlidingWindowLimiterOptions, SlidingWindowExtraOptions } from './limiter/sliding-window-limiter.js';
+export { TokenBudgetLimiter } from './limiter/token-budget-limiter.js';
+export type { TokenBudgetLimiterOptions } from './limiter/token-budget-limiter.js';
+export { Lease } from './limiter/lease.js';
 export { MemoryStore } from './stores/memory-store.js';
 export type {
   LimiterStore,
-  Admission,
-  Cost,
+  AdmitResult,
   MaybePromise,
-  ResolvedLimits,
-  ResolvedWindow,
-  RemoteRemaining,
+  RemainingReport,
   StoreEntry,
   StoreUsage,
-  WindowKind,
-  WindowUsage,
 } from './stores/store.js';
-export type {
-  AcquireOptions,
-  LimitOptions,
-  LimiterOptions,
-  ObserveOptions,
-  ReconcileOptions,
-  TokenCost,
-  WindowLimit,
-} from './types.js';
+export type { Cost, ResolvedLimits, ResolvedWindow, WindowKind, WindowUsage } from './core/vocabulary.js';
+export type { AcquireOptions, LimiterOptions, ObserveOptions, ReconcileOptions } from './limiter/options.js';
+export type { LimitOptions, TokenCost, WindowLimit } from './core/vocabulary.js';
 export type {
   AcquiredEvent,
   LimiterEvents,
@@ -50,8 +39,8 @@ export type {
   ReleasedEvent,
   RetryEvent,
   StoreErrorEvent,
-  TightenedEvent,
-} from './events.js';
+  OthersShareEvent,
+} from './core/events.js';
 
 export { retry } from './retry/retry.js';
 export type { RetryOptions } from './retry/options.js';
@@ -103,12 +92,17 @@ export type {
 export { usageFromResponse, StreamUsageWatcher } from './providers/usage.js';
 export type { TokenUsage } from './providers/usage.js';
 
-export { LimiterRegistry } from './registry.js';
-export type { LimiterKey, LimiterRegistryOptions, ProviderLimits } from './registry.js';
-export { createLimitedFetch } from './fetch.js';
-export type { EstimateSettings, FetchLike, LimitedFetchOptions, LimitedFetchRetryOptions } from './fetch.js';
+export { LimiterRegistry } from './registry/registry.js';
+export type { LimiterKey, LimiterRegistryOptions, ProviderLimits } from './registry/registry.js';
+export { createLimitedFetch } from './fetch/limited-fetch.js';
+export type {
+  EstimateSettings,
+  FetchLike,
+  LimitedFetchOptions,
+  LimitedFetchRetryOptions,
+} from './fetch/limited-fetch.js';
 
-export { runBatch, streamBatch, DEFAULT_BATCH_CONCURRENCY, DEFAULT_BATCH_READ_AHEAD } from './batch.js';
+export { runBatch, streamBatch, DEFAULT_BATCH_CONCURRENCY, DEFAULT_BATCH_READ_AHEAD } from './batch/run-batch.js';
 export type {
   BatchAcquireOptions,
   BatchOptions,
@@ -118,4 +112,4 @@ export type {
   BatchStreamResult,
   BatchWorker,
   BatchWorkerContext,
-} from './batch.js';
+} from './batch/run-batch.js';

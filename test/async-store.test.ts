@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   Limiter,
   MemoryStore,
-  type Admission,
+  type AdmitResult,
   type Cost,
   type LimiterStore,
   type ResolvedLimits,
@@ -23,7 +23,7 @@ class SlowStore implements LimiterStore {
   configure(limits: ResolvedLimits): void {
     this.inner.configure(limits);
   }
-  async admit(cost: Cost, now: number): Promise<Admission> {
+  async admit(cost: Cost, now: number): Promise<AdmitResult> {
     this.admits++;
     this.concurrentAdmits++;
     this.maxConcurrentAdmits = Math.max(this.maxConcurrentAdmits, this.concurrentAdmits);
@@ -86,7 +86,7 @@ describe('an asynchronous store under the same scheduler', () => {
     await clock.flush();
     await clock.flush();
     expect(limiter.stats().requests[0]?.used).toBe(0);
-    expect(store.inner.usage(clock.now()).inUse).toBe(0);
+    expect(store.inner.usage(clock.now()).inFlight).toBe(0);
     await expect(limiter.acquire()).resolves.toBeDefined();
   });
 

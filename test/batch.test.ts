@@ -1,6 +1,12 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { Limiter, RetryError } from '../src/index.js';
-import { runBatch, streamBatch, type BatchProgress, type BatchResult, type BatchStreamResult } from '../src/batch.js';
+import {
+  runBatch,
+  streamBatch,
+  type BatchProgress,
+  type BatchResult,
+  type BatchStreamResult,
+} from '../src/batch/run-batch.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -61,12 +61,12 @@ describe('observe: tightening when others share the quota', () => {
   it('holds what others use as their share, one window beyond the reset, refreshed while seen', async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ requests: { limit: 10, windowMs: 10_000 }, clock });
-    const tightened = vi.fn();
-    limiter.on('tightened', tightened);
+    const othersShare = vi.fn();
+    limiter.on('othersShare', othersShare);
     await limiter.acquire();
     // We started 1 of 10; the server says 4 remain: 5 starts are someone else's.
     limiter.observe(snapshot({ requests: { limit: 10, remaining: 4, resetMs: 3_000, windowMs: 10_000 } }));
-    expect(tightened).toHaveBeenCalledWith({ kind: 'requests', amount: 5, remaining: 4 });
+    expect(othersShare).toHaveBeenCalledWith({ kind: 'requests', amount: 5, remaining: 4 });
     expect(limiter.stats().requests[0]).toMatchObject({ used: 6, remaining: 4 });
     for (let i = 0; i < 4; i++) expect(limiter.tryAcquire()).toBeDefined();
     expect(limiter.tryAcquire()).toBeUndefined();

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RateLimitedEvent, RetryEvent } from '../src/events.js';
+import type { RateLimitedEvent, RetryEvent } from '../src/core/events.js';
 import type { RetryLease, RetryLimiter } from '../src/retry/types.js';
-import type { AcquireOptions } from '../src/types.js';
+import type { AcquireOptions } from '../src/limiter/options.js';
 
 // The project's fake clock and seeded random, re-exported so retry tests import from one place.
 export { FakeClock } from '../src/testing/fake-clock.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RetryError } from '../src/errors.js';
-import { Limiter } from '../src/limiter.js';
+import { RetryError } from '../src/core/errors.js';
+import { Limiter } from '../src/limiter/limiter.js';
 import { retry } from '../src/retry/retry.js';
 import { startScriptedServer, type ScriptedServer } from './retry-helpers.js';
 

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
-import { RetryError } from '../src/errors.js';
-import type { PausedEvent, RateLimitedEvent, RetryEvent } from '../src/events.js';
-import type { Lease } from '../src/lease.js';
-import { Limiter } from '../src/limiter.js';
+import { RetryError } from '../src/core/errors.js';
+import type { PausedEvent, RateLimitedEvent, RetryEvent } from '../src/core/events.js';
+import type { Lease } from '../src/limiter/lease.js';
+import { Limiter } from '../src/limiter/limiter.js';
 import { retry } from '../src/retry/retry.js';
 import type { RetryLimiter } from '../src/retry/types.js';
 import { FakeClock, drive, httpError } from './retry-helpers.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { QueueFullError, RetryError } from '../src/errors.js';
-import type { RetryEvent } from '../src/events.js';
+import { QueueFullError, RetryError } from '../src/core/errors.js';
+import type { RetryEvent } from '../src/core/events.js';
 import { AttemptTimeoutError } from '../src/retry/attempt-timeout-error.js';
 import { retry } from '../src/retry/retry.js';
 import { RetryBudget } from '../src/retry/retry-budget.js';

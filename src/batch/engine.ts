@@ -1,10 +1,10 @@
-import type { RetryEvent } from '../events.js';
+import type { RetryEvent } from '../core/events.js';
 import { RingDeque } from '../internal/ring-deque.js';
-import type { Lease } from '../lease.js';
-import type { Limiter } from '../limiter.js';
+import type { Lease } from '../limiter/lease.js';
+import type { Limiter } from '../limiter/limiter.js';
 import { retry } from '../retry/retry.js';
 import type { RetryLimiter } from '../retry/types.js';
-import type { AcquireOptions } from '../types.js';
+import type { AcquireOptions } from '../limiter/options.js';
 import type { BatchResult, BatchWorker, ResolvedBatchOptions } from './options.js';
 import { ProgressMeter, type BatchProgress, type ProgressCounts } from './progress.js';
 

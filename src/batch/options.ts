@@ -10,10 +10,10 @@ import {
   positiveInteger,
   positiveNumber,
 } from '../internal/validate.js';
-import type { Lease } from '../lease.js';
-import type { Limiter } from '../limiter.js';
+import type { Lease } from '../limiter/lease.js';
+import type { Limiter } from '../limiter/limiter.js';
 import { resolveRetryOptions, type RetryOptions } from '../retry/options.js';
-import type { AcquireOptions } from '../types.js';
+import type { AcquireOptions } from '../limiter/options.js';
 import type { BatchProgress } from './progress.js';
 
 /** What a batch worker receives besides the item. */

@@ -1,6 +1,6 @@
-import { runBatch, type BatchProgress } from '../batch.js';
-import { createLimitedFetch } from '../fetch.js';
-import { Limiter } from '../limiter.js';
+import { runBatch, type BatchProgress } from '../batch/run-batch.js';
+import { createLimitedFetch } from '../fetch/limited-fetch.js';
+import { Limiter } from '../limiter/limiter.js';
 import { startMockServer, type MockServer } from '../testing/mock-server.js';
 import { preloadTokenizer } from '../tokens/index.js';
 import { parseFlags, positiveIntegerFlag, type FlagSpec } from './args.js';

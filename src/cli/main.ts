@@ -4,7 +4,7 @@
  */
 import { redactString } from '../internal/redact.js';
 import { UsageError } from './args.js';
-import { batchCommand } from './batch.js';
+import { batchCommand } from './batch-command.js';
 import { demoCommand } from './demo.js';
 
 /** `forestall --help`. */

@@ -1,9 +1,9 @@
-import type { BatchWorkerContext } from '../batch.js';
-import { createLimitedFetch, type FetchLike, type LimitedFetchRetryOptions } from '../fetch.js';
+import type { BatchWorkerContext } from '../batch/run-batch.js';
+import { createLimitedFetch, type FetchLike, type LimitedFetchRetryOptions } from '../fetch/limited-fetch.js';
 import { redactString, redactValue } from '../internal/redact.js';
 import type { ProviderName } from '../providers/types.js';
 import { usageFromResponse } from '../providers/usage.js';
-import type { LimiterRegistry } from '../registry.js';
+import type { LimiterRegistry } from '../registry/registry.js';
 import type { BatchRequest } from './batch-input.js';
 import { authHeaders, headerSafe, joinUrl } from './endpoint.js';
 import type { ResultRecord } from './results-file.js';

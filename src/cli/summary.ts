@@ -1,5 +1,5 @@
-import type { Limiter } from '../limiter.js';
-import type { LimitOptions, WindowLimit } from '../types.js';
+import type { Limiter } from '../limiter/limiter.js';
+import type { LimitOptions, WindowLimit } from '../core/vocabulary.js';
 import { formatCount, formatDuration } from './format.js';
 import type { InterruptSignal } from './interrupt.js';
 

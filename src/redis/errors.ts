@@ -1,4 +1,4 @@
-import { ForestallError } from '../errors.js';
+import { ForestallError } from '../core/errors.js';
 
 /**
  * Redis could not be reached (connection refused or lost, no answer within `commandTimeoutMs`,

@@ -1,4 +1,4 @@
-import type { Cost, ResolvedLimits, ResolvedWindow } from '../stores/store.js';
+import type { Cost, ResolvedLimits, ResolvedWindow } from '../core/vocabulary.js';
 
 /**
  * A share of the limits, for admitting from memory while Redis is out. Request limits and

@@ -2,16 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { MemoryStore } from '../stores/memory-store.js';
-import type {
-  Admission,
-  Cost,
-  LimiterStore,
-  ResolvedLimits,
-  ResolvedWindow,
-  StoreEntry,
-  StoreUsage,
-  WindowUsage,
-} from '../stores/store.js';
+import type { AdmitResult, LimiterStore, StoreEntry, StoreUsage } from '../stores/store.js';
+import type { Cost, ResolvedLimits, ResolvedWindow, WindowUsage } from '../core/vocabulary.js';
 import { isOutage, RedisStoreError, RedisUnavailableError } from './errors.js';
 import type { RedisStoreEvents } from './events.js';
 import { fitCost, shareOf } from './local-share.js';
@@ -83,7 +75,7 @@ interface Booking {
 interface Snapshot {
   /** Per request window, then per token window in the order of `tokenWindows`. */
   used: number[];
-  inUse: number;
+  inFlight: number;
 }
 
 interface TokenWindowRef {
@@ -135,7 +127,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   #lateMs = 1_000;
   #peerHorizonMs = PEER_HORIZON_MS;
   #peers = 0;
-  #snapshot: Snapshot = { used: [], inUse: 0 };
+  #snapshot: Snapshot = { used: [], inFlight: 0 };
   /** The latest pause this store knows of (its own, or one Redis reported), on the limiter's clock. */
   #pausedUntil = 0;
 
@@ -212,7 +204,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     // a quarter of the shortest window is far beyond timer jitter and well inside any window.
     this.#lateMs = Number.isFinite(shortest) ? Math.min(1_000, Math.max(25, shortest / 4)) : 1_000;
     this.#peerHorizonMs = Math.max(PEER_HORIZON_MS, longest);
-    this.#snapshot = { used: [], inUse: this.#snapshot.inUse };
+    this.#snapshot = { used: [], inFlight: this.#snapshot.inFlight };
     this.#configureLocal();
   }
 
@@ -222,7 +214,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
    * Answers synchronously when no Redis call is needed (a booking coming due, a known pause, an
    * outage policy); never throws synchronously.
    */
-  admit(cost: Cost, now: number, waiter?: object): Admission | Promise<Admission> {
+  admit(cost: Cost, now: number, waiter?: object): AdmitResult | Promise<AdmitResult> {
     if (this.#pausedUntil > now) return this.#pausedUntil;
     const booking = waiter === undefined ? undefined : this.#bookings.get(waiter);
     if (booking?.booked === true) {
@@ -320,7 +312,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       tokens: tokenUsage('tokens'),
       inputTokens: tokenUsage('inputTokens'),
       outputTokens: tokenUsage('outputTokens'),
-      inUse: this.#snapshot.inUse,
+      inFlight: this.#snapshot.inFlight,
       pausedUntil: this.#pausedUntil > now ? this.#pausedUntil : 0,
     };
   }
@@ -353,7 +345,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     now: number,
     waiter: object | undefined,
     previous: Booking | undefined,
-  ): Promise<Admission> {
+  ): Promise<AdmitResult> {
     // A stale booking (or one to confirm) goes back to Redis under its own id.
     const replace = previous?.booked === true && !this.#options.confirmBookings;
     const booking: Booking = previous ?? {
@@ -412,7 +404,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     // no earlier than the server meant, whichever way the network delay fell.
     const local = (t: number): number => received + (t - r.now) / 1_000;
     this.#peers = r.peers;
-    this.#snapshot = { used: r.usage.length > 0 ? r.usage : this.#snapshot.used, inUse: r.inUse };
+    this.#snapshot = { used: r.usage.length > 0 ? r.usage : this.#snapshot.used, inFlight: r.inFlight };
     if (r.paused > r.now) this.#pausedUntil = Math.max(this.#pausedUntil, local(r.paused));
 
     // A replaced or refused booking no longer holds the lease it may have had.
@@ -449,7 +441,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     }
   }
 
-  #admitDuringOutage(cost: Cost, now: number): Admission | Promise<Admission> {
+  #admitDuringOutage(cost: Cost, now: number): AdmitResult | Promise<AdmitResult> {
     const outage = this.#outage;
     switch (this.#options.onStoreError) {
       case 'open':
@@ -615,7 +607,7 @@ interface AdmitReply {
   readonly now: number;
   readonly at: number;
   readonly paused: number;
-  readonly inUse: number;
+  readonly inFlight: number;
   readonly peers: number;
   readonly usage: number[];
 }
@@ -630,7 +622,7 @@ function parseAdmitReply(reply: unknown): AdmitReply {
     now: n[1] as number,
     at: n[2] as number,
     paused: n[3] as number,
-    inUse: n[4] as number,
+    inFlight: n[4] as number,
     peers: n[5] as number,
     usage: n.slice(6),
   };

@@ -1,5 +1,5 @@
-import type { RetryError } from '../errors.js';
-import type { RetryEvent } from '../events.js';
+import type { RetryError } from '../core/errors.js';
+import type { RetryEvent } from '../core/events.js';
 import { systemClock, type Clock } from '../internal/clock.js';
 import { describeValue } from '../internal/describe.js';
 import {
@@ -11,7 +11,7 @@ import {
   positiveInteger,
   positiveNumber,
 } from '../internal/validate.js';
-import type { AcquireOptions } from '../types.js';
+import type { AcquireOptions } from '../limiter/options.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { RetryLease, RetryLimiter, ShouldRetryContext } from './types.js';
 

@@ -1,5 +1,5 @@
-import { RetryError, type RetryStopReason } from '../errors.js';
-import type { RetryEvent } from '../events.js';
+import { RetryError, type RetryStopReason } from '../core/errors.js';
+import type { RetryEvent } from '../core/events.js';
 import type { TimerHandle } from '../internal/clock.js';
 import { redactString, redactValue } from '../internal/redact.js';
 import { callable } from '../internal/validate.js';

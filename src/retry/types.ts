@@ -1,5 +1,5 @@
-import type { RateLimitedEvent, RetryEvent } from '../events.js';
-import type { AcquireOptions } from '../types.js';
+import type { RateLimitedEvent, RetryEvent } from '../core/events.js';
+import type { AcquireOptions } from '../limiter/options.js';
 
 /**
  * The part of a lease that `retry` uses. A `Lease` from `limiter.acquire()` has all of it; any

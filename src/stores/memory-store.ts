@@ -1,15 +1,7 @@
-import { RequestWindow } from '../rules/request-window.js';
-import { TokenWindow, amountOf, type TokenDimension } from '../rules/token-window.js';
-import type {
-  Admission,
-  Cost,
-  LimiterStore,
-  RemoteRemaining,
-  ResolvedLimits,
-  StoreEntry,
-  StoreUsage,
-  WindowUsage,
-} from './store.js';
+import { RequestWindow } from '../windows/request-window.js';
+import { TokenWindow, amountOf, type TokenDimension } from '../windows/token-window.js';
+import type { AdmitResult, LimiterStore, RemainingReport, StoreEntry, StoreUsage } from './store.js';
+import type { Cost, ResolvedLimits, WindowUsage } from '../core/vocabulary.js';
 
 class MemoryEntry implements StoreEntry {
   released = false;
@@ -32,7 +24,7 @@ export class MemoryStore implements LimiterStore {
   #requests: RequestWindow[] = [];
   #tokens: TokenWindow<MemoryEntry>[] = [];
   #concurrency = Number.POSITIVE_INFINITY;
-  #inUse = 0;
+  #inFlight = 0;
   #pausedUntil = 0;
 
   configure(limits: ResolvedLimits): void {
@@ -49,7 +41,7 @@ export class MemoryStore implements LimiterStore {
   }
 
   earliest(cost: Cost, now: number): number {
-    if (this.#inUse >= this.#concurrency) return Number.POSITIVE_INFINITY;
+    if (this.#inFlight >= this.#concurrency) return Number.POSITIVE_INFINITY;
     let at = Math.max(this.#pausedUntil, now);
     for (const rule of this.#requests) {
       const t = rule.earliest(now);
@@ -64,13 +56,13 @@ export class MemoryStore implements LimiterStore {
     return at;
   }
 
-  admit(cost: Cost, now: number): Admission {
+  admit(cost: Cost, now: number): AdmitResult {
     const at = this.earliest(cost, now);
     if (at > now) return at;
     const entry = new MemoryEntry(now, cost.input, cost.output);
     for (const rule of this.#requests) rule.add(now);
     for (const rule of this.#tokens) rule.add(entry);
-    this.#inUse++;
+    this.#inFlight++;
     return entry;
   }
 
@@ -102,7 +94,7 @@ export class MemoryStore implements LimiterStore {
     for (const rule of this.#tokens) rule.insert(e, now);
   }
 
-  absorb(report: RemoteRemaining, now: number): number {
+  learnOthersShare(report: RemainingReport, now: number): number {
     const rule =
       report.kind === 'requests'
         ? closest(this.#requests, report.windowMs)
@@ -115,27 +107,27 @@ export class MemoryStore implements LimiterStore {
     // those that left the window between its answer and now, so ours are never taken for theirs.
     let seen = rule.limit - rule.usedSince(report.since, now) - report.remaining;
     if (rule instanceof RequestWindow) seen = Math.floor(seen);
-    return rule.external.observe(seen, report.until, now);
+    return rule.others.observe(seen, report.until, now);
   }
 
   release(entry: StoreEntry): void {
     const e = entry as MemoryEntry;
     if (e.released) return;
     e.released = true;
-    this.#inUse--;
+    this.#inFlight--;
   }
 
   pause(until: number, now: number = until): void {
     if (until > this.#pausedUntil) this.#pausedUntil = until;
     // Nothing is sent, so nothing is learned, during a pause: others' shares must outlast it.
     for (const rule of [...this.#requests, ...this.#tokens]) {
-      if (rule.external.at(now) > 0) rule.external.until = Math.max(rule.external.until, until + rule.windowMs);
+      if (rule.others.at(now) > 0) rule.others.until = Math.max(rule.others.until, until + rule.windowMs);
     }
   }
 
   usage(now: number): StoreUsage {
     // What the limiter counts as used: ours plus what others were seen to use.
-    const used = (rule: RequestWindow | TokenWindow<MemoryEntry>): number => rule.used(now) + rule.external.at(now);
+    const used = (rule: RequestWindow | TokenWindow<MemoryEntry>): number => rule.used(now) + rule.others.at(now);
     const tokenUsage = (dimension: TokenDimension): WindowUsage[] =>
       this.#tokens
         .filter((rule) => rule.dimension === dimension)
@@ -145,7 +137,7 @@ export class MemoryStore implements LimiterStore {
       tokens: tokenUsage('tokens'),
       inputTokens: tokenUsage('inputTokens'),
       outputTokens: tokenUsage('outputTokens'),
-      inUse: this.#inUse,
+      inFlight: this.#inFlight,
       pausedUntil: this.#pausedUntil > now ? this.#pausedUntil : 0,
     };
   }

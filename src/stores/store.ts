@@ -1,26 +1,4 @@
-/** One window of a resolved configuration: `limit` units in any `windowMs` (margin not included). */
-export interface ResolvedWindow {
-  readonly limit: number;
-  readonly windowMs: number;
-}
-
-/** A limiter's limits after validation: every list present (maybe empty), numbers checked. */
-export interface ResolvedLimits {
-  readonly requests: readonly ResolvedWindow[];
-  readonly tokens: readonly ResolvedWindow[];
-  readonly inputTokens: readonly ResolvedWindow[];
-  readonly outputTokens: readonly ResolvedWindow[];
-  /** `Infinity` when unlimited. */
-  readonly concurrency: number;
-  /** Added to every window's length. */
-  readonly marginMs: number;
-}
-
-/** The token side of one request. */
-export interface Cost {
-  readonly input: number;
-  readonly output: number;
-}
+import type { Cost, PerWindowKind, ResolvedLimits, WindowKind, WindowUsage } from '../core/vocabulary.js';
 
 /** A store's record of one admitted request; the limiter treats it as opaque. */
 export interface StoreEntry {
@@ -28,11 +6,8 @@ export interface StoreEntry {
   readonly start: number;
 }
 
-/** The kinds of window a limiter keeps. */
-export type WindowKind = 'requests' | 'tokens' | 'inputTokens' | 'outputTokens';
-
-/** What a server said remains of one limit, for `LimiterStore.absorb`. */
-export interface RemoteRemaining {
+/** What a server said remains of one limit, for `LimiterStore.learnOthersShare`. */
+export interface RemainingReport {
   readonly kind: WindowKind;
   /** The window the server's limit applies to; the store uses its window closest to it. */
   readonly windowMs: number | undefined;
@@ -51,27 +26,14 @@ export interface RemoteRemaining {
  * The answer to an admission: the new entry, or the time (on the limiter's clock) at which the
  * cost could start if nothing else changes; `Infinity` when only a release can make room.
  */
-export type Admission = StoreEntry | number;
+export type AdmitResult = StoreEntry | number;
 
 /** A value, or a promise of it: the memory store answers synchronously, a remote one does not. */
 export type MaybePromise<T> = T | Promise<T>;
 
-/** Use of one window at a moment, for `limiter.stats()`. */
-export interface WindowUsage {
-  readonly limit: number;
-  readonly windowMs: number;
-  /** Requests started (or tokens charged) in the window ending now. */
-  readonly used: number;
-  readonly remaining: number;
-}
-
 /** What a store reports for `limiter.stats()`. */
-export interface StoreUsage {
-  readonly requests: readonly WindowUsage[];
-  readonly tokens: readonly WindowUsage[];
-  readonly inputTokens: readonly WindowUsage[];
-  readonly outputTokens: readonly WindowUsage[];
-  readonly inUse: number;
+export interface StoreUsage extends PerWindowKind<readonly WindowUsage[]> {
+  readonly inFlight: number;
   /** On the limiter's clock; 0 when not paused. */
   readonly pausedUntil: number;
 }
@@ -90,7 +52,7 @@ export interface LimiterStore {
    * it could start. `waiter` identifies the caller across calls, so a store may book a future slot
    * for it and honour the booking on the next call.
    */
-  admit(cost: Cost, now: number, waiter?: object): MaybePromise<Admission>;
+  admit(cost: Cost, now: number, waiter?: object): MaybePromise<AdmitResult>;
   /**
    * When `cost` could start, without taking anything (`now` if at once). Optional: a store that
    * cannot answer cheaply leaves it out, and the limiter then skips its early timeout check.
@@ -116,7 +78,7 @@ export interface LimiterStore {
    * `report.until` and refreshed by later reports. Returns the share in force (0 if none learned).
    * Optional.
    */
-  absorb?(report: RemoteRemaining, now: number): number;
+  learnOthersShare?(report: RemainingReport, now: number): number;
   /** No admissions before `until`; never shortens a longer pause. */
   pause(until: number, now: number): MaybePromise<void>;
   /** Window use at `now`. */

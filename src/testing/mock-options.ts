@@ -7,7 +7,7 @@ import {
   positiveNumber,
 } from '../internal/validate.js';
 import { describeValue } from '../internal/describe.js';
-import type { WindowLimit } from '../types.js';
+import type { WindowLimit } from '../core/vocabulary.js';
 
 /** Which API the mock server speaks. */
 export type MockProvider = 'openai' | 'anthropic';

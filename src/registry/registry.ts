@@ -1,7 +1,8 @@
-import type { Clock } from './internal/clock.js';
-import { callable, knownKeys, plainObject } from './internal/validate.js';
-import { Limiter } from './limiter.js';
-import type { LimitOptions, LimiterOptions } from './types.js';
+import type { Clock } from '../internal/clock.js';
+import { callable, knownKeys, plainObject } from '../internal/validate.js';
+import { Limiter } from '../limiter/limiter.js';
+import type { LimitOptions } from '../core/vocabulary.js';
+import type { LimiterOptions } from '../limiter/options.js';
 
 /** Limits for one provider: a default and, optionally, per-model limits. */
 export interface ProviderLimits {

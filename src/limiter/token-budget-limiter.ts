@@ -1,7 +1,8 @@
 import { Limiter } from './limiter.js';
 import type { Lease } from './lease.js';
-import { knownKeys, plainObject } from './internal/validate.js';
-import type { AcquireOptions, LimiterOptions, WindowLimit } from './types.js';
+import { knownKeys, plainObject } from '../internal/validate.js';
+import type { AcquireOptions, LimiterOptions } from './options.js';
+import type { WindowLimit } from '../core/vocabulary.js';
 
 /** Options of `new TokenBudgetLimiter()`: one token budget, plus any other limiter option. */
 export interface TokenBudgetLimiterOptions

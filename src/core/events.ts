@@ -1,4 +1,4 @@
-import type { LimitOptions } from './types.js';
+import type { LimitOptions } from './vocabulary.js';
 
 /** Payload of the `acquired` event. */
 export interface AcquiredEvent {
@@ -64,8 +64,8 @@ export interface LimitsChangedEvent {
   readonly limits: LimitOptions;
 }
 
-/** Payload of the `tightened` event: the server reported less remaining than the limiter believed. */
-export interface TightenedEvent {
+/** Payload of the `othersShare` event: the server reported less remaining than the limiter believed. */
+export interface OthersShareEvent {
   readonly kind: 'requests' | 'tokens' | 'inputTokens' | 'outputTokens';
   /** Others' share of the window now in force. */
   readonly amount: number;
@@ -90,7 +90,7 @@ export interface LimiterEvents {
   rateLimited: (event: RateLimitedEvent) => void;
   limitsChanged: (event: LimitsChangedEvent) => void;
   storeError: (event: StoreErrorEvent) => void;
-  tightened: (event: TightenedEvent) => void;
+  othersShare: (event: OthersShareEvent) => void;
   /** Nobody waits and nothing is held. */
   idle: () => void;
 }

@@ -1,4 +1,4 @@
-import { BatchEngine } from './batch/engine.js';
+import { BatchEngine } from './engine.js';
 import {
   iteratorOf,
   resolveBatchOptions,
@@ -6,9 +6,9 @@ import {
   type BatchResult,
   type BatchStreamResult,
   type BatchWorker,
-} from './batch/options.js';
-import { RingDeque } from './internal/ring-deque.js';
-import { callable } from './internal/validate.js';
+} from './options.js';
+import { RingDeque } from '../internal/ring-deque.js';
+import { callable } from '../internal/validate.js';
 
 export {
   DEFAULT_BATCH_CONCURRENCY,
@@ -20,8 +20,8 @@ export {
   type BatchStreamResult,
   type BatchWorker,
   type BatchWorkerContext,
-} from './batch/options.js';
-export type { BatchProgress } from './batch/progress.js';
+} from './options.js';
+export type { BatchProgress } from './progress.js';
 
 /**
  * Runs `worker` over every item, at most `concurrency` at a time (16 by default), and resolves to

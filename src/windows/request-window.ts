@@ -1,5 +1,5 @@
 import { TimeRing } from '../internal/time-ring.js';
-import { ExternalShare } from './external-share.js';
+import { OthersShare } from './others-share.js';
 
 /** What a window needs of an admitted request. */
 export interface WindowEntry {
@@ -24,7 +24,7 @@ export function retentionMs(span: number): number {
 export class RequestWindow {
   readonly log = new TimeRing();
   /** Starts by other clients of the same quota, learned from the provider's headers. */
-  readonly external = new ExternalShare();
+  readonly others = new OthersShare();
   /** Index in `log` of the oldest start still in the window. */
   #live = 0;
   readonly #retain: number;
@@ -51,13 +51,13 @@ export class RequestWindow {
   /** The earliest time one more start fits, `now` if it fits already. */
   earliest(now: number): number {
     this.prune(now);
-    const others = this.external.at(now);
+    const others = this.others.at(now);
     const length = this.log.length - this.#live;
     if (length + others < this.limit) return now;
     // Either enough of our starts leave while the others' share holds (the oldest
     // `length + others - limit + 1` of them; the last decides), or the share lapses first.
     const whileShared = this.#afterLeaving(length + others - this.limit + 1);
-    const afterShare = Math.max(this.external.until, this.#afterLeaving(length - this.limit + 1, now));
+    const afterShare = Math.max(this.others.until, this.#afterLeaving(length - this.limit + 1, now));
     return Math.min(whileShared, afterShare);
   }
 

@@ -1,6 +1,8 @@
-import { resolveCost } from './internal/options.js';
-import type { Cost, StoreEntry } from './stores/store.js';
-import type { ReconcileOptions, TokenCost } from './types.js';
+import { resolveCost } from './limits.js';
+import type { Cost } from '../core/vocabulary.js';
+import type { StoreEntry } from '../stores/store.js';
+import type { ReconcileOptions } from './options.js';
+import type { TokenCost } from '../core/vocabulary.js';
 
 /** What a lease asks of the limiter that issued it. */
 export interface LeaseOwner {

@@ -1,12 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { streamBatch, type BatchProgress } from '../batch.js';
+import { streamBatch, type BatchProgress } from '../batch/run-batch.js';
 import { redactString } from '../internal/redact.js';
-import { Limiter } from '../limiter.js';
+import { Limiter } from '../limiter/limiter.js';
 import { PROVIDER_NAMES, type ProviderName } from '../providers/types.js';
-import { LimiterRegistry } from '../registry.js';
+import { LimiterRegistry } from '../registry/registry.js';
 import { preloadTokenizer } from '../tokens/index.js';
-import type { LimitOptions } from '../types.js';
+import type { LimitOptions } from '../core/vocabulary.js';
 import { parseFlags, positiveIntegerFlag, positiveNumberFlag, stringFlag, UsageError, type FlagSpec } from './args.js';
 import { pendingRequests, scanInput } from './batch-input.js';
 import { API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URLS, fromEnv } from './endpoint.js';

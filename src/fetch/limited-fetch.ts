@@ -1,17 +1,17 @@
-import { callable, knownKeys, nonNegativeNumber, plainObject, finiteNumber } from './internal/validate.js';
-import type { Lease } from './lease.js';
-import { Limiter } from './limiter.js';
-import { parseRateLimitHeaders } from './providers/headers.js';
-import { PROVIDER_NAMES, type ProviderName } from './providers/types.js';
-import { StreamUsageWatcher, usageFromResponse } from './providers/usage.js';
-import { LimiterRegistry } from './registry.js';
-import { classifyFailure } from './retry/classify.js';
-import type { RetryOptions } from './retry/options.js';
-import { readErrorBody } from './retry/response-body.js';
-import { retry } from './retry/retry.js';
-import { estimateRequestTokens, type RequestApi } from './tokens/index.js';
-import type { TokenCountMode } from './tokens/text-counter.js';
-import type { TokenCost } from './types.js';
+import { callable, knownKeys, nonNegativeNumber, plainObject, finiteNumber } from '../internal/validate.js';
+import type { Lease } from '../limiter/lease.js';
+import { Limiter } from '../limiter/limiter.js';
+import { parseRateLimitHeaders } from '../providers/headers.js';
+import { PROVIDER_NAMES, type ProviderName } from '../providers/types.js';
+import { StreamUsageWatcher, usageFromResponse } from '../providers/usage.js';
+import { LimiterRegistry } from '../registry/registry.js';
+import { classifyFailure } from '../retry/classify.js';
+import type { RetryOptions } from '../retry/options.js';
+import { readErrorBody } from '../retry/response-body.js';
+import { retry } from '../retry/retry.js';
+import { estimateRequestTokens, type RequestApi } from '../tokens/index.js';
+import type { TokenCountMode } from '../tokens/text-counter.js';
+import type { TokenCost } from '../core/vocabulary.js';
 
 /** The `fetch` signature the wrapper takes and returns. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;

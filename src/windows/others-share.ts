@@ -4,7 +4,7 @@
  * still shows it. Learned use would vanish a window after it was seen while the others keep going;
  * a level that decays only when the evidence stops keeps the limiter out of their way.
  */
-export class ExternalShare {
+export class OthersShare {
   amount = 0;
   until = 0;
 

@@ -1,5 +1,5 @@
-import type { Cost, ResolvedLimits, ResolvedWindow } from '../stores/store.js';
-import type { LimitOptions, TokenCost, WindowLimit } from '../types.js';
+import type { Cost, ResolvedLimits, ResolvedWindow } from '../core/vocabulary.js';
+import type { LimitOptions, TokenCost, WindowLimit } from '../core/vocabulary.js';
 import {
   knownKeys,
   nonNegativeInteger,
@@ -7,7 +7,7 @@ import {
   plainObject,
   positiveInteger,
   positiveNumber,
-} from './validate.js';
+} from '../internal/validate.js';
 
 /** The keys `updateLimits` accepts. */
 export const LIMIT_KEYS = [

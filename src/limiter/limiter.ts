@@ -1,8 +1,8 @@
 import { TypedEmitter } from 'tiny-typed-emitter';
-import { AcquireTimeoutError, CapacityError, LimiterClosedError, QueueFullError } from './errors.js';
-import type { LimiterEvents, RejectReason, StoreErrorEvent } from './events.js';
-import { systemClock, type Clock, type TimerHandle } from './internal/clock.js';
-import { DeadlineHeap, type HasDeadline } from './internal/deadline-heap.js';
+import { AcquireTimeoutError, CapacityError, LimiterClosedError, QueueFullError } from '../core/errors.js';
+import type { LimiterEvents, RejectReason, StoreErrorEvent } from '../core/events.js';
+import { systemClock, type Clock, type TimerHandle } from '../internal/clock.js';
+import { DeadlineHeap, type HasDeadline } from '../internal/deadline-heap.js';
 import {
   LIMIT_KEYS,
   WINDOW_KINDS,
@@ -10,17 +10,26 @@ import {
   resolveLimits,
   toLimitOptions,
   type ResolvedOptions,
-} from './internal/options.js';
-import { callable, abortSignal, finiteNumber, knownKeys, nonNegativeNumber, plainObject } from './internal/validate.js';
-import { WaiterQueue, type QueueNode } from './internal/waiter-queue.js';
+} from './limits.js';
+import {
+  callable,
+  abortSignal,
+  finiteNumber,
+  knownKeys,
+  nonNegativeNumber,
+  plainObject,
+} from '../internal/validate.js';
+import { WaiterQueue, type QueueNode } from '../internal/waiter-queue.js';
 import { Lease, type LeaseOwner } from './lease.js';
-import type { RetryOptions } from './retry/options.js';
-import { retry } from './retry/retry.js';
-import { MemoryStore } from './stores/memory-store.js';
-import type { Admission, Cost, LimiterStore, StoreEntry, WindowUsage } from './stores/store.js';
-import type { RateLimitSnapshot } from './providers/types.js';
-import type { AcquireOptions, LimitOptions, LimiterOptions, ObserveOptions, TokenCost } from './types.js';
-import type { WindowKind } from './stores/store.js';
+import type { RetryOptions } from '../retry/options.js';
+import { retry } from '../retry/retry.js';
+import { MemoryStore } from '../stores/memory-store.js';
+import type { AdmitResult, LimiterStore, StoreEntry } from '../stores/store.js';
+import type { Cost, WindowUsage } from '../core/vocabulary.js';
+import type { RateLimitSnapshot } from '../providers/types.js';
+import type { AcquireOptions, LimiterOptions, ObserveOptions } from './options.js';
+import type { LimitOptions, TokenCost } from '../core/vocabulary.js';
+import type { WindowKind } from '../core/vocabulary.js';
 
 const ACQUIRE_KEYS = new Set(['tokens', 'priority', 'signal', 'timeoutMs']);
 const ZERO_COST: Cost = Object.freeze({ input: 0, output: 0 });
@@ -266,7 +275,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
 
     const now = this.#clock.now();
     if (this.#synchronous && !this.#queue.hasAtLeast(priority)) {
-      const admission = this.#store.admit(cost, now) as Admission;
+      const admission = this.#store.admit(cost, now) as AdmitResult;
       if (typeof admission === 'object') return Promise.resolve(this.#lease(admission, cost, 0, now, priority));
       // Infinity means "when a lease is released": unknown, so not a reason to give up early.
       if (admission !== Number.POSITIVE_INFINITY && admission - now > timeoutMs) {
@@ -307,7 +316,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     }
     if (!this.#synchronous || this.#queue.hasAtLeast(priority)) return undefined;
     const now = this.#clock.now();
-    const admission = this.#store.admit(cost, now) as Admission;
+    const admission = this.#store.admit(cost, now) as AdmitResult;
     return typeof admission === 'object' ? this.#lease(admission, cost, 0, now, priority) : undefined;
   }
 
@@ -413,7 +422,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
       this.#rejectImpossible();
       this.emit('limitsChanged', { limits: this.limits });
     }
-    if (this.#store.absorb !== undefined) {
+    if (this.#store.learnOthersShare !== undefined) {
       for (const kind of WINDOW_KINDS) {
         const window = snapshot[kind];
         const remaining = window?.remaining;
@@ -422,7 +431,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
         // Others go on using the quota after what the server reported has cleared: hold their share
         // one window beyond the reset (later responses refresh it while they still show it).
         const resetMs = (window?.resetMs ?? windowMs) + windowMs;
-        const absorbed = this.#store.absorb(
+        const absorbed = this.#store.learnOthersShare(
           {
             kind,
             windowMs: window?.windowMs,
@@ -432,8 +441,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
           },
           now,
         );
-        if (absorbed > 0 && this.listenerCount('tightened') !== 0)
-          this.emit('tightened', { kind, amount: absorbed, remaining });
+        if (absorbed > 0 && this.listenerCount('othersShare') !== 0)
+          this.emit('othersShare', { kind, amount: absorbed, remaining });
       }
     }
     if (this.#queue.size > 0) this.#drain();
@@ -623,7 +632,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   }
 
   /** An asynchronous store is deciding about `waiter`; only one such question is open at a time. */
-  #awaitAdmission(waiter: Waiter, pending: PromiseLike<Admission>): void {
+  #awaitAdmission(waiter: Waiter, pending: PromiseLike<AdmitResult>): void {
     this.#admitting = waiter;
     pending.then(
       (admission) => {

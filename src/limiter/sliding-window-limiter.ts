@@ -1,6 +1,7 @@
 import { Limiter } from './limiter.js';
-import { knownKeys, plainObject } from './internal/validate.js';
-import type { LimiterOptions, WindowLimit } from './types.js';
+import { knownKeys, plainObject } from '../internal/validate.js';
+import type { LimiterOptions } from './options.js';
+import type { WindowLimit } from '../core/vocabulary.js';
 
 /** Options of `new SlidingWindowLimiter()`: one request window, plus any other limiter option. */
 export interface SlidingWindowLimiterOptions

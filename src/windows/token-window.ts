@@ -1,5 +1,5 @@
 import { RingDeque } from '../internal/ring-deque.js';
-import { ExternalShare } from './external-share.js';
+import { OthersShare } from './others-share.js';
 import { retentionMs, type WindowEntry } from './request-window.js';
 
 /** Which part of a cost a token window charges. */
@@ -17,7 +17,7 @@ export function amountOf(dimension: TokenDimension, input: number, output: numbe
 export class TokenWindow<E extends WindowEntry = WindowEntry> {
   readonly log = new RingDeque<E>();
   /** Tokens used by other clients of the same quota, learned from the provider's headers. */
-  readonly external = new ExternalShare();
+  readonly others = new OthersShare();
   /** Sum of the charges in the window (from `#live` on). */
   #sum = 0;
   /** Index in `log` of the oldest charge still in the window; those before it are kept a while. */
@@ -52,13 +52,13 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
   /** The earliest time `amount` more fits, `now` if it fits already (`amount` <= limit). */
   earliest(amount: number, now: number): number {
     this.prune(now);
-    const others = this.external.at(now);
+    const others = this.others.at(now);
     const excess = this.#sum + others + amount - this.limit;
     if (excess <= 0) return now;
     // Either enough of our charges leave while the others' share holds, or the share lapses first.
     const whileShared = this.#afterFreeing(excess);
     const afterShare =
-      others === 0 ? whileShared : Math.max(this.external.until, this.#afterFreeing(excess - others, now));
+      others === 0 ? whileShared : Math.max(this.others.until, this.#afterFreeing(excess - others, now));
     return Math.min(whileShared, afterShare);
   }
 

@@ -1,0 +1,111 @@
+/**
+ * The ground floor: the words every part of forestall shares (window kinds, costs, limits,
+ * usage). Imports nothing of forestall's, so any module may import it.
+ */
+
+/** The token side of one request. */
+export interface Cost {
+  readonly input: number;
+  readonly output: number;
+}
+
+/** What one kind of window is, and what a request takes of it. */
+export interface WindowKindInfo {
+  /** What the window counts, for messages. */
+  readonly unit: 'requests' | 'tokens';
+  /** Whether a limit of this kind must be a whole number. */
+  readonly whole: boolean;
+  /** How much of a window of this kind a request with `cost` takes. */
+  charge(cost: Cost): number;
+}
+
+/**
+ * The kinds of window a limiter keeps, declared once. Options, resolved limits, stats, usage,
+ * events, stores and the mock derive their fields from this table, so a new kind is one entry
+ * here (and a store that keeps it).
+ */
+export const WINDOW_KIND_TABLE = {
+  /**
+   * Request windows: at most `limit` starts in any `windowMs` (a sliding log, not fixed buckets).
+   * Several at once, e.g. `[{ limit: 20, windowMs: 1_000 }, { limit: 500, windowMs: 60_000 }]`.
+   */
+  requests: { unit: 'requests', whole: true, charge: (_cost: Cost): number => 1 },
+  /** Token budgets per window, charged `input + output` of each request. */
+  tokens: { unit: 'tokens', whole: false, charge: (cost: Cost): number => cost.input + cost.output },
+  /** Input-token budgets per window (Anthropic ITPM), charged the cost's `input`. */
+  inputTokens: { unit: 'tokens', whole: false, charge: (cost: Cost): number => cost.input },
+  /** Output-token budgets per window (Anthropic OTPM), charged the cost's `output`. */
+  outputTokens: { unit: 'tokens', whole: false, charge: (cost: Cost): number => cost.output },
+} as const satisfies Record<string, WindowKindInfo>;
+
+/** The kinds of window a limiter keeps: `requests`, `tokens`, `inputTokens`, `outputTokens`. */
+export type WindowKind = keyof typeof WINDOW_KIND_TABLE;
+
+/** The kinds that count tokens. */
+export type TokenWindowKind = Exclude<WindowKind, 'requests'>;
+
+/** The window kinds, in a fixed order. */
+export const WINDOW_KINDS = Object.freeze(Object.keys(WINDOW_KIND_TABLE)) as readonly WindowKind[];
+
+/** The token kinds, in a fixed order. */
+export const TOKEN_WINDOW_KINDS = WINDOW_KINDS.filter((kind) => kind !== 'requests') as readonly TokenWindowKind[];
+
+/** One value per window kind (the table's own docs carry over to each field). */
+export type PerWindowKind<T> = { readonly [K in keyof typeof WINDOW_KIND_TABLE]: T };
+
+/** Builds a value per window kind. */
+export function perWindowKind<T>(make: (kind: WindowKind) => T): PerWindowKind<T> {
+  const out = {} as Record<WindowKind, T>;
+  for (const kind of WINDOW_KINDS) out[kind] = make(kind);
+  return out;
+}
+
+/** One window of a resolved configuration: `limit` units in any `windowMs` (margin not included). */
+export interface ResolvedWindow {
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+/** A limiter's limits after validation: every list present (maybe empty), numbers checked. */
+export interface ResolvedLimits extends PerWindowKind<readonly ResolvedWindow[]> {
+  /** `Infinity` when unlimited. */
+  readonly concurrency: number;
+  /** Added to every window's length. */
+  readonly marginMs: number;
+}
+
+/** Use of one window at a moment, for `limiter.stats()`. */
+export interface WindowUsage {
+  readonly limit: number;
+  readonly windowMs: number;
+  /** Requests started (or tokens charged) in the window ending now. */
+  readonly used: number;
+  readonly remaining: number;
+}
+
+/** At most `limit` units in **any** interval of `windowMs` milliseconds. */
+export interface WindowLimit {
+  /** How many request starts (or tokens) one window allows. */
+  readonly limit: number;
+  /** The window's length in milliseconds. */
+  readonly windowMs: number;
+}
+
+/** A token cost: a plain number counts as input tokens. */
+export type TokenCost = number | { readonly input?: number; readonly output?: number };
+
+/** One window, or several at once. */
+export type WindowLimits = WindowLimit | readonly WindowLimit[];
+
+/** The limits a limiter enforces; every field is optional, and any subset can be changed later. */
+export interface LimitOptions extends Partial<PerWindowKind<WindowLimits | undefined>> {
+  /** At most this many leases held at once. @default unlimited */
+  readonly concurrency?: number | undefined;
+  /** Waiting callers beyond this many are rejected at once with `QueueFullError`. @default unlimited */
+  readonly maxQueue?: number | undefined;
+  /**
+   * Extra milliseconds added to every window, so a provider that sees arrival times with network
+   * jitter still sees the limit kept. @default 0
+   */
+  readonly marginMs?: number | undefined;
+}
