@@ -9,7 +9,7 @@ export {
 export type { BudgetName, RetryStopReason } from './core/errors.js';
 export type { Clock, TimerHandle } from './internal/clock.js';
 export { Limiter } from './limiter/limiter.js';
-export type { LimiterStats, RunContext, RunOptions } from './limiter/limiter.js';
+export type { LimiterStats, RunContext, RunOptions } from './limiter/options.js';
 export { SlidingWindowLimiter } from './limiter/sliding-window-limiter.js';
 export type { SlidingWindowLimiterOptions, SlidingWindowExtraOptions } from './limiter/sliding-window-limiter.js';
 export { TokenBudgetLimiter } from './limiter/token-budget-limiter.js';

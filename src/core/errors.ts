@@ -1,3 +1,5 @@
+import type { WindowKind } from './vocabulary.js';
+
 /**
  * Base class of every error forestall throws on purpose. Catch `ForestallError` to handle all of
  * them; check `name` (a literal per subclass) or `instanceof` to tell them apart.
@@ -11,7 +13,7 @@ export class ForestallError extends Error {
 }
 
 /** Which budget a cost was measured against. */
-export type BudgetName = 'tokens' | 'inputTokens' | 'outputTokens' | 'requests' | 'concurrency';
+export type BudgetName = WindowKind | 'concurrency';
 
 /**
  * A cost that can never fit: it is larger than a budget's whole limit, so waiting would never end.

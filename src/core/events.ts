@@ -1,4 +1,4 @@
-import type { LimitOptions } from './vocabulary.js';
+import type { LimitOptions, WindowKind } from './vocabulary.js';
 
 /** Payload of the `acquired` event. */
 export interface AcquiredEvent {
@@ -66,7 +66,7 @@ export interface LimitsChangedEvent {
 
 /** Payload of the `othersShare` event: the server reported less remaining than the limiter believed. */
 export interface OthersShareEvent {
-  readonly kind: 'requests' | 'tokens' | 'inputTokens' | 'outputTokens';
+  readonly kind: WindowKind;
   /** Others' share of the window now in force. */
   readonly amount: number;
   /** What the server said remains. */

@@ -13,6 +13,8 @@ export interface Cost {
 export interface WindowKindInfo {
   /** What the window counts, for messages. */
   readonly unit: 'requests' | 'tokens';
+  /** The kind in words, for messages: `input tokens`. */
+  readonly label: string;
   /** Whether a limit of this kind must be a whole number. */
   readonly whole: boolean;
   /** How much of a window of this kind a request with `cost` takes. */
@@ -29,13 +31,13 @@ export const WINDOW_KIND_TABLE = {
    * Request windows: at most `limit` starts in any `windowMs` (a sliding log, not fixed buckets).
    * Several at once, e.g. `[{ limit: 20, windowMs: 1_000 }, { limit: 500, windowMs: 60_000 }]`.
    */
-  requests: { unit: 'requests', whole: true, charge: (_cost: Cost): number => 1 },
+  requests: { unit: 'requests', label: 'requests', whole: true, charge: (_cost: Cost): number => 1 },
   /** Token budgets per window, charged `input + output` of each request. */
-  tokens: { unit: 'tokens', whole: false, charge: (cost: Cost): number => cost.input + cost.output },
+  tokens: { unit: 'tokens', label: 'tokens', whole: false, charge: (cost: Cost): number => cost.input + cost.output },
   /** Input-token budgets per window (Anthropic ITPM), charged the cost's `input`. */
-  inputTokens: { unit: 'tokens', whole: false, charge: (cost: Cost): number => cost.input },
+  inputTokens: { unit: 'tokens', label: 'input tokens', whole: false, charge: (cost: Cost): number => cost.input },
   /** Output-token budgets per window (Anthropic OTPM), charged the cost's `output`. */
-  outputTokens: { unit: 'tokens', whole: false, charge: (cost: Cost): number => cost.output },
+  outputTokens: { unit: 'tokens', label: 'output tokens', whole: false, charge: (cost: Cost): number => cost.output },
 } as const satisfies Record<string, WindowKindInfo>;
 
 /** The kinds of window a limiter keeps: `requests`, `tokens`, `inputTokens`, `outputTokens`. */

@@ -1,5 +1,16 @@
-import type { Cost, ResolvedLimits, ResolvedWindow } from '../core/vocabulary.js';
-import type { LimitOptions, TokenCost, WindowLimit } from '../core/vocabulary.js';
+import { CapacityError } from '../core/errors.js';
+import {
+  type Cost,
+  type LimitOptions,
+  perWindowKind,
+  type ResolvedLimits,
+  type ResolvedWindow,
+  type TokenCost,
+  WINDOW_KIND_TABLE,
+  WINDOW_KINDS,
+  type WindowKind,
+  type WindowLimit,
+} from '../core/vocabulary.js';
 import {
   knownKeys,
   nonNegativeInteger,
@@ -9,42 +20,39 @@ import {
   positiveNumber,
 } from '../internal/validate.js';
 
+/** The scalar limits, each with its check and its default. */
+const SCALARS = {
+  concurrency: { check: positiveInteger, fallback: Number.POSITIVE_INFINITY },
+  maxQueue: { check: nonNegativeInteger, fallback: Number.POSITIVE_INFINITY },
+  marginMs: { check: nonNegativeNumber, fallback: 0 },
+} as const;
+
+type ScalarKey = keyof typeof SCALARS;
+
 /** The keys `updateLimits` accepts. */
-export const LIMIT_KEYS = [
-  'requests',
-  'tokens',
-  'inputTokens',
-  'outputTokens',
-  'concurrency',
-  'maxQueue',
-  'marginMs',
-] as const;
-
-type WindowKey = 'requests' | 'tokens' | 'inputTokens' | 'outputTokens';
-
-/** The window kinds, in a fixed order. */
-export const WINDOW_KINDS: readonly WindowKey[] = ['requests', 'tokens', 'inputTokens', 'outputTokens'];
-
-function windows(key: WindowKey, value: unknown): ResolvedWindow[] {
-  if (value === undefined) return [];
-  const list = Array.isArray(value) ? (value as unknown[]) : [value];
-  if (list.length === 0) {
-    throw new RangeError(`Expected \`${key}\` to hold at least one window, got an empty array`);
-  }
-  return list.map((item, i) => {
-    const name = Array.isArray(value) ? `${key}[${i}]` : key;
-    const w = plainObject(name, item);
-    knownKeys(`\`${name}\``, w, ['limit', 'windowMs']);
-    // A request count must be whole; a token budget may be any positive amount.
-    const limit =
-      key === 'requests' ? positiveInteger(`${name}.limit`, w.limit) : positiveNumber(`${name}.limit`, w.limit);
-    return { limit, windowMs: positiveNumber(`${name}.windowMs`, w.windowMs) };
-  });
-}
+export const LIMIT_KEYS: readonly (keyof LimitOptions)[] = [...WINDOW_KINDS, ...(Object.keys(SCALARS) as ScalarKey[])];
 
 /** Limits after validation, with `maxQueue` (which the scheduler, not the store, enforces). */
 export interface ResolvedOptions extends ResolvedLimits {
   readonly maxQueue: number;
+}
+
+const ZERO_COST: Cost = Object.freeze({ input: 0, output: 0 });
+
+function windows(kind: WindowKind, value: unknown): ResolvedWindow[] {
+  if (value === undefined) return [];
+  const list = Array.isArray(value) ? (value as unknown[]) : [value];
+  if (list.length === 0) {
+    throw new RangeError(`Expected \`${kind}\` to hold at least one window, got an empty array`);
+  }
+  return list.map((item, i) => {
+    const name = Array.isArray(value) ? `${kind}[${i}]` : kind;
+    const w = plainObject(name, item);
+    knownKeys(`\`${name}\``, w, ['limit', 'windowMs']);
+    // A request count must be whole; a token budget may be any positive amount.
+    const check = WINDOW_KIND_TABLE[kind].whole ? positiveInteger : positiveNumber;
+    return { limit: check(`${name}.limit`, w.limit), windowMs: positiveNumber(`${name}.windowMs`, w.windowMs) };
+  });
 }
 
 /**
@@ -53,30 +61,19 @@ export interface ResolvedOptions extends ResolvedLimits {
  */
 export function resolveLimits(options: LimitOptions, base?: ResolvedOptions): ResolvedOptions {
   const has = (key: keyof LimitOptions): boolean => Object.hasOwn(options, key);
-  const pick = <K extends WindowKey>(key: K): ResolvedWindow[] =>
-    has(key) || base === undefined ? windows(key, options[key]) : [...base[key]];
-  // Present and defined: validated; present as undefined (or no base): the default; absent: kept.
-  const scalar = (
-    key: 'concurrency' | 'maxQueue' | 'marginMs',
-    check: (name: string, value: unknown) => number,
-    fallback: number,
-  ): number => {
+  const scalar = (key: ScalarKey): number => {
     const value = options[key];
-    if (value !== undefined) return check(key, value);
-    return has(key) || base === undefined ? fallback : base[key];
+    // Present and defined: validated; present as undefined (or no base): the default; absent: kept.
+    if (value !== undefined) return SCALARS[key].check(key, value);
+    return has(key) || base === undefined ? SCALARS[key].fallback : base[key];
   };
   return {
-    requests: pick('requests'),
-    tokens: pick('tokens'),
-    inputTokens: pick('inputTokens'),
-    outputTokens: pick('outputTokens'),
-    concurrency: scalar('concurrency', positiveInteger, Number.POSITIVE_INFINITY),
-    maxQueue: scalar('maxQueue', nonNegativeInteger, Number.POSITIVE_INFINITY),
-    marginMs: scalar('marginMs', nonNegativeNumber, 0),
+    ...perWindowKind((kind) => (has(kind) || base === undefined ? windows(kind, options[kind]) : [...base[kind]])),
+    concurrency: scalar('concurrency'),
+    maxQueue: scalar('maxQueue'),
+    marginMs: scalar('marginMs'),
   };
 }
-
-const ZERO_COST: Cost = Object.freeze({ input: 0, output: 0 });
 
 /** Validates a token cost: a number counts as input tokens. */
 export function resolveCost(tokens: TokenCost | undefined, name = 'tokens'): Cost {
@@ -95,12 +92,99 @@ export function toLimitOptions(limits: ResolvedOptions): LimitOptions {
   const list = (ws: readonly ResolvedWindow[]): WindowLimit[] | undefined =>
     ws.length === 0 ? undefined : ws.map((w) => ({ limit: w.limit, windowMs: w.windowMs }));
   return {
-    requests: list(limits.requests),
-    tokens: list(limits.tokens),
-    inputTokens: list(limits.inputTokens),
-    outputTokens: list(limits.outputTokens),
+    ...perWindowKind((kind) => list(limits[kind])),
     concurrency: Number.isFinite(limits.concurrency) ? limits.concurrency : undefined,
     maxQueue: Number.isFinite(limits.maxQueue) ? limits.maxQueue : undefined,
     marginMs: limits.marginMs,
   };
+}
+
+/**
+ * The limits in force: what the user set (never replaced by what a provider announces, only
+ * tightened), what was adopted from the provider, the one-at-a-time start of `limits: 'auto'`, and
+ * the capacity check (a cost larger than a whole window can never start).
+ */
+export class Limits {
+  #resolved: ResolvedOptions;
+  /** Window kinds the user set: announced limits never replace these. */
+  readonly #userSet = new Set<WindowKind>();
+  /** `limits: 'auto'` before the first observation: one request at a time. */
+  #probing: boolean;
+  /** The smallest limit of each token kind, for the capacity check. */
+  #smallest: { readonly kind: WindowKind; readonly limit: number; charge(cost: Cost): number }[] = [];
+
+  constructor(options: LimitOptions, probing: boolean) {
+    this.#resolved = resolveLimits(options);
+    this.#probing = probing;
+    this.#markUserSet(options);
+    this.#measure();
+  }
+
+  /** The validated limits. */
+  get resolved(): ResolvedOptions {
+    return this.#resolved;
+  }
+
+  /** What a store is configured with: while probing, one request at a time. */
+  get forStore(): ResolvedLimits {
+    return this.#probing ? { ...this.#resolved, concurrency: 1 } : this.#resolved;
+  }
+
+  /** True until the first observation of a `limits: 'auto'` limiter. */
+  get probing(): boolean {
+    return this.#probing;
+  }
+
+  /** The limits in the shape `new Limiter()` and `updateLimits()` take. */
+  toOptions(): LimitOptions {
+    return toLimitOptions(this.#resolved);
+  }
+
+  /** Whether the user set limits of this kind (announced limits then never replace them). */
+  userSet(kind: WindowKind): boolean {
+    return this.#userSet.has(kind);
+  }
+
+  /** `updateLimits(partial)`: validates, merges, and remembers which kinds the user set. */
+  update(partial: LimitOptions): void {
+    this.#resolved = resolveLimits(partial, this.#resolved);
+    this.#markUserSet(partial);
+    this.#measure();
+  }
+
+  /** Adopts limits a provider announced (kinds the user did not set) and ends the probing start. */
+  adopt(announced: Partial<Record<WindowKind, WindowLimit>>): void {
+    this.#probing = false;
+    this.#resolved = resolveLimits(announced, this.#resolved);
+    this.#measure();
+  }
+
+  /** The error for a cost that can never fit a budget (larger than a whole window), else undefined. */
+  capacityError(cost: Cost): CapacityError | undefined {
+    for (const check of this.#smallest) {
+      const amount = check.charge(cost);
+      if (amount > check.limit) return new CapacityError(check.kind, amount, check.limit);
+    }
+    return undefined;
+  }
+
+  #markUserSet(options: LimitOptions): void {
+    for (const kind of WINDOW_KINDS) {
+      if (!Object.hasOwn(options, kind)) continue;
+      if (options[kind] === undefined) this.#userSet.delete(kind);
+      else this.#userSet.add(kind);
+    }
+  }
+
+  #measure(): void {
+    this.#smallest = [];
+    for (const kind of WINDOW_KINDS) {
+      // A request takes one slot of a limit of at least one: never too large.
+      if (WINDOW_KIND_TABLE[kind].unit === 'requests') continue;
+      const windows = this.#resolved[kind];
+      if (windows.length === 0) continue;
+      const limit = Math.min(...windows.map((w) => w.limit));
+      this.#smallest.push({ kind, limit, charge: WINDOW_KIND_TABLE[kind].charge });
+    }
+  }
 }

@@ -1,6 +1,8 @@
 import type { Clock } from '../internal/clock.js';
 import type { LimiterStore } from '../stores/store.js';
-import type { LimitOptions, TokenCost } from '../core/vocabulary.js';
+import type { LimitOptions, PerWindowKind, TokenCost, WindowUsage } from '../core/vocabulary.js';
+import type { RetryOptions } from '../retry/options.js';
+import type { Lease } from './lease.js';
 
 /** Options of `new Limiter(options)`. */
 export interface LimiterOptions extends LimitOptions {
@@ -43,4 +45,36 @@ export interface AcquireOptions {
   readonly signal?: AbortSignal | undefined;
   /** Reject with `AcquireTimeoutError` when not admitted within this many ms. */
   readonly timeoutMs?: number | undefined;
+}
+
+/** What `limiter.stats()` reports. */
+export interface LimiterStats extends PerWindowKind<readonly WindowUsage[]> {
+  /** Callers waiting. */
+  readonly queued: number;
+  /** Leases held (admitted and not yet released). */
+  readonly inFlight: number;
+  /** The concurrency cap, or undefined when unlimited. */
+  readonly concurrency: number | undefined;
+  /** Until when a pause holds admissions, on the limiter's clock; 0 when not paused. */
+  readonly pausedUntil: number;
+  /** Milliseconds until a pause ends (`pausedUntil - now`); 0 when not paused. */
+  readonly pausedForMs: number;
+  readonly closed: boolean;
+}
+
+/** Options of `limiter.run(fn, options)`: acquire options, plus `retry` to retry failed attempts. */
+export interface RunOptions<T = unknown> extends AcquireOptions {
+  /**
+   * Retry failed attempts (`retry(fn, { ...retry, limiter: this, acquire })`): every attempt takes
+   * its own lease, and a 429 pauses this limiter for everyone. Off when absent.
+   */
+  readonly retry?: Omit<RetryOptions<T, Lease>, 'limiter' | 'acquire'> | undefined;
+}
+
+/** What `fn` gets from `limiter.run(fn)` besides the lease. */
+export interface RunContext {
+  /** 1, or with `retry` the attempt number. */
+  readonly attempt: number;
+  /** Aborted when the caller's signal aborts (and, with `retry`, on attempt timeouts and the deadline). */
+  readonly signal: AbortSignal;
 }

@@ -1,17 +1,11 @@
 import { Limiter } from './limiter.js';
-import { knownKeys, plainObject } from '../internal/validate.js';
-import type { LimiterOptions } from './options.js';
-import type { WindowLimit } from '../core/vocabulary.js';
+import { type SingleWindowExtraOptions, type SingleWindowOptions, singleWindowOptions } from './single-window.js';
 
 /** Options of `new SlidingWindowLimiter()`: one request window, plus any other limiter option. */
-export interface SlidingWindowLimiterOptions
-  extends WindowLimit,
-    Omit<LimiterOptions, 'requests' | 'tokens' | 'inputTokens' | 'outputTokens'> {}
+export interface SlidingWindowLimiterOptions extends SingleWindowOptions {}
 
 /** Everything but the window, for the `perSecond` and `perMinute` shortcuts. */
-export type SlidingWindowExtraOptions = Omit<SlidingWindowLimiterOptions, 'limit' | 'windowMs'>;
-
-const EXTRA_KEYS = ['concurrency', 'maxQueue', 'marginMs', 'clock', 'store'] as const;
+export type SlidingWindowExtraOptions = SingleWindowExtraOptions;
 
 /**
  * A limiter with a single request window: at most `limit` starts in any `windowMs`.
@@ -19,10 +13,7 @@ const EXTRA_KEYS = ['concurrency', 'maxQueue', 'marginMs', 'clock', 'store'] as 
  */
 export class SlidingWindowLimiter extends Limiter {
   constructor(options: SlidingWindowLimiterOptions) {
-    plainObject('options', options);
-    knownKeys('SlidingWindowLimiter options', options, ['limit', 'windowMs', ...EXTRA_KEYS]);
-    const { limit, windowMs, ...rest } = options;
-    super({ ...rest, requests: { limit, windowMs } });
+    super(singleWindowOptions('SlidingWindowLimiter', 'requests', options));
   }
 
   /** At most `limit` request starts in any 1,000 ms. */

@@ -1,13 +1,10 @@
 import { Limiter } from './limiter.js';
 import type { Lease } from './lease.js';
-import { knownKeys, plainObject } from '../internal/validate.js';
-import type { AcquireOptions, LimiterOptions } from './options.js';
-import type { WindowLimit } from '../core/vocabulary.js';
+import { type SingleWindowOptions, singleWindowOptions } from './single-window.js';
+import type { AcquireOptions } from './options.js';
 
 /** Options of `new TokenBudgetLimiter()`: one token budget, plus any other limiter option. */
-export interface TokenBudgetLimiterOptions
-  extends WindowLimit,
-    Omit<LimiterOptions, 'requests' | 'tokens' | 'inputTokens' | 'outputTokens'> {}
+export interface TokenBudgetLimiterOptions extends SingleWindowOptions {}
 
 /**
  * A limiter with a single token budget: at most `limit` tokens charged to requests started in any
@@ -15,18 +12,7 @@ export interface TokenBudgetLimiterOptions
  */
 export class TokenBudgetLimiter extends Limiter {
   constructor(options: TokenBudgetLimiterOptions) {
-    plainObject('options', options);
-    knownKeys('TokenBudgetLimiter options', options, [
-      'limit',
-      'windowMs',
-      'concurrency',
-      'maxQueue',
-      'marginMs',
-      'clock',
-      'store',
-    ]);
-    const { limit, windowMs, ...rest } = options;
-    super({ ...rest, tokens: { limit, windowMs } });
+    super(singleWindowOptions('TokenBudgetLimiter', 'tokens', options));
   }
 
   /** `acquire(1_200)` is `acquire({ tokens: 1_200 })`. */

@@ -1,4 +1,11 @@
-import type { Cost, ResolvedLimits, ResolvedWindow } from '../core/vocabulary.js';
+import {
+  type Cost,
+  perWindowKind,
+  type ResolvedLimits,
+  type ResolvedWindow,
+  TOKEN_WINDOW_KINDS,
+  WINDOW_KIND_TABLE,
+} from '../core/vocabulary.js';
 
 /**
  * A share of the limits, for admitting from memory while Redis is out. Request limits and
@@ -11,10 +18,7 @@ export function shareOf(limits: ResolvedLimits, share: number): ResolvedLimits {
   const part = (windows: readonly ResolvedWindow[]): ResolvedWindow[] =>
     windows.map((w) => ({ limit: w.limit * share, windowMs: w.windowMs }));
   return {
-    requests: whole(limits.requests),
-    tokens: part(limits.tokens),
-    inputTokens: part(limits.inputTokens),
-    outputTokens: part(limits.outputTokens),
+    ...perWindowKind((kind) => (WINDOW_KIND_TABLE[kind].whole ? whole(limits[kind]) : part(limits[kind]))),
     concurrency: Number.isFinite(limits.concurrency)
       ? Math.max(1, Math.floor(limits.concurrency * share))
       : Number.POSITIVE_INFINITY,
@@ -36,9 +40,7 @@ export function fitCost(cost: Cost, local: ResolvedLimits): Cost {
   const limit = (amount: number, budget: number): void => {
     if (amount > budget) factor = Math.min(factor, budget / amount);
   };
-  limit(cost.input + cost.output, smallest(local.tokens));
-  limit(cost.input, smallest(local.inputTokens));
-  limit(cost.output, smallest(local.outputTokens));
+  for (const kind of TOKEN_WINDOW_KINDS) limit(WINDOW_KIND_TABLE[kind].charge(cost), smallest(local[kind]));
   if (factor === 1) return cost;
   // A hair below the budget, so rounding cannot leave the scaled cost a hair above it.
   factor *= 1 - 1e-9;

@@ -3,7 +3,15 @@ import { performance } from 'node:perf_hooks';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { AdmitResult, LimiterStore, StoreEntry, StoreUsage } from '../stores/store.js';
-import type { Cost, ResolvedLimits, ResolvedWindow, WindowUsage } from '../core/vocabulary.js';
+import {
+  type Cost,
+  perWindowKind,
+  type ResolvedLimits,
+  type ResolvedWindow,
+  TOKEN_WINDOW_KINDS,
+  type TokenWindowKind,
+  type WindowUsage,
+} from '../core/vocabulary.js';
 import { isOutage, RedisStoreError, RedisUnavailableError } from './errors.js';
 import type { RedisStoreEvents } from './events.js';
 import { fitCost, shareOf } from './local-share.js';
@@ -79,7 +87,7 @@ interface Snapshot {
 }
 
 interface TokenWindowRef {
-  readonly kind: 'tokens' | 'inputTokens' | 'outputTokens';
+  readonly kind: TokenWindowKind;
   readonly window: ResolvedWindow;
 }
 
@@ -111,6 +119,8 @@ interface TokenWindowRef {
  * `close()` (called by `limiter.close()`) stops the store's timers; it never quits the client.
  */
 export class RedisStore extends TypedEmitter<RedisStoreEvents> implements LimiterStore {
+  /** Windows are measured with Redis's `TIME`, the one clock every process shares. */
+  readonly ownClock = true;
   readonly #options: ResolvedRedisOptions;
   readonly #runner: ScriptRunner;
   readonly #keys: QuotaKeys;
@@ -186,12 +196,13 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     const args: string[] = [String(limits.requests.length)];
     for (const w of limits.requests) args.push(String(w.limit), us(w.windowMs + margin));
     const tokenWindows: TokenWindowRef[] = [];
-    for (const kind of ['tokens', 'inputTokens', 'outputTokens'] as const) {
+    for (const kind of TOKEN_WINDOW_KINDS) {
       for (const window of limits[kind]) tokenWindows.push({ kind, window });
     }
     args.push(String(tokenWindows.length));
     for (const { kind, window } of tokenWindows) {
-      const dim = kind === 'tokens' ? 0 : kind === 'inputTokens' ? 1 : 2;
+      // The script's dimension: 0 = input + output, 1 = input, 2 = output (the table's order).
+      const dim = TOKEN_WINDOW_KINDS.indexOf(kind);
       args.push(String(dim), String(window.limit), us(window.windowMs + margin));
     }
     this.#windowArgs = args;
@@ -305,13 +316,12 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       return { limit: window.limit, windowMs: window.windowMs, used: u, remaining: Math.max(0, window.limit - u) };
     };
     const requests = limits?.requests ?? [];
-    const tokenUsage = (kind: TokenWindowRef['kind']): WindowUsage[] =>
-      this.#tokenWindows.flatMap((t, i) => (t.kind === kind ? [make(t.window, requests.length + i)] : []));
     return {
-      requests: requests.map((w, i) => make(w, i)),
-      tokens: tokenUsage('tokens'),
-      inputTokens: tokenUsage('inputTokens'),
-      outputTokens: tokenUsage('outputTokens'),
+      ...perWindowKind((kind) =>
+        kind === 'requests'
+          ? requests.map((w, i) => make(w, i))
+          : this.#tokenWindows.flatMap((t, i) => (t.kind === kind ? [make(t.window, requests.length + i)] : [])),
+      ),
       inFlight: this.#snapshot.inFlight,
       pausedUntil: this.#pausedUntil > now ? this.#pausedUntil : 0,
     };

@@ -1,7 +1,13 @@
 import { RequestWindow } from '../windows/request-window.js';
-import { TokenWindow, amountOf, type TokenDimension } from '../windows/token-window.js';
+import { TokenWindow } from '../windows/token-window.js';
 import type { AdmitResult, LimiterStore, RemainingReport, StoreEntry, StoreUsage } from './store.js';
-import type { Cost, ResolvedLimits, WindowUsage } from '../core/vocabulary.js';
+import {
+  type Cost,
+  perWindowKind,
+  type ResolvedLimits,
+  TOKEN_WINDOW_KINDS,
+  type WindowUsage,
+} from '../core/vocabulary.js';
 
 class MemoryEntry implements StoreEntry {
   released = false;
@@ -14,13 +20,13 @@ class MemoryEntry implements StoreEntry {
   ) {}
 }
 
-const TOKEN_DIMENSIONS: readonly TokenDimension[] = ['tokens', 'inputTokens', 'outputTokens'];
-
 /**
  * The default store: window logs in this process's memory. Every method answers synchronously,
  * so an acquire that need not wait completes without a timer or a microtask of its own.
  */
 export class MemoryStore implements LimiterStore {
+  /** Every method answers at once. */
+  readonly synchronous = true;
   #requests: RequestWindow[] = [];
   #tokens: TokenWindow<MemoryEntry>[] = [];
   #concurrency = Number.POSITIVE_INFINITY;
@@ -31,8 +37,8 @@ export class MemoryStore implements LimiterStore {
     const history = this.#history();
     const margin = limits.marginMs;
     this.#requests = limits.requests.map((w) => new RequestWindow(w.limit, w.windowMs, w.windowMs + margin));
-    this.#tokens = TOKEN_DIMENSIONS.flatMap((dimension) =>
-      limits[dimension].map((w) => new TokenWindow<MemoryEntry>(dimension, w.limit, w.windowMs, w.windowMs + margin)),
+    this.#tokens = TOKEN_WINDOW_KINDS.flatMap((kind) =>
+      limits[kind].map((w) => new TokenWindow<MemoryEntry>(kind, w.limit, w.windowMs, w.windowMs + margin)),
     );
     this.#concurrency = limits.concurrency;
     // Requests already started keep counting against the new limits; nothing is forgotten.
@@ -48,7 +54,7 @@ export class MemoryStore implements LimiterStore {
       if (t > at) at = t;
     }
     for (const rule of this.#tokens) {
-      const amount = amountOf(rule.dimension, cost.input, cost.output);
+      const amount = rule.charge(cost);
       if (amount === 0) continue;
       const t = rule.earliest(amount, now);
       if (t > at) at = t;
@@ -69,7 +75,7 @@ export class MemoryStore implements LimiterStore {
   reconcile(entry: StoreEntry, cost: Cost, now: number): void {
     const e = entry as MemoryEntry;
     if (e.cancelled) return;
-    for (const rule of this.#tokens) rule.recharge(e, cost.input, cost.output, now);
+    for (const rule of this.#tokens) rule.recharge(e, cost, now);
     e.input = cost.input;
     e.output = cost.output;
   }
@@ -99,7 +105,7 @@ export class MemoryStore implements LimiterStore {
       report.kind === 'requests'
         ? closest(this.#requests, report.windowMs)
         : closest(
-            this.#tokens.filter((r) => r.dimension === report.kind),
+            this.#tokens.filter((r) => r.kind === report.kind),
             report.windowMs,
           );
     if (rule === undefined) return 0;
@@ -128,15 +134,12 @@ export class MemoryStore implements LimiterStore {
   usage(now: number): StoreUsage {
     // What the limiter counts as used: ours plus what others were seen to use.
     const used = (rule: RequestWindow | TokenWindow<MemoryEntry>): number => rule.used(now) + rule.others.at(now);
-    const tokenUsage = (dimension: TokenDimension): WindowUsage[] =>
-      this.#tokens
-        .filter((rule) => rule.dimension === dimension)
-        .map((rule) => windowUsage(rule.limit, rule.windowMs, used(rule)));
+    const of = (rule: RequestWindow | TokenWindow<MemoryEntry>): WindowUsage =>
+      windowUsage(rule.limit, rule.windowMs, used(rule));
     return {
-      requests: this.#requests.map((rule) => windowUsage(rule.limit, rule.windowMs, used(rule))),
-      tokens: tokenUsage('tokens'),
-      inputTokens: tokenUsage('inputTokens'),
-      outputTokens: tokenUsage('outputTokens'),
+      ...perWindowKind((kind) =>
+        kind === 'requests' ? this.#requests.map(of) : this.#tokens.filter((rule) => rule.kind === kind).map(of),
+      ),
       inFlight: this.#inFlight,
       pausedUntil: this.#pausedUntil > now ? this.#pausedUntil : 0,
     };

@@ -40,12 +40,36 @@ export interface StoreUsage extends PerWindowKind<readonly WindowUsage[]> {
 
 /**
  * Where a limiter's window state lives. The limiter owns the queue, the timer and the leases; the
- * store only answers "may this cost start now, and if not, when?" and keeps the books. Every
- * method may answer synchronously (memory) or with a promise (Redis); the scheduler handles both,
- * and asks a store at most one `admit` at a time.
+ * store only answers "may this cost start now, and if not, when?" and keeps the books.
+ *
+ * Which methods may answer with a promise:
+ * - `admit`, `reconcile`, `cancel`, `release`, `restamp`, `pause` and `close` may (a remote store
+ *   answers later); the limiter asks at most one `admit` at a time and reports failed writes as
+ *   `storeError` events.
+ * - `configure`, `earliest`, `withdraw`, `learnOthersShare` and `usage` must answer at once: the
+ *   limiter reads their result in the same turn (`stats()` is synchronous).
+ *
+ * A store declares what it can do: `synchronous: true` (every method answers at once) gives the
+ * limiter its fast path and makes `tryAcquire` work; each optional method it leaves out is a
+ * capability it lacks, which `storeCapabilities(store)` lists and the limiter reports when an
+ * option needs it. `forestall/testing` exports `storeConformance()` to check a store against this
+ * contract.
  */
 export interface LimiterStore {
-  /** Sets or replaces the limits. Existing entries are kept and counted against the new limits. */
+  /**
+   * `true`: every method answers at once, never with a promise. The limiter then admits without
+   * waiting a turn and `tryAcquire()` can return leases. A store that says so and returns a
+   * promise anyway fails that call with a `TypeError` (the waiter is rejected, never left hanging).
+   * @default false
+   */
+  readonly synchronous?: boolean | undefined;
+  /**
+   * `true`: the store measures windows with a clock of its own (Redis's `TIME`), not the `now` it is
+   * given, so a fake clock cannot drive it; times it returns are still on the limiter's clock.
+   * @default false
+   */
+  readonly ownClock?: boolean | undefined;
+  /** Sets or replaces the limits. Existing entries are kept and counted against the new limits. At once. */
   configure(limits: ResolvedLimits): void;
   /**
    * Admits `cost` now if every limit allows it, taking all of them at once; otherwise returns when
@@ -54,11 +78,12 @@ export interface LimiterStore {
    */
   admit(cost: Cost, now: number, waiter?: object): MaybePromise<AdmitResult>;
   /**
-   * When `cost` could start, without taking anything (`now` if at once). Optional: a store that
-   * cannot answer cheaply leaves it out, and the limiter then skips its early timeout check.
+   * When `cost` could start, without taking anything (`now` if at once). At once. Optional: a store
+   * that cannot answer cheaply leaves it out, and the limiter then skips its early timeout check
+   * (a wait that cannot end before `timeoutMs` is rejected at the deadline instead of at once).
    */
   earliest?(cost: Cost, now: number): number;
-  /** The waiter left the queue: forget any slot booked for it. */
+  /** The waiter left the queue: forget any slot booked for it. At once. Optional (no bookings). */
   withdraw?(waiter: object): void;
   /** Replaces the entry's token charge; the entry keeps its start time. */
   reconcile(entry: StoreEntry, cost: Cost, now: number): MaybePromise<void>;
@@ -69,19 +94,19 @@ export interface LimiterStore {
   /**
    * Counts the entry from `at` (later than its admission, no later than `now`) instead of its
    * admission: the provider counted the request when it arrived, which is no later than when its
-   * response headers came back. Optional.
+   * response headers came back. Optional: without it a request counts from its admission.
    */
   restamp?(entry: StoreEntry, at: number, now: number): MaybePromise<void>;
   /**
    * The server says how much remains. When that is less than the store believes, someone else uses
    * the same quota: the difference becomes the others' share of the matching window, held until
    * `report.until` and refreshed by later reports. Returns the share in force (0 if none learned).
-   * Optional.
+   * At once. Optional: without it the limiter cannot learn others' use of a shared quota.
    */
   learnOthersShare?(report: RemainingReport, now: number): number;
   /** No admissions before `until`; never shortens a longer pause. */
   pause(until: number, now: number): MaybePromise<void>;
-  /** Window use at `now`. */
+  /** Window use at `now`. At once. */
   usage(now: number): StoreUsage;
   /** Frees resources (connections, timers). */
   close?(): MaybePromise<void>;

@@ -1,14 +1,7 @@
+import { type Cost, type TokenWindowKind, WINDOW_KIND_TABLE } from '../core/vocabulary.js';
 import { RingDeque } from '../internal/ring-deque.js';
 import { OthersShare } from './others-share.js';
 import { retentionMs, type WindowEntry } from './request-window.js';
-
-/** Which part of a cost a token window charges. */
-export type TokenDimension = 'tokens' | 'inputTokens' | 'outputTokens';
-
-/** The amount of `entry` a dimension charges. */
-export function amountOf(dimension: TokenDimension, input: number, output: number): number {
-  return dimension === 'tokens' ? input + output : dimension === 'inputTokens' ? input : output;
-}
 
 /**
  * At most `limit` tokens charged to requests that started in any interval of `span` ms. Each
@@ -23,21 +16,24 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
   /** Index in `log` of the oldest charge still in the window; those before it are kept a while. */
   #live = 0;
   readonly #retain: number;
+  /** The part of a cost this window charges (see `WINDOW_KIND_TABLE`). */
+  readonly charge: (cost: Cost) => number;
 
   constructor(
-    readonly dimension: TokenDimension,
+    readonly kind: TokenWindowKind,
     readonly limit: number,
     readonly windowMs: number,
     readonly span: number,
   ) {
     this.#retain = retentionMs(span);
+    this.charge = WINDOW_KIND_TABLE[kind].charge;
   }
 
   prune(now: number): void {
     const log = this.log;
     const horizon = now - this.span;
     for (let entry = log.at(this.#live); entry !== undefined && entry.start <= horizon; entry = log.at(this.#live)) {
-      this.#sum -= amountOf(this.dimension, entry.input, entry.output);
+      this.#sum -= this.charge(entry);
       this.#live++;
     }
     // Sums of non-integer charges drift; an empty window is exactly zero.
@@ -68,7 +64,7 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
     let freed = 0;
     for (let i = this.#live; i < this.log.length; i++) {
       const entry = this.log.at(i) as E;
-      freed += amountOf(this.dimension, entry.input, entry.output);
+      freed += this.charge(entry);
       if (freed >= excess) return entry.start + this.span;
     }
     // Only reachable if the cost exceeds the limit, which the limiter rejects before asking.
@@ -77,14 +73,14 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
 
   add(entry: E): void {
     this.log.push(entry);
-    this.#sum += amountOf(this.dimension, entry.input, entry.output);
+    this.#sum += this.charge(entry);
   }
 
   /** Applies a new charge to an entry still in the window (call before updating the entry). */
-  recharge(entry: E, input: number, output: number, now: number): void {
+  recharge(entry: E, cost: Cost, now: number): void {
     this.prune(now);
     if (entry.start + this.span <= now) return;
-    this.#sum += amountOf(this.dimension, input, output) - amountOf(this.dimension, entry.input, entry.output);
+    this.#sum += this.charge(cost) - this.charge(entry);
   }
 
   remove(entry: E, now: number): void {
@@ -95,7 +91,7 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
       this.#live--;
       return;
     }
-    this.#sum -= amountOf(this.dimension, entry.input, entry.output);
+    this.#sum -= this.charge(entry);
     if (this.#live === this.log.length) this.#sum = 0;
   }
 
@@ -105,7 +101,7 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
     // Already outside the window: nothing to count. Otherwise it sorts after every charge that left.
     if (entry.start + this.span <= now) return;
     this.log.insertBefore(entry, (existing) => existing.start > entry.start);
-    this.#sum += amountOf(this.dimension, entry.input, entry.output);
+    this.#sum += this.charge(entry);
   }
 
   /** Our charges in the window (others' share not included). */
@@ -121,7 +117,7 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
     for (let i = this.#live - 1; i >= 0; i--) {
       const entry = this.log.at(i) as E;
       if (entry.start + this.span <= since) break;
-      sum += amountOf(this.dimension, entry.input, entry.output);
+      sum += this.charge(entry);
     }
     return sum;
   }

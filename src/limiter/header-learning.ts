@@ -1,0 +1,69 @@
+import type { OthersShareEvent } from '../core/events.js';
+import { WINDOW_KINDS, type WindowKind, type WindowLimit } from '../core/vocabulary.js';
+import type { RateLimitSnapshot } from '../providers/types.js';
+import type { LimiterStore } from '../stores/store.js';
+import type { Limits } from './limits.js';
+
+/** The window OpenAI-style headers mean when they do not say (they carry no window). */
+const ASSUMED_WINDOW_MS = 60_000;
+
+/**
+ * The limits a snapshot announces that the limiter should adopt: kinds the user did not set, with
+ * a usable limit that differs from the one in force.
+ */
+export function announcedLimits(snapshot: RateLimitSnapshot, limits: Limits): Partial<Record<WindowKind, WindowLimit>> {
+  const adopted: Partial<Record<WindowKind, WindowLimit>> = {};
+  for (const kind of WINDOW_KINDS) {
+    const window = snapshot[kind];
+    if (window?.limit === undefined || limits.userSet(kind)) continue;
+    const limit = kind === 'requests' ? Math.floor(window.limit) : window.limit;
+    const windowMs = window.windowMs ?? ASSUMED_WINDOW_MS;
+    if (!(limit >= 1) || !Number.isFinite(limit) || !(windowMs > 0) || !Number.isFinite(windowMs)) continue;
+    const current = limits.resolved[kind];
+    if (current.length === 1 && current[0]?.limit === limit && current[0].windowMs === windowMs) continue;
+    adopted[kind] = { limit, windowMs };
+  }
+  return adopted;
+}
+
+/**
+ * Hands what the server says remains of each window to the store, which learns others' share of
+ * the quota from it. Returns the shares in force, for the `othersShare` event.
+ */
+export function learnOthersShares(
+  store: Required<Pick<LimiterStore, 'learnOthersShare'>>,
+  snapshot: RateLimitSnapshot,
+  limits: Limits,
+  since: number,
+  now: number,
+): OthersShareEvent[] {
+  const learned: OthersShareEvent[] = [];
+  for (const kind of WINDOW_KINDS) {
+    const window = snapshot[kind];
+    const remaining = window?.remaining;
+    if (remaining === undefined || !(remaining >= 0) || !Number.isFinite(remaining)) continue;
+    const windowMs = window?.windowMs ?? matchingOrLongestWindowMs(limits, kind, window?.windowMs);
+    // Others go on using the quota after what the server reported has cleared: hold their share
+    // one window beyond the reset (later responses refresh it while they still show it).
+    const resetMs = (window?.resetMs ?? windowMs) + windowMs;
+    const amount = store.learnOthersShare(
+      { kind, windowMs: window?.windowMs, remaining, since: Math.min(since, now), until: now + Math.max(0, resetMs) },
+      now,
+    );
+    if (amount > 0) learned.push({ kind, amount, remaining });
+  }
+  return learned;
+}
+
+/** Whether the snapshot says what remains of any window (so a store could learn others' share). */
+export function reportsRemaining(snapshot: RateLimitSnapshot): boolean {
+  return WINDOW_KINDS.some((kind) => snapshot[kind]?.remaining !== undefined);
+}
+
+/** The length of the limiter's window of `kind` that a report about `windowMs` applies to. */
+function matchingOrLongestWindowMs(limits: Limits, kind: WindowKind, windowMs: number | undefined): number {
+  const windows = limits.resolved[kind];
+  if (windows.length === 0) return ASSUMED_WINDOW_MS;
+  const exact = windows.find((w) => w.windowMs === windowMs);
+  return exact?.windowMs ?? Math.max(...windows.map((w) => w.windowMs));
+}

@@ -1,0 +1,232 @@
+import { AcquireTimeoutError } from '../core/errors.js';
+import type { RejectReason } from '../core/events.js';
+import type { Cost } from '../core/vocabulary.js';
+import type { Clock, TimerHandle } from '../internal/clock.js';
+import { DeadlineHeap } from '../internal/deadline-heap.js';
+import { WaiterQueue } from '../internal/waiter-queue.js';
+import type { StoreEntry } from '../stores/store.js';
+import type { Lease } from './lease.js';
+import { type LateAnswer, PENDING, type StoreDriver } from './store-driver.js';
+import { Waiter } from './waiter.js';
+
+/** What the scheduler asks of the limiter it serves. */
+export interface SchedulerHost {
+  /** Issues the lease of an admitted waiter. */
+  lease(entry: StoreEntry, cost: Cost, waitedMs: number, now: number, priority: number): Lease;
+  /** A waiter left the queue rejected. */
+  rejected(reason: RejectReason, error: unknown): void;
+  /** A caller joined the queue (`queued` is the queue's length with it). */
+  queued(queued: number, priority: number): void;
+  /** The queue may have run empty: the limiter may be idle. */
+  settled(): void;
+}
+
+/**
+ * The queue and its one timer: waiters by priority then arrival, a deadline heap for `timeoutMs`
+ * (no timer per waiter), and one timer set for when the head can start (none while nobody waits).
+ * The head is never overtaken by a cheaper request behind it.
+ */
+export class Scheduler {
+  readonly #clock: Clock;
+  readonly #driver: StoreDriver;
+  readonly #host: SchedulerHost;
+  readonly #queue = new WaiterQueue<Waiter>();
+  readonly #deadlines = new DeadlineHeap<Waiter>();
+  #timer: TimerHandle | undefined = undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #draining = false;
+  #redrain = false;
+  #closed = false;
+  readonly #onAbort = (waiter: Waiter): void => this.#abort(waiter);
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    this.drain();
+  };
+
+  constructor(clock: Clock, driver: StoreDriver, host: SchedulerHost) {
+    this.#clock = clock;
+    this.#driver = driver;
+    this.#host = host;
+  }
+
+  /** Callers waiting. */
+  get size(): number {
+    return this.#queue.size;
+  }
+
+  /** Whether someone of `priority` or higher waits (a newcomer of `priority` must queue behind). */
+  hasAtLeast(priority: number): boolean {
+    return this.#queue.hasAtLeast(priority);
+  }
+
+  /** Queues a caller; the promise settles when it is admitted, rejected or aborted. */
+  enqueue(
+    cost: Cost,
+    priority: number,
+    now: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Lease> {
+    const deadline = timeoutMs === Number.POSITIVE_INFINITY ? undefined : now + timeoutMs;
+    const waiter = new Waiter(this.#onAbort, cost, priority, now, deadline, signal);
+    const promise = new Promise<Lease>((resolve) => {
+      waiter.resolve = resolve;
+    });
+    this.#queue.push(waiter);
+    if (deadline !== undefined) this.#deadlines.push(waiter);
+    signal?.addEventListener('abort', waiter, { once: true });
+    this.#host.queued(this.#queue.size, priority);
+    if (this.#queue.peek() === waiter) this.drain();
+    else if (deadline !== undefined) this.#setTimer(this.#nextDeadline());
+    return promise;
+  }
+
+  /** Rejects every waiter for which `check` returns an error (new limits made its cost impossible). */
+  rejectWhere(reason: RejectReason, check: (cost: Cost) => unknown): void {
+    for (const waiter of this.#queue) {
+      const error = check(waiter.cost);
+      if (error !== undefined) this.#evict(waiter, reason, error);
+    }
+  }
+
+  /** Rejects every waiter with `error` and stops the timer; later drains do nothing. */
+  close(error: unknown): void {
+    this.#closed = true;
+    this.#clearTimer();
+    // Evicting takes each waiter out of the deadline heap too.
+    for (const waiter of this.#queue) this.#evict(waiter, 'closed', error);
+  }
+
+  /** Admits waiters from the head while the store allows, then sets the one timer. */
+  drain(): void {
+    if (this.#draining) {
+      this.#redrain = true;
+      return;
+    }
+    this.#draining = true;
+    try {
+      do {
+        this.#redrain = false;
+        this.#drainOnce();
+      } while (this.#redrain);
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  #drainOnce(): void {
+    for (;;) {
+      const now = this.#clock.now();
+      let expired = this.#deadlines.peek();
+      while (expired?.deadline !== undefined && expired.deadline <= now) {
+        this.#timeOut(expired, now);
+        expired = this.#deadlines.peek();
+      }
+      const head = this.#queue.peek();
+      if (head === undefined || this.#closed) {
+        this.#clearTimer();
+        this.#host.settled();
+        return;
+      }
+      let answer: StoreEntry | number | typeof PENDING;
+      try {
+        answer = this.#driver.admitHead(head, now);
+      } catch (error) {
+        this.#evict(head, 'store', error);
+        continue;
+      }
+      if (answer === PENDING) {
+        this.#setTimer(this.#nextDeadline());
+        return;
+      }
+      if (typeof answer === 'number') {
+        if (this.#beyondDeadline(head, answer)) {
+          // The head cannot start before its deadline: say so now rather than at the deadline.
+          this.#timeOut(head, now);
+          continue;
+        }
+        this.#setTimer(Math.min(answer, this.#nextDeadline()));
+        return;
+      }
+      this.#grant(head, answer, now);
+    }
+  }
+
+  /** What an asynchronous store answered about `waiter`, once it answered. */
+  answer(waiter: Waiter, answer: LateAnswer): void {
+    const now = this.#clock.now();
+    if ('entry' in answer) {
+      if (waiter.waiting && !this.#closed) this.#grant(waiter, answer.entry, now);
+      // The waiter left while the store admitted it: the request is never sent.
+      else this.#driver.undo(answer.entry, now);
+    } else if ('at' in answer) {
+      if (waiter.waiting && this.#beyondDeadline(waiter, answer.at)) this.#timeOut(waiter, now);
+    } else if (waiter.waiting) {
+      this.#evict(waiter, 'store', answer.error);
+    }
+    this.drain();
+  }
+
+  /** Infinity means "when a lease is released": unknown, so not a reason to give up early. */
+  #beyondDeadline(waiter: Waiter, at: number): boolean {
+    return waiter.deadline !== undefined && at !== Number.POSITIVE_INFINITY && at > waiter.deadline;
+  }
+
+  #timeOut(waiter: Waiter, now: number): void {
+    this.#evict(waiter, 'timeout', new AcquireTimeoutError(waiter.timeoutMs, now - waiter.enqueuedAt));
+  }
+
+  #grant(waiter: Waiter, entry: StoreEntry, now: number): void {
+    this.#detach(waiter);
+    waiter.resolve(this.#host.lease(entry, waiter.cost, now - waiter.enqueuedAt, now, waiter.priority));
+  }
+
+  /** Takes a waiter out of the queue, the deadline heap, its signal's listeners and the store's bookings. */
+  #detach(waiter: Waiter): void {
+    this.#queue.remove(waiter);
+    this.#deadlines.remove(waiter);
+    waiter.signal?.removeEventListener('abort', waiter);
+    this.#driver.withdraw(waiter);
+  }
+
+  #evict(waiter: Waiter, reason: RejectReason, error: unknown): void {
+    this.#detach(waiter);
+    waiter.reject(error);
+    this.#host.rejected(reason, error);
+  }
+
+  #abort(waiter: Waiter): void {
+    if (!waiter.waiting) return;
+    const wasHead = this.#queue.peek() === waiter;
+    this.#evict(waiter, 'aborted', waiter.signal?.reason);
+    // Those behind a head that could not start may fit now.
+    if (wasHead) this.drain();
+    else this.#host.settled();
+  }
+
+  #nextDeadline(): number {
+    return this.#deadlines.peek()?.deadline ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Makes sure the one timer fires no later than `at`; an earlier wake-up re-arms for the rest. */
+  #setTimer(at: number): void {
+    if (at === Number.POSITIVE_INFINITY) {
+      this.#clearTimer();
+      return;
+    }
+    if (this.#timer !== undefined) {
+      if (this.#timerAt <= at) return;
+      this.#clock.clearTimeout(this.#timer);
+    }
+    this.#timerAt = at;
+    this.#timer = this.#clock.setTimeout(this.#onTimer, Math.max(0, Math.ceil(at - this.#clock.now())));
+  }
+
+  #clearTimer(): void {
+    if (this.#timer === undefined) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+}
