@@ -16,6 +16,8 @@ export { TokenBudgetLimiter } from './limiter/token-budget-limiter.js';
 export type { TokenBudgetLimiterOptions } from './limiter/token-budget-limiter.js';
 export { Lease } from './limiter/lease.js';
 export { MemoryStore } from './stores/memory-store.js';
+export { storeCapabilities } from './stores/capabilities.js';
+export type { StoreCapabilities, StoreCapability } from './stores/capabilities.js';
 export type {
   LimiterStore,
   AdmitResult,
@@ -25,7 +27,8 @@ export type {
   StoreUsage,
 } from './stores/store.js';
 export type { Cost, ResolvedLimits, ResolvedWindow, WindowKind, WindowUsage } from './core/vocabulary.js';
-export type { AcquireOptions, LimiterOptions, ObserveOptions, ReconcileOptions } from './limiter/options.js';
+export type { AcquireOptions } from './core/vocabulary.js';
+export type { LimiterOptions, ObserveOptions, ReconcileOptions } from './limiter/options.js';
 export type { LimitOptions, TokenCost, WindowLimit } from './core/vocabulary.js';
 export type {
   AcquiredEvent,

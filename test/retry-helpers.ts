@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RateLimitedEvent, RetryEvent } from '../src/core/events.js';
 import type { RetryLease, RetryLimiter } from '../src/retry/types.js';
-import type { AcquireOptions } from '../src/limiter/options.js';
+import type { AcquireOptions } from '../src/core/vocabulary.js';
 
 // The project's fake clock and seeded random, re-exported so retry tests import from one place.
 export { FakeClock } from '../src/testing/fake-clock.js';

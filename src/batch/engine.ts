@@ -4,7 +4,7 @@ import type { Lease } from '../limiter/lease.js';
 import type { Limiter } from '../limiter/limiter.js';
 import { retry } from '../retry/retry.js';
 import type { RetryLimiter } from '../retry/types.js';
-import type { AcquireOptions } from '../limiter/options.js';
+import type { AcquireOptions } from '../core/vocabulary.js';
 import type { BatchResult, BatchWorker, ResolvedBatchOptions } from './options.js';
 import { ProgressMeter, type BatchProgress, type ProgressCounts } from './progress.js';
 

@@ -13,7 +13,7 @@ import {
 import type { Lease } from '../limiter/lease.js';
 import type { Limiter } from '../limiter/limiter.js';
 import { resolveRetryOptions, type RetryOptions } from '../retry/options.js';
-import type { AcquireOptions } from '../limiter/options.js';
+import type { AcquireOptions } from '../core/vocabulary.js';
 import type { BatchProgress } from './progress.js';
 
 /** What a batch worker receives besides the item. */

@@ -111,3 +111,15 @@ export interface LimitOptions extends Partial<PerWindowKind<WindowLimits | undef
    */
   readonly marginMs?: number | undefined;
 }
+
+/** Options of `limiter.acquire()` and `limiter.tryAcquire()`. */
+export interface AcquireOptions {
+  /** The token reservation: a number (input tokens) or `{ input, output }`. @default 0 */
+  readonly tokens?: TokenCost | undefined;
+  /** Higher goes first; equal priorities are served in arrival order. @default 0 */
+  readonly priority?: number | undefined;
+  /** Aborting it removes the caller from the queue and rejects with the signal's reason. */
+  readonly signal?: AbortSignal | undefined;
+  /** Reject with `AcquireTimeoutError` when not admitted within this many ms. */
+  readonly timeoutMs?: number | undefined;
+}

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { callable, plainObject } from './validate.js';
 
 /** An opaque timer handle returned by a {@link Clock}. */
 export type TimerHandle = unknown;
@@ -24,3 +25,12 @@ export const systemClock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
+
+/** Checks a clock handed in as an option: an object with `now`, `setTimeout` and `clearTimeout`. */
+export function validateClock(value: unknown): Clock {
+  const clock = plainObject('clock', value);
+  callable('clock.now', clock.now);
+  callable('clock.setTimeout', clock.setTimeout);
+  callable('clock.clearTimeout', clock.clearTimeout);
+  return value as Clock;
+}

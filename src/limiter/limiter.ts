@@ -2,17 +2,9 @@ import { TypedEmitter } from 'tiny-typed-emitter';
 import { AcquireTimeoutError, LimiterClosedError, QueueFullError } from '../core/errors.js';
 import type { LimiterEvents, RejectReason, StoreErrorEvent } from '../core/events.js';
 import { type Cost, perWindowKind, type LimitOptions, type TokenCost } from '../core/vocabulary.js';
-import { type Clock, systemClock } from '../internal/clock.js';
-import {
-  abortSignal,
-  callable,
-  finiteNumber,
-  knownKeys,
-  nonNegativeNumber,
-  plainObject,
-} from '../internal/validate.js';
+import { type Clock, systemClock, validateClock } from '../internal/clock.js';
+import { abortSignal, finiteNumber, knownKeys, nonNegativeNumber, plainObject } from '../internal/validate.js';
 import type { RateLimitSnapshot } from '../providers/types.js';
-import { retry } from '../retry/retry.js';
 import {
   type StoreCapabilities,
   type StoreCapability,
@@ -24,36 +16,14 @@ import type { StoreEntry } from '../stores/store.js';
 import { announcedLimits, learnOthersShares, reportsRemaining } from './header-learning.js';
 import { Lease, type LeaseOwner } from './lease.js';
 import { LIMIT_KEYS, Limits, resolveCost } from './limits.js';
-import type {
-  AcquireOptions,
-  LimiterOptions,
-  LimiterStats,
-  ObserveOptions,
-  RunContext,
-  RunOptions,
-} from './options.js';
+import type { AcquireOptions } from '../core/vocabulary.js';
+import type { LimiterOptions, LimiterStats, ObserveOptions, RunContext, RunOptions } from './options.js';
+import { runWithLease } from './run.js';
 import { Scheduler } from './scheduler.js';
 import { StoreDriver } from './store-driver.js';
 
 const ACQUIRE_KEYS = new Set(['tokens', 'priority', 'signal', 'timeoutMs']);
 const ZERO_COST: Cost = Object.freeze({ input: 0, output: 0 });
-
-/** A signal that never aborts, for runs without one. */
-const NEVER_ABORTED = new AbortController().signal;
-
-function withoutRetry(options: RunOptions<unknown>): AcquireOptions {
-  if (!Object.hasOwn(options, 'retry')) return options;
-  const { retry: _ignored, ...acquire } = options;
-  return acquire;
-}
-
-function validateClock(value: unknown): Clock {
-  const clock = plainObject('clock', value);
-  callable('clock.now', clock.now);
-  callable('clock.setTimeout', clock.setTimeout);
-  callable('clock.clearTimeout', clock.clearTimeout);
-  return value as Clock;
-}
 
 /**
  * A rate limiter for API callers: sliding-window request limits, token budgets and a concurrency
@@ -243,23 +213,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    * does. With `{ retry: { ... } }`, failed attempts are retried as `retry()` does, each with its
    * own lease.
    */
-  async run<T>(fn: (lease: Lease, context: RunContext) => T | PromiseLike<T>, options?: RunOptions<T>): Promise<T> {
-    callable('fn', fn);
-    if (options?.retry !== undefined) {
-      const { retry: retryOptions, ...acquire } = options;
-      plainObject('retry', retryOptions);
-      return retry<T, Lease>(async (context) => fn(context.lease as Lease, context), {
-        ...retryOptions,
-        limiter: this,
-        acquire,
-      });
-    }
-    const lease = await this.acquire(options === undefined ? undefined : withoutRetry(options));
-    try {
-      return await fn(lease, { attempt: 1, signal: options?.signal ?? NEVER_ABORTED });
-    } finally {
-      lease.release();
-    }
+  run<T>(fn: (lease: Lease, context: RunContext) => T | PromiseLike<T>, options?: RunOptions<T>): Promise<T> {
+    return runWithLease(this, fn, options);
   }
 
   /**

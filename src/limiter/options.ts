@@ -1,6 +1,6 @@
 import type { Clock } from '../internal/clock.js';
 import type { LimiterStore } from '../stores/store.js';
-import type { LimitOptions, PerWindowKind, TokenCost, WindowUsage } from '../core/vocabulary.js';
+import type { AcquireOptions, LimitOptions, PerWindowKind, WindowUsage } from '../core/vocabulary.js';
 import type { RetryOptions } from '../retry/options.js';
 import type { Lease } from './lease.js';
 
@@ -33,18 +33,6 @@ export interface ObserveOptions {
 export interface ReconcileOptions {
   /** Also count the request from now (see `lease.restamp()`). @default false */
   readonly restamp?: boolean | undefined;
-}
-
-/** Options of `limiter.acquire()` and `limiter.tryAcquire()`. */
-export interface AcquireOptions {
-  /** The token reservation: a number (input tokens) or `{ input, output }`. @default 0 */
-  readonly tokens?: TokenCost | undefined;
-  /** Higher goes first; equal priorities are served in arrival order. @default 0 */
-  readonly priority?: number | undefined;
-  /** Aborting it removes the caller from the queue and rejects with the signal's reason. */
-  readonly signal?: AbortSignal | undefined;
-  /** Reject with `AcquireTimeoutError` when not admitted within this many ms. */
-  readonly timeoutMs?: number | undefined;
 }
 
 /** What `limiter.stats()` reports. */

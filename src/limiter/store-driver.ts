@@ -1,6 +1,6 @@
 import type { StoreErrorEvent } from '../core/events.js';
 import type { Cost, ResolvedLimits } from '../core/vocabulary.js';
-import { type StoreCapabilities, storeCapabilities } from '../stores/capabilities.js';
+import { type StoreCapabilities, storeCapabilities, storeName } from '../stores/capabilities.js';
 import type { AdmitResult, LimiterStore, StoreEntry, StoreUsage } from '../stores/store.js';
 import type { Waiter } from './waiter.js';
 
@@ -154,7 +154,7 @@ export class StoreDriver {
   #notSynchronous(operation: string, result: PromiseLike<unknown>): TypeError {
     // The promise still settles: keep its failure from becoming an unhandled rejection.
     result.then(undefined, () => undefined);
-    const name = this.store.constructor?.name ?? 'store';
+    const name = storeName(this.store);
     return new TypeError(
       `The ${name} declares \`synchronous: true\`, but its \`${operation}\` returned a promise; leave \`synchronous\` out for a store that answers later`,
     );

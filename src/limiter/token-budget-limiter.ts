@@ -1,7 +1,7 @@
 import { Limiter } from './limiter.js';
 import type { Lease } from './lease.js';
 import { type SingleWindowOptions, singleWindowOptions } from './single-window.js';
-import type { AcquireOptions } from './options.js';
+import type { AcquireOptions } from '../core/vocabulary.js';
 
 /** Options of `new TokenBudgetLimiter()`: one token budget, plus any other limiter option. */
 export interface TokenBudgetLimiterOptions extends SingleWindowOptions {}

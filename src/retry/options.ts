@@ -11,7 +11,7 @@ import {
   positiveInteger,
   positiveNumber,
 } from '../internal/validate.js';
-import type { AcquireOptions } from '../limiter/options.js';
+import type { AcquireOptions } from '../core/vocabulary.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { RetryLease, RetryLimiter, ShouldRetryContext } from './types.js';
 

@@ -1,5 +1,5 @@
 import type { RateLimitedEvent, RetryEvent } from '../core/events.js';
-import type { AcquireOptions } from '../limiter/options.js';
+import type { AcquireOptions } from '../core/vocabulary.js';
 
 /**
  * The part of a lease that `retry` uses. A `Lease` from `limiter.acquire()` has all of it; any

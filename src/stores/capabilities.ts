@@ -70,9 +70,15 @@ const CONSEQUENCES: Partial<Record<StoreCapability, string>> = {
  * a process warning with code `FORESTALL_STORE_CAPABILITY` (silence would hide a weaker limit).
  */
 export function warnMissingCapability(store: LimiterStore, capability: StoreCapability, operation: string): void {
-  const name = store.constructor?.name ?? 'store';
+  const name = storeName(store);
   process.emitWarning(
     `${operation} needs a store with \`${capability}\`, which this ${name} does not have: ${CONSEQUENCES[capability] ?? 'it has no effect'}.`,
     { type: 'ForestallWarning', code: 'FORESTALL_STORE_CAPABILITY' },
   );
+}
+
+/** A store's class name for messages, or `store` for a plain object. */
+export function storeName(store: LimiterStore): string {
+  const ctor = (store as { constructor?: { name?: string } }).constructor;
+  return ctor !== undefined && ctor !== Object && ctor.name ? ctor.name : 'store';
 }
