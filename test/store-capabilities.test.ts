@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type Cost,
+  createLimitedFetch,
   Lease,
   Limiter,
   type LimiterStore,
@@ -155,5 +156,18 @@ describe('a store that breaks its word', () => {
     limiter.on('storeError', storeError);
     (await limiter.acquire()).release();
     expect(storeError).toHaveBeenCalledWith({ operation: 'release', error: expect.any(TypeError) });
+  });
+});
+
+describe('options that need a capability the store lacks', () => {
+  it("createLimitedFetch refuses an explicit countFrom: 'response' on a store that cannot restamp", () => {
+    const limiter = new Limiter({ store: forwardingStore() });
+    expect(() => createLimitedFetch({ limiter, provider: 'openai', countFrom: 'response' })).toThrow(
+      /`countFrom: 'response'` needs a store that can restamp/,
+    );
+    expect(() => createLimitedFetch({ limiter, provider: 'openai', countFrom: 'admission' })).not.toThrow();
+    expect(() =>
+      createLimitedFetch({ limiter: new Limiter(), provider: 'openai', countFrom: 'response' }),
+    ).not.toThrow();
   });
 });

@@ -259,6 +259,13 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
   if (o.countFrom !== undefined && o.countFrom !== 'response' && o.countFrom !== 'admission') {
     throw new RangeError(`Expected \`countFrom\` to be 'response' or 'admission', got ${JSON.stringify(o.countFrom)}`);
   }
+  if (o.countFrom === 'response' && source instanceof Limiter && !source.capabilities.arrivalTime) {
+    // Asked for explicitly, it cannot take effect: say so now. Left at its default, the limiter
+    // warns once on the first request instead (FORESTALL_STORE_CAPABILITY).
+    throw new TypeError(
+      "`countFrom: 'response'` needs a store that can restamp (`capabilities.arrivalTime`); this limiter's store cannot: use `countFrom: 'admission'`",
+    );
+  }
   const restamp = o.countFrom !== 'admission';
   const sync = o.sync !== false;
   const maxCountDelayMs =

@@ -112,16 +112,16 @@ export class StoreDriver {
   }
 
   reconcile(entry: StoreEntry, cost: Cost, now: number): void {
-    this.#written(this.store.reconcile(entry, cost, now), 'reconcile');
+    this.#reportFailures(this.store.reconcile(entry, cost, now), 'reconcile');
   }
 
   cancel(entry: StoreEntry, now: number): void {
-    this.#written(this.store.cancel(entry, now), 'cancel');
+    this.#reportFailures(this.store.cancel(entry, now), 'cancel');
   }
 
   release(entry: StoreEntry, now: number): void {
     const result = this.store.release(entry, now);
-    if (result !== undefined) this.#written(result, 'release');
+    if (result !== undefined) this.#reportFailures(result, 'release');
     // A waiter told to ask again later because every slot was taken may start now: ask at once.
     if (!this.synchronous) this.#notBeforeFor = undefined;
   }
@@ -129,12 +129,12 @@ export class StoreDriver {
   /** Counts the entry from `at`; false when the store cannot (no `restamp`). */
   restamp(entry: StoreEntry, at: number, now: number): boolean {
     if (this.store.restamp === undefined) return false;
-    this.#written(this.store.restamp(entry, at, now), 'restamp');
+    this.#reportFailures(this.store.restamp(entry, at, now), 'restamp');
     return true;
   }
 
   pause(until: number, now: number): void {
-    this.#written(this.store.pause(until, now), 'pause');
+    this.#reportFailures(this.store.pause(until, now), 'pause');
   }
 
   close(): Promise<void> | void {
@@ -142,7 +142,7 @@ export class StoreDriver {
   }
 
   /** A write that answers with a promise must not fail silently, nor as an unhandled rejection. */
-  #written(result: unknown, operation: WriteOperation): void {
+  #reportFailures(result: unknown, operation: WriteOperation): void {
     if (!isThenable(result)) return;
     if (this.synchronous) {
       this.#onWriteError(operation, this.#notSynchronous(operation, result));
