@@ -16,14 +16,46 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+/** The longest delay Node's timers hold (2^31-1 ms, 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A delay longer than Node's timers hold, as a chain of timers that each stay under the cap. */
+class ChainedTimer {
+  #timer: ReturnType<typeof setTimeout>;
+
+  constructor(fn: () => void, ms: number) {
+    const end = performance.now() + ms;
+    const arm = (): ReturnType<typeof setTimeout> => {
+      const left = end - performance.now();
+      return setTimeout(
+        () => {
+          if (end - performance.now() > 0 && left > MAX_TIMER_MS) this.#timer = arm();
+          else fn();
+        },
+        Math.min(Math.max(0, left), MAX_TIMER_MS),
+      );
+    };
+    this.#timer = arm();
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
 /**
- * The real clock: `performance.now()` and Node's timers. `performance` comes from
- * `node:perf_hooks` because the global one is a lazy getter that costs a lookup on every call.
+ * The real clock: `performance.now()` and Node's timers, chained for delays longer than a timer
+ * holds (a monthly window, a day-long `retry-after`), so nothing fires early or warns.
+ * `performance` comes from `node:perf_hooks` because the global one is a lazy getter that costs a
+ * lookup on every call.
  */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setTimeout: (fn, ms) => (ms > MAX_TIMER_MS ? new ChainedTimer(fn, ms) : setTimeout(fn, ms)),
+  clearTimeout: (handle) => {
+    if (handle instanceof ChainedTimer) handle.clear();
+    else clearTimeout(handle as ReturnType<typeof setTimeout>);
+  },
 };
 
 /** Checks a clock handed in as an option: an object with `now`, `setTimeout` and `clearTimeout`. */
