@@ -7,8 +7,7 @@ import {
   type BatchResult,
   type BatchStreamResult,
 } from '../src/batch/run-batch.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from './helpers/sleep.js';
 
 /** An async iterable of 0..n-1 that counts how many items were pulled and whether it was closed. */
 function countingSource(n: number): AsyncIterable<number> & { pulled: number; closed: boolean } {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startMockServer, type MockServer, type MockServerOptions } from '../src/testing/index.js';
 import { runCli, startCli, useServers, useTempDirs } from './fixtures/cli-process.js';
+import { eventually } from './helpers/eventually.js';
 
 const KEY = 'sk-test-SECRET';
 const tempDir = useTempDirs();
@@ -66,14 +67,6 @@ function countLines(path: string): number {
   return n;
 }
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const until = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > until) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 describe('forestall batch', () => {
   it('killed with SIGKILL half-way and resumed: exactly one result per good line, finished work never sent again', async () => {
     const server = await start();
@@ -83,7 +76,7 @@ describe('forestall batch', () => {
     const args = ['batch', input, '--out', out, '--base-url', server.url, '--api-key', KEY, '--concurrency', '4'];
 
     const first = startCli(args);
-    await waitFor(() => countLines(out) >= 250, 25_000);
+    await eventually(() => countLines(out) >= 250, { timeoutMs: 25_000 });
     first.child.kill('SIGKILL');
     const killed = await first.done;
     expect(killed.signal).toBe('SIGKILL');
@@ -142,7 +135,7 @@ describe('forestall batch', () => {
     const run = startCli(['batch', input, '--out', out, '--base-url', server.url, '--concurrency', '6'], {
       OPENAI_API_KEY: KEY,
     });
-    await waitFor(() => countLines(out) >= 20, 25_000);
+    await eventually(() => countLines(out) >= 20, { timeoutMs: 25_000 });
     run.child.kill('SIGINT');
     const { code, stdout, stderr } = await run.done;
     expect(code).toBe(130);
@@ -171,9 +164,9 @@ describe('forestall batch', () => {
     const run = startCli(['batch', input, '--out', out, '--base-url', server.url, '--concurrency', '4'], {
       OPENAI_API_KEY: KEY,
     });
-    await waitFor(() => server.stats().requestsSeen.length >= 4, 25_000);
+    await eventually(() => server.stats().requestsSeen.length >= 4, { timeoutMs: 25_000 });
     run.child.kill('SIGINT');
-    await waitFor(() => run.stderr().includes('Ctrl-C again'), 5_000);
+    await eventually(() => run.stderr().includes('Ctrl-C again'), { timeoutMs: 5_000 });
     const second = performance.now();
     run.child.kill('SIGINT');
     const { code, stdout } = await run.done;

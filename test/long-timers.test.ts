@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Limiter, LimiterClosedError } from '../src/index.js';
+import { sleep } from './helpers/sleep.js';
 
 const overflows: string[] = [];
 const onWarning = (warning: Error): void => {
@@ -9,8 +10,6 @@ process.on('warning', onWarning);
 afterEach(() => {
   overflows.length = 0;
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('delays longer than a Node timer holds (2^31-1 ms) on the real clock', () => {
   it('a 3e9 ms window keeps its waiter waiting, without a TimeoutOverflowWarning', async () => {

@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRateLimitHeaders } from '../src/providers/headers.js';
 import { startMockServer, type MockServer, type MockServerOptions } from '../src/testing/index.js';
+import { sleep } from './helpers/sleep.js';
 
 const servers: MockServer[] = [];
 
@@ -15,8 +16,6 @@ async function start(options: MockServerOptions): Promise<MockServer> {
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function openai(server: MockServer): OpenAI {
   return new OpenAI({ apiKey: 'sk-test', baseURL: server.url, maxRetries: 0 });

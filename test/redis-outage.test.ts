@@ -11,6 +11,7 @@ import {
   uniqueKey,
   type RedisServer,
 } from './helpers/redis-server.js';
+import { eventually } from './helpers/eventually.js';
 
 type Client = Awaited<ReturnType<typeof nodeRedisClient>> | Awaited<ReturnType<typeof ioredisClient>>;
 
@@ -22,18 +23,8 @@ function raw(client: Client, args: string[]): Promise<unknown> {
     : (client as { sendCommand: (a: string[]) => Promise<unknown> }).sendCommand(args);
 }
 
-async function eventually(check: () => Promise<boolean>, ms = 3_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // Not reachable yet.
-    }
-    if (performance.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Redis may still be coming back: a check that fails counts as "not yet". */
+const UNTIL_BACK = { timeoutMs: 3_000, intervalMs: 10, retryOnError: true } as const;
 
 describeWithRedis('RedisStore when Redis fails', () => {
   const unhandled: unknown[] = [];
@@ -105,7 +96,7 @@ describeWithRedis('RedisStore when Redis fails', () => {
       expect(limiter.stats().requests[0]).toMatchObject({ limit: 5 });
 
       await server.restart();
-      await eventually(async () => events.includes('recovered'));
+      await eventually(async () => events.includes('recovered'), UNTIL_BACK);
       expect(store.state).toBe('redis');
       // The window of the local admissions passes; the clean-up of the admission the outage cut
       // short (its own script-cache miss) lands meanwhile.
@@ -136,7 +127,7 @@ describeWithRedis('RedisStore when Redis fails', () => {
       // Later callers are rejected at once, without another try.
       await expect(limiter.acquire()).rejects.toBeInstanceOf(RedisUnavailableError);
       await server.restart();
-      await eventually(async () => events.includes('recovered'));
+      await eventually(async () => events.includes('recovered'), UNTIL_BACK);
       (await limiter.acquire()).release();
     });
   });
@@ -175,10 +166,10 @@ describeWithRedis('RedisStore when Redis fails', () => {
     held.release();
 
     server.thaw();
-    await eventually(async () => events.includes('recovered'));
+    await eventually(async () => events.includes('recovered'), UNTIL_BACK);
     // The admission that timed out may have run once the server woke; it is given back too.
-    await eventually(async () => (await raw(client, ['ZCARD', store.keys.conc])) === 0);
-    await eventually(async () => (await raw(client, ['ZCARD', store.keys.log])) === 1);
+    await eventually(async () => (await raw(client, ['ZCARD', store.keys.conc])) === 0, UNTIL_BACK);
+    await eventually(async () => (await raw(client, ['ZCARD', store.keys.log])) === 1, UNTIL_BACK);
   });
 
   it('a client that was never connected (or was closed) counts as an outage', async () => {

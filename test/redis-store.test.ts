@@ -14,26 +14,17 @@ import {
   uniqueKey,
   type RedisServer,
 } from './helpers/redis-server.js';
+import { eventually } from './helpers/eventually.js';
+import { sleep } from './helpers/sleep.js';
 import { maxInAnyWindow, maxSumInAnyWindow } from './helpers/windows.js';
 
 type Client = Awaited<ReturnType<typeof nodeRedisClient>> | Awaited<ReturnType<typeof ioredisClient>>;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Sends a raw command through either client. */
 function raw(client: Client, args: string[]): Promise<unknown> {
   return 'call' in client && typeof client.status === 'string'
     ? (client as { call: (...a: string[]) => Promise<unknown> }).call(...args)
     : (client as { sendCommand: (a: string[]) => Promise<unknown> }).sendCommand(args);
-}
-
-/** Waits until `check` holds (fire-and-forget writes land a round trip later). */
-async function eventually(check: () => Promise<boolean>, ms = 2_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
 }
 
 describeWithRedis('RedisStore', () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { retry } from '../src/retry/retry.js';
+import { sleep } from './helpers/sleep.js';
 import { httpError, seededRandom } from './retry-helpers.js';
 
 const unhandled: unknown[] = [];
@@ -18,8 +19,6 @@ beforeEach(() => {
 afterEach(() => {
   process.off('unhandledRejection', onUnhandled);
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('retry under load (real timers)', () => {
   it('200 calls with 20% random failures and a fallback all settle, without unhandled rejections', async () => {

@@ -1,5 +1,6 @@
 import type { StoreErrorEvent } from '../core/events.js';
 import type { Cost, ResolvedLimits } from '../core/vocabulary.js';
+import { isThenable } from '../internal/is-thenable.js';
 import { type StoreCapabilities, storeCapabilities, storeName } from '../stores/capabilities.js';
 import type { AdmitResult, LimiterStore, StoreEntry, StoreUsage } from '../stores/store.js';
 import type { Waiter } from './waiter.js';
@@ -11,10 +12,6 @@ export const PENDING = Symbol('pending');
 export type LateAnswer = { readonly entry: StoreEntry } | { readonly at: number } | { readonly error: unknown };
 
 type WriteOperation = StoreErrorEvent['operation'];
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
-}
 
 /**
  * The protocol between the scheduler and a store: synchronous stores are asked directly (the hot

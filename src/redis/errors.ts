@@ -1,4 +1,5 @@
 import { ForestallError } from '../core/errors.js';
+import { messageOf } from '../internal/message-of.js';
 
 /**
  * Redis could not be reached (connection refused or lost, no answer within `commandTimeoutMs`,
@@ -42,10 +43,6 @@ export class RedisTimeoutError extends ForestallError {
     super(`Redis did not answer within ${timeoutMs} ms`);
     this.timeoutMs = timeoutMs;
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Constructor names of error replies: node-redis `ErrorReply` (and subclasses), ioredis `ReplyError`. */

@@ -1,6 +1,6 @@
 import type { RedisCommandClient } from './clients.js';
 import { isNoScript, RedisTimeoutError } from './errors.js';
-import type { RedisScript } from './scripts.js';
+import type { RedisScript } from './lua/prelude.js';
 
 /**
  * Runs scripts by EVALSHA, falling back to EVAL when the server's script cache does not hold them

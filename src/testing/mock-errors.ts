@@ -1,6 +1,7 @@
 import { formatGoDuration } from '../providers/go-duration.js';
+import { type PerWindowKind, WINDOW_KIND_TABLE, type WindowKind } from '../core/vocabulary.js';
 import type { Refusal } from './mock-limits.js';
-import type { MeterKind, MockProvider } from './mock-options.js';
+import type { MockProvider } from './mock-options.js';
 
 /** An error answer: status, JSON body and extra headers. */
 export interface ErrorReply {
@@ -34,22 +35,20 @@ function anthropicError(
   return { status, body: { type: 'error', error: { type, message }, request_id: requestId }, headers };
 }
 
-function openAiLimitName(kind: MeterKind, windowMs: number): string {
-  const unit = { requests: 'requests', tokens: 'tokens', inputTokens: 'input tokens', outputTokens: 'output tokens' }[
-    kind
-  ];
-  const short = { requests: 'R', tokens: 'T', inputTokens: 'IT', outputTokens: 'OT' }[kind];
+/** OpenAI's short names of the limits, as in `RPM` and `TPD`. */
+const OPENAI_SHORT: PerWindowKind<string> = { requests: 'R', tokens: 'T', inputTokens: 'IT', outputTokens: 'OT' };
+
+function openAiLimitName(kind: WindowKind, windowMs: number): string {
+  const unit = WINDOW_KIND_TABLE[kind].label;
+  const short = OPENAI_SHORT[kind];
   if (windowMs === 60_000) return `${unit} per min (${short}PM)`;
   if (windowMs === 86_400_000) return `${unit} per day (${short}PD)`;
   return `${unit} per ${formatGoDuration(windowMs)}`;
 }
 
-function anthropicLimitName(kind: MeterKind, limit: number, windowMs: number): string {
-  const unit = { requests: 'requests', tokens: 'tokens', inputTokens: 'input tokens', outputTokens: 'output tokens' }[
-    kind
-  ];
+function anthropicLimitName(kind: WindowKind, limit: number, windowMs: number): string {
   const per = windowMs === 60_000 ? 'minute' : formatGoDuration(windowMs);
-  return `${limit.toLocaleString('en-US')} ${unit} per ${per}`;
+  return `${limit.toLocaleString('en-US')} ${WINDOW_KIND_TABLE[kind].label} per ${per}`;
 }
 
 /**
@@ -79,7 +78,8 @@ export function rateLimitReply(
       'or try again later. You may also contact sales at https://claude.com/contact-sales to discuss your options for a rate limit increase.';
     return anthropicError(429, 'rate_limit_error', message, requestId, headers);
   }
-  const type = refusal.kind === 'requests' ? 'requests' : 'tokens';
+  // OpenAI's error type names what the window counts.
+  const type = WINDOW_KIND_TABLE[refusal.kind].unit;
   const on = openAiLimitName(refusal.kind, refusal.windowMs);
   const message =
     refusal.reason === 'too-large'

@@ -1,12 +1,13 @@
 import { formatGoDuration } from '../providers/go-duration.js';
 import type { MeterState } from './mock-limits.js';
-import type { MeterKind, MockProvider } from './mock-options.js';
+import type { WindowKind } from '../core/vocabulary.js';
+import type { MockProvider } from './mock-options.js';
 
 /**
  * The meter that binds hardest among several of one kind (e.g. 20/s and 500/min): least remaining,
  * then the longest reset. Providers report one value per header, so this is the one to show.
  */
-function binding(states: readonly MeterState[], kinds: readonly MeterKind[]): MeterState | undefined {
+function binding(states: readonly MeterState[], kinds: readonly WindowKind[]): MeterState | undefined {
   let out: MeterState | undefined;
   for (const s of states) {
     if (!kinds.includes(s.kind)) continue;
@@ -51,7 +52,7 @@ export function rateLimitHeaders(
     return headers;
   }
   const hasTokens = states.some((s) => s.kind === 'tokens');
-  const groups: readonly (readonly [string, readonly MeterKind[]])[] = [
+  const groups: readonly (readonly [string, readonly WindowKind[]])[] = [
     ['requests', ['requests']],
     ['tokens', hasTokens ? ['tokens'] : ['inputTokens', 'outputTokens']],
     ['input-tokens', ['inputTokens']],

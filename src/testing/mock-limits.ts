@@ -1,5 +1,12 @@
+import {
+  type PerWindowKind,
+  type ResolvedWindow,
+  WINDOW_KIND_TABLE,
+  WINDOW_KINDS,
+  type WindowKind,
+} from '../core/vocabulary.js';
 import type { Meter, MeterCharge } from './meter.js';
-import type { MeterKind, MockAlgorithm, ResolvedWindow } from './mock-options.js';
+import type { MockAlgorithm } from './mock-options.js';
 import { SlidingLogMeter } from './sliding-log-meter.js';
 import { TokenBucketMeter } from './token-bucket-meter.js';
 
@@ -11,7 +18,7 @@ export interface TokenAmounts {
 
 /** One meter's state at a moment, for rate-limit headers. */
 export interface MeterState {
-  readonly kind: MeterKind;
+  readonly kind: WindowKind;
   readonly limit: number;
   readonly windowMs: number;
   readonly remaining: number;
@@ -23,7 +30,7 @@ export type Refusal =
   | {
       /** Over a limit now; it would fit after `waitMs`. */
       readonly reason: 'rate-limited';
-      readonly kind: MeterKind;
+      readonly kind: WindowKind;
       readonly limit: number;
       readonly windowMs: number;
       readonly used: number;
@@ -34,7 +41,7 @@ export type Refusal =
   | {
       /** Larger than a whole limit: it can never fit. */
       readonly reason: 'too-large';
-      readonly kind: MeterKind;
+      readonly kind: WindowKind;
       readonly limit: number;
       readonly windowMs: number;
       readonly requested: number;
@@ -42,30 +49,20 @@ export type Refusal =
 
 /** What an admitted request was charged, to be corrected once its real usage is known. */
 export interface Admission {
-  readonly charges: readonly { readonly kind: MeterKind; readonly meter: Meter; readonly charge: MeterCharge }[];
+  readonly charges: readonly { readonly kind: WindowKind; readonly meter: Meter; readonly charge: MeterCharge }[];
 }
 
-const KINDS: readonly MeterKind[] = ['requests', 'tokens', 'inputTokens', 'outputTokens'];
-
-function amountFor(kind: MeterKind, tokens: TokenAmounts): number {
-  switch (kind) {
-    case 'requests':
-      return 1;
-    case 'tokens':
-      return tokens.input + tokens.output;
-    case 'inputTokens':
-      return tokens.input;
-    case 'outputTokens':
-      return tokens.output;
-  }
+/** True for the meters that count requests rather than tokens. */
+function countsRequests(kind: WindowKind): boolean {
+  return WINDOW_KIND_TABLE[kind].unit === 'requests';
 }
 
 /** Every limit the mock server enforces, judged together so a request takes all or nothing. */
 export class MockLimits {
-  readonly #meters: { readonly kind: MeterKind; readonly meter: Meter }[] = [];
+  readonly #meters: { readonly kind: WindowKind; readonly meter: Meter }[] = [];
 
-  constructor(windows: Readonly<Record<MeterKind, readonly ResolvedWindow[]>>, algorithm: MockAlgorithm) {
-    for (const kind of KINDS) {
+  constructor(windows: PerWindowKind<readonly ResolvedWindow[]>, algorithm: MockAlgorithm) {
+    for (const kind of WINDOW_KINDS) {
       for (const w of windows[kind]) {
         const meter =
           algorithm === 'token-bucket'
@@ -84,7 +81,7 @@ export class MockLimits {
     let blocked: Extract<Refusal, { reason: 'rate-limited' }> | undefined;
     let longest = 0;
     for (const { kind, meter } of this.#meters) {
-      const requested = amountFor(kind, tokens);
+      const requested = WINDOW_KIND_TABLE[kind].charge(tokens);
       const wait = meter.waitFor(requested, at);
       if (wait === Number.POSITIVE_INFINITY) {
         return { reason: 'too-large', kind, limit: meter.limit, windowMs: meter.windowMs, requested };
@@ -93,7 +90,7 @@ export class MockLimits {
       longest = Math.max(longest, wait);
       // Requests are reported first, as OpenAI does; among token meters the longest wait.
       const better =
-        blocked === undefined || (blocked.kind !== 'requests' && (kind === 'requests' || wait > blocked.waitMs));
+        blocked === undefined || (!countsRequests(blocked.kind) && (countsRequests(kind) || wait > blocked.waitMs));
       if (better) {
         blocked = {
           reason: 'rate-limited',
@@ -108,7 +105,7 @@ export class MockLimits {
     }
     if (blocked !== undefined) {
       if (countRejected) {
-        for (const { kind, meter } of this.#meters) if (kind === 'requests') meter.charge(1, at);
+        for (const { kind, meter } of this.#meters) if (countsRequests(kind)) meter.charge(1, at);
       }
       return { ...blocked, waitMs: longest };
     }
@@ -116,7 +113,7 @@ export class MockLimits {
       charges: this.#meters.map(({ kind, meter }) => ({
         kind,
         meter,
-        charge: meter.charge(amountFor(kind, tokens), at),
+        charge: meter.charge(WINDOW_KIND_TABLE[kind].charge(tokens), at),
       })),
     };
   }
@@ -124,7 +121,7 @@ export class MockLimits {
   /** Replaces an admission's up-front token charge with the request's real usage. */
   correct(admission: Admission, actual: TokenAmounts): void {
     for (const { kind, meter, charge } of admission.charges) {
-      if (kind !== 'requests') meter.correct(charge, amountFor(kind, actual));
+      if (!countsRequests(kind)) meter.correct(charge, WINDOW_KIND_TABLE[kind].charge(actual));
     }
   }
 

@@ -7,7 +7,14 @@ import {
   positiveNumber,
 } from '../internal/validate.js';
 import { describeValue } from '../internal/describe.js';
-import type { WindowLimit } from '../core/vocabulary.js';
+import {
+  type PerWindowKind,
+  perWindowKind,
+  type ResolvedWindow,
+  WINDOW_KINDS,
+  type WindowKind,
+  type WindowLimits,
+} from '../core/vocabulary.js';
 
 /** Which API the mock server speaks. */
 export type MockProvider = 'openai' | 'anthropic';
@@ -43,18 +50,15 @@ export interface MockFaults {
   readonly hang?: number;
 }
 
-/** Options of `startMockServer(options)`. */
-export interface MockServerOptions {
+/**
+ * Options of `startMockServer(options)`. The window fields (`requests`, `tokens`, `inputTokens`,
+ * `outputTokens`) take one window or several, none by default; the mock judges them on each
+ * request's arrival, and charges token windows prompt tokens plus the maximum output up front,
+ * corrected to the usage the response reports.
+ */
+export interface MockServerOptions extends Partial<PerWindowKind<WindowLimits | undefined>> {
   /** The API to speak: OpenAI (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`) or Anthropic (`/v1/messages`). */
   readonly provider: MockProvider;
-  /** Request windows: at most `limit` requests per `windowMs`. @default none */
-  readonly requests?: WindowLimit | readonly WindowLimit[] | undefined;
-  /** Token windows, charged prompt + output tokens. @default none */
-  readonly tokens?: WindowLimit | readonly WindowLimit[] | undefined;
-  /** Input-token windows (Anthropic ITPM), charged prompt tokens. @default none */
-  readonly inputTokens?: WindowLimit | readonly WindowLimit[] | undefined;
-  /** Output-token windows (Anthropic OTPM), charged the maximum output up front. @default none */
-  readonly outputTokens?: WindowLimit | readonly WindowLimit[] | undefined;
   /**
    * How limits refill. @default `'sliding-window'` for `openai`, `'token-bucket'` for `anthropic`
    */
@@ -96,19 +100,13 @@ export interface MockServerOptions {
   readonly port?: number | undefined;
 }
 
-/** A validated window. */
-export interface ResolvedWindow {
-  readonly limit: number;
-  readonly windowMs: number;
-}
-
-/** The budgets a request can be charged to. */
-export type MeterKind = 'requests' | 'tokens' | 'inputTokens' | 'outputTokens';
+/** The budgets a request can be charged to: the window kinds (exported as `MockLimitKind`). */
+export type MeterKind = WindowKind;
 
 /** Every option after validation, with defaults applied. */
 export interface ResolvedMockOptions {
   readonly provider: MockProvider;
-  readonly windows: Readonly<Record<MeterKind, readonly ResolvedWindow[]>>;
+  readonly windows: PerWindowKind<readonly ResolvedWindow[]>;
   readonly algorithm: MockAlgorithm;
   readonly latency: MockLatencyRange;
   readonly faults: Required<MockFaults>;
@@ -122,12 +120,9 @@ export interface ResolvedMockOptions {
   readonly port: number;
 }
 
-const OPTION_KEYS = [
+const OPTION_KEYS: readonly string[] = [
   'provider',
-  'requests',
-  'tokens',
-  'inputTokens',
-  'outputTokens',
+  ...WINDOW_KINDS,
   'algorithm',
   'latencyMs',
   'faults',
@@ -139,7 +134,7 @@ const OPTION_KEYS = [
   'countRejected',
   'retryAfterMs',
   'port',
-] as const;
+];
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
@@ -155,7 +150,7 @@ function boolean(name: string, value: unknown): boolean {
   return value;
 }
 
-function windows(key: MeterKind, value: unknown): ResolvedWindow[] {
+function windows(key: WindowKind, value: unknown): ResolvedWindow[] {
   if (value === undefined) return [];
   const list: unknown[] = Array.isArray(value) ? value : [value];
   if (list.length === 0) throw new RangeError(`Expected \`${key}\` to hold at least one window, got an empty array`);
@@ -221,12 +216,7 @@ export function resolveMockOptions(options: unknown): ResolvedMockOptions {
     value === undefined ? fallback : check(value);
   return {
     provider,
-    windows: {
-      requests: windows('requests', o.requests),
-      tokens: windows('tokens', o.tokens),
-      inputTokens: windows('inputTokens', o.inputTokens),
-      outputTokens: windows('outputTokens', o.outputTokens),
-    },
+    windows: perWindowKind((kind) => windows(kind, o[kind])),
     algorithm: opt(
       o.algorithm,
       (v) => oneOf<MockAlgorithm>('algorithm', v, ['sliding-window', 'token-bucket']),

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { JsonObject as Json } from '../internal/is-object.js';
 import type { RequestPlan } from './mock-usage.js';
 
 /*
@@ -11,8 +12,6 @@ export interface SseEvent {
   readonly event?: string;
   readonly data: string;
 }
-
-type Json = Record<string, unknown>;
 
 /** Ids and timestamps of one response. */
 export interface ResponseIds {

@@ -1,5 +1,11 @@
+import {
+  type PerWindowKind,
+  type ResolvedWindow,
+  WINDOW_KIND_TABLE,
+  WINDOW_KINDS,
+  type WindowKind,
+} from '../core/vocabulary.js';
 import type { TokenAmounts } from './mock-limits.js';
-import type { MeterKind, ResolvedWindow } from './mock-options.js';
 
 /** What happened to one request. */
 export type MockOutcome =
@@ -51,7 +57,7 @@ export interface MockRequestRecord {
 
 /** The busiest window of one configured limit. */
 export interface MockWindowStats {
-  readonly kind: MeterKind;
+  readonly kind: WindowKind;
   readonly limit: number;
   readonly windowMs: number;
   /** Most units (requests or corrected tokens) admitted in any interval of `windowMs`. */
@@ -112,11 +118,11 @@ const ADMITTED: ReadonlySet<MockOutcome> = new Set(['accepted', 'error500', 'res
 const REFUSED: ReadonlySet<MockOutcome> = new Set(['rate-limited', 'too-large']);
 const DEFAULT_WINDOW_MS = 60_000;
 
-function amountOf(kind: MeterKind, record: MockRequestRecord, use: 'charged' | 'reserved'): number {
-  if (kind === 'requests') return 1;
-  const t = record[use] ?? record.charged ?? record.reserved;
-  if (t === undefined) return 0;
-  return kind === 'tokens' ? t.input + t.output : kind === 'inputTokens' ? t.input : t.output;
+/** A record without token amounts charges no tokens, and still counts in request windows. */
+const NO_TOKENS: TokenAmounts = { input: 0, output: 0 };
+
+function amountOf(kind: WindowKind, record: MockRequestRecord, use: 'charged' | 'reserved'): number {
+  return WINDOW_KIND_TABLE[kind].charge(record[use] ?? record.charged ?? record.reserved ?? NO_TOKENS);
 }
 
 /**
@@ -142,11 +148,11 @@ function maxInWindow(points: readonly { at: number; amount: number }[], windowMs
 /** Computes {@link MockStats} from the records. */
 export function computeStats(
   records: readonly MutableRecord[],
-  windows: Readonly<Record<MeterKind, readonly ResolvedWindow[]>>,
+  windows: PerWindowKind<readonly ResolvedWindow[]>,
 ): MockStats {
   const admitted = records.filter((r) => ADMITTED.has(r.outcome));
   const arrived = records.filter((r) => ADMITTED.has(r.outcome) || REFUSED.has(r.outcome));
-  const busiest = (kind: MeterKind, windowMs: number, which: 'admitted' | 'arrived'): number =>
+  const busiest = (kind: WindowKind, windowMs: number, which: 'admitted' | 'arrived'): number =>
     maxInWindow(
       (which === 'admitted' ? admitted : arrived).map((r) => ({
         at: r.arrivedAt,
@@ -154,10 +160,10 @@ export function computeStats(
       })),
       windowMs,
     );
-  const firstWindow = (kind: MeterKind): number => windows[kind][0]?.windowMs ?? DEFAULT_WINDOW_MS;
+  const firstWindow = (kind: WindowKind): number => windows[kind][0]?.windowMs ?? DEFAULT_WINDOW_MS;
 
   const windowStats: MockWindowStats[] = [];
-  for (const kind of ['requests', 'tokens', 'inputTokens', 'outputTokens'] as const) {
+  for (const kind of WINDOW_KINDS) {
     for (const w of windows[kind]) {
       windowStats.push({
         kind,

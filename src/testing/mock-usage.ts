@@ -1,3 +1,4 @@
+import { isObject, type JsonObject as Json } from '../internal/is-object.js';
 import { DEFAULT_OUTPUT_RESERVATION, estimateRequestTokens } from '../tokens/index.js';
 import type { TokenAmounts } from './mock-limits.js';
 import type { MockProvider } from './mock-options.js';
@@ -32,8 +33,6 @@ export interface PlanOptions {
   readonly tokenizer: 'tiktoken' | 'fast' | undefined;
 }
 
-type Json = Record<string, unknown>;
-
 function positiveIntegerField(body: Json, ...names: string[]): number | undefined {
   for (const name of names) {
     const v = body[name];
@@ -45,11 +44,7 @@ function positiveIntegerField(body: Json, ...names: string[]): number | undefine
 function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
-  return content
-    .map((part) =>
-      typeof part === 'object' && part !== null && typeof (part as Json).text === 'string' ? (part as Json).text : '',
-    )
-    .join(' ');
+  return content.map((part) => (isObject(part) && typeof part.text === 'string' ? part.text : '')).join(' ');
 }
 
 /** The last user turn's text, whichever API shape the body has. */
@@ -59,8 +54,8 @@ function lastUserText(endpoint: MockEndpoint, body: Json): string {
   const turns = endpoint === 'responses' ? body.input : body.messages;
   if (!Array.isArray(turns)) return '';
   for (let i = turns.length - 1; i >= 0; i--) {
-    const turn = turns[i] as Json | undefined;
-    if (typeof turn === 'object' && turn !== null && turn.role === 'user') return textOf(turn.content);
+    const turn: unknown = turns[i];
+    if (isObject(turn) && turn.role === 'user') return textOf(turn.content);
   }
   return '';
 }

@@ -1,0 +1,158 @@
+import { performance } from 'node:perf_hooks';
+import type { Cost, ResolvedLimits } from '../core/vocabulary.js';
+import { MemoryStore } from '../stores/memory-store.js';
+import type { AdmitResult, StoreUsage } from '../stores/store.js';
+import { LocalEntry, OpenEntry } from './entries.js';
+import { RedisUnavailableError } from './errors.js';
+import type { RedisOutageEvent, RedisRecoveredEvent } from './events.js';
+import { fitCost, shareOf } from './local-share.js';
+import type { ResolvedRedisOptions } from './options.js';
+import type { ScriptRunner } from './script-runner.js';
+import { BATCH } from './wire.js';
+
+const FIRST_PROBE_MS = 100;
+/** Ids kept for clean-up after an outage; older ones simply expire with their windows. */
+const MAX_PENDING = 10_000;
+
+/** What the outage policy needs from its store. */
+export interface OutageHost {
+  readonly options: ResolvedRedisOptions;
+  readonly runner: ScriptRunner;
+  /** How many stores used the key lately, as Redis last reported (0 before it answered). */
+  peers(): number;
+  /** Gives back, best effort, entries (`drop`) and leases (`release`) Redis could not be told of. */
+  cleanUp(drop: readonly string[], release: readonly string[]): void;
+  outage(event: RedisOutageEvent): void;
+  recovered(event: RedisRecoveredEvent): void;
+}
+
+/**
+ * What the store does while Redis cannot be reached: the `onStoreError` policy (`'local'` admits
+ * from a share of the limits kept in memory, `'open'` lets everything through, `'closed'` rejects),
+ * the probes that find Redis again, and the ids whose clean-up waits for it. Emits `outage` once
+ * per outage and `recovered` when a probe gets an answer.
+ */
+export class OutageKeeper {
+  readonly #host: OutageHost;
+  /** The books of admissions made from the local share. */
+  readonly local = new MemoryStore();
+  #limits: ResolvedLimits | undefined = undefined;
+  #localLimits: ResolvedLimits | undefined = undefined;
+  #outage: { readonly since: number; readonly error: unknown } | undefined = undefined;
+  #probeTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  #probeDelay = FIRST_PROBE_MS;
+  /** Ids whose log entry, charge and lease must go once Redis is back. */
+  readonly #orphans = new Set<string>();
+  /** Ids whose lease must go once Redis is back. */
+  readonly #releases = new Set<string>();
+  #closed = false;
+
+  constructor(host: OutageHost) {
+    this.#host = host;
+  }
+
+  /** Redis cannot be reached now, and the policy applies. */
+  get active(): boolean {
+    return this.#outage !== undefined;
+  }
+
+  /** Takes the full limits; the local share is worked out from them. */
+  configure(limits: ResolvedLimits): void {
+    this.#limits = limits;
+    this.#configureLocal();
+  }
+
+  /** Answers an admission by the policy, while Redis is out. */
+  admit(cost: Cost, now: number): AdmitResult | Promise<AdmitResult> {
+    const outage = this.#outage;
+    switch (this.#host.options.onStoreError) {
+      case 'open':
+        return new OpenEntry(now);
+      case 'closed':
+        return Promise.reject(new RedisUnavailableError(this.#host.options.key, outage?.error));
+      default: {
+        const limits = this.#localLimits;
+        const answer = this.local.admit(limits === undefined ? cost : fitCost(cost, limits), now);
+        if (typeof answer === 'object') return new LocalEntry(now, answer);
+        // Infinity means "until a local release"; Redis may come back before that.
+        return Number.isFinite(answer) ? answer : now + this.#host.options.pollMs;
+      }
+    }
+  }
+
+  /** The local books, when they are what `usage()` reports (under `'local'`, during an outage). */
+  usage(now: number): StoreUsage | undefined {
+    if (this.#outage === undefined || this.#host.options.onStoreError !== 'local') return undefined;
+    return this.local.usage(now);
+  }
+
+  /** The entry `id` (log, charge and lease) is to be dropped once Redis is back. */
+  orphan(id: string): void {
+    if (this.#orphans.size < MAX_PENDING) this.#orphans.add(id);
+  }
+
+  /** The lease `id` is to be released once Redis is back. */
+  pendingRelease(id: string): void {
+    if (this.#releases.size < MAX_PENDING) this.#releases.add(id);
+  }
+
+  /** Redis failed: the policy applies from now on, and probing starts. Once per outage. */
+  enter(error: unknown): void {
+    // After close, a write cut short by the caller closing the client is no outage to report.
+    if (this.#outage !== undefined || this.#closed) return;
+    this.#outage = { since: performance.now(), error };
+    // The share is fixed when the outage starts, from the peers Redis last reported.
+    this.#configureLocal();
+    this.#probeDelay = FIRST_PROBE_MS;
+    this.#scheduleProbe();
+    this.#host.outage({ error, policy: this.#host.options.onStoreError });
+  }
+
+  /** Stops probing; no outage starts or ends after this. */
+  close(): void {
+    this.#closed = true;
+    if (this.#probeTimer !== undefined) clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
+  }
+
+  #share(): number {
+    const share = this.#host.options.localShare;
+    return share === 'auto' ? 1 / Math.max(1, this.#host.peers()) : share;
+  }
+
+  #configureLocal(): void {
+    if (this.#limits === undefined) return;
+    this.#localLimits = shareOf(this.#limits, this.#share());
+    this.local.configure(this.#localLimits);
+  }
+
+  #scheduleProbe(): void {
+    if (this.#closed) return;
+    this.#probeTimer = setTimeout(() => this.#probe(), this.#probeDelay);
+    this.#probeTimer.unref();
+  }
+
+  #probe(): void {
+    this.#probeTimer = undefined;
+    this.#host.runner.send(['PING']).then(
+      () => this.#recover(),
+      () => {
+        this.#probeDelay = Math.min(this.#probeDelay * 2, this.#host.options.probeIntervalMs);
+        this.#scheduleProbe();
+      },
+    );
+  }
+
+  #recover(): void {
+    const outage = this.#outage;
+    if (outage === undefined || this.#closed) return;
+    this.#outage = undefined;
+    const drop = [...this.#orphans];
+    const release = [...this.#releases];
+    this.#orphans.clear();
+    this.#releases.clear();
+    for (let i = 0; i < drop.length; i += BATCH) this.#host.cleanUp(drop.slice(i, i + BATCH), []);
+    for (let i = 0; i < release.length; i += BATCH) this.#host.cleanUp([], release.slice(i, i + BATCH));
+    this.#host.recovered({ outageMs: performance.now() - outage.since });
+  }
+}
