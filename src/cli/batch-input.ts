@@ -1,5 +1,6 @@
 import { redactString } from '../internal/redact.js';
 import { readLines } from './lines.js';
+import { isObject } from '../internal/is-object.js';
 
 /** One request of a batch input file, checked. */
 export interface BatchRequest {
@@ -31,10 +32,6 @@ export interface InputScan {
   readonly bad: readonly BadLine[];
   /** The first request's `body.model`, to load the right tokenizer before starting. */
   readonly firstModel: string | undefined;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

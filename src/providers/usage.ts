@@ -1,6 +1,7 @@
 import { describeValue } from '../internal/describe.js';
 import { SseEventFilter } from './sse.js';
 import type { ProviderName } from './types.js';
+import { isObject } from '../internal/is-object.js';
 
 /** Tokens a response says it used, in the terms rate limits charge them. */
 export interface TokenUsage {
@@ -13,12 +14,6 @@ export interface TokenUsage {
   readonly input: number;
   /** Output tokens, reasoning included: `completion_tokens`, `output_tokens`, or Gemini's candidates + thoughts. */
   readonly output: number;
-}
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isCount(value: unknown): value is number {

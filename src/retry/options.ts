@@ -95,7 +95,8 @@ export interface ResolvedRetryOptions<T, L extends RetryLease> {
   readonly clock: Clock;
 }
 
-const KEYS = [
+/** Every option `retry()` takes. Internal. */
+export const RETRY_OPTION_KEYS = [
   'maxAttempts',
   'baseDelayMs',
   'maxDelayMs',
@@ -132,39 +133,50 @@ function withMethods(name: string, value: unknown, methods: readonly string[]): 
   for (const method of methods) callable(`${name}.${method}`, obj[method]);
 }
 
-/** Validates `retry` options and fills in defaults; throws naming the option and the value. */
-export function resolveRetryOptions<T, L extends RetryLease>(options: RetryOptions<T, L>): ResolvedRetryOptions<T, L> {
-  plainObject('retry options', options);
-  knownKeys('retry options', options, KEYS);
+/**
+ * Validates `retry` options and fills in defaults; throws naming the option and the value.
+ * `path` prefixes the names in messages when the options sit inside others (`'retry.'`).
+ */
+export function resolveRetryOptions<T, L extends RetryLease>(
+  options: RetryOptions<T, L>,
+  path = '',
+): ResolvedRetryOptions<T, L> {
+  const self = path === '' ? 'retry options' : path.replace(/\.$/, '');
+  plainObject(self, options);
+  knownKeys(path === '' ? self : `\`${self}\``, options, RETRY_OPTION_KEYS);
   const o = options;
   const opt = <V>(value: V | undefined, check: (v: V) => V): V | undefined =>
     value === undefined ? undefined : check(value);
+  const n = (name: string): string => `${path}${name}`;
 
-  if (o.signal !== undefined) abortSignal('signal', o.signal);
-  if (o.shouldRetry !== undefined) callable('shouldRetry', o.shouldRetry);
-  if (o.onRetry !== undefined) callable('onRetry', o.onRetry);
-  if (o.random !== undefined) callable('random', o.random);
-  if (o.limiter !== undefined) withMethods('limiter', o.limiter, ['acquire', 'pause', 'emit']);
-  if (o.clock !== undefined) withMethods('clock', o.clock, ['now', 'setTimeout', 'clearTimeout']);
-  if (o.budget !== undefined) withMethods('budget', o.budget, ['tryWithdraw', 'recordSuccess', 'costOf']);
+  if (o.signal !== undefined) abortSignal(n('signal'), o.signal);
+  if (o.shouldRetry !== undefined) callable(n('shouldRetry'), o.shouldRetry);
+  if (o.onRetry !== undefined) callable(n('onRetry'), o.onRetry);
+  if (o.random !== undefined) callable(n('random'), o.random);
+  if (o.limiter !== undefined) withMethods(n('limiter'), o.limiter, ['acquire', 'pause', 'emit']);
+  if (o.clock !== undefined) withMethods(n('clock'), o.clock, ['now', 'setTimeout', 'clearTimeout']);
+  if (o.budget !== undefined) withMethods(n('budget'), o.budget, ['tryWithdraw', 'recordSuccess', 'costOf']);
   if (o.acquire !== undefined) {
-    plainObject('acquire', o.acquire);
+    plainObject(n('acquire'), o.acquire);
     if (Object.hasOwn(o.acquire, 'signal')) {
       throw new TypeError(
-        'Unexpected `acquire.signal`: pass `signal` in the retry options; it also cancels each acquire',
+        `Unexpected \`${n('acquire.signal')}\`: pass \`signal\` in the retry options; it also cancels each acquire`,
       );
     }
   }
 
   return {
-    maxAttempts: positiveInteger('maxAttempts', o.maxAttempts ?? 6),
-    baseDelayMs: timerMs('baseDelayMs', nonNegativeNumber('baseDelayMs', o.baseDelayMs ?? 1_000)),
-    maxDelayMs: timerMs('maxDelayMs', nonNegativeNumber('maxDelayMs', o.maxDelayMs ?? 60_000)),
-    maxRetryAfterMs: timerMs('maxRetryAfterMs', nonNegativeNumber('maxRetryAfterMs', o.maxRetryAfterMs ?? 60_000)),
-    attemptTimeoutMs: opt(o.attemptTimeoutMs, (v) =>
-      timerMs('attemptTimeoutMs', positiveNumber('attemptTimeoutMs', v)),
+    maxAttempts: positiveInteger(n('maxAttempts'), o.maxAttempts ?? 6),
+    baseDelayMs: timerMs(n('baseDelayMs'), nonNegativeNumber(n('baseDelayMs'), o.baseDelayMs ?? 1_000)),
+    maxDelayMs: timerMs(n('maxDelayMs'), nonNegativeNumber(n('maxDelayMs'), o.maxDelayMs ?? 60_000)),
+    maxRetryAfterMs: timerMs(
+      n('maxRetryAfterMs'),
+      nonNegativeNumber(n('maxRetryAfterMs'), o.maxRetryAfterMs ?? 60_000),
     ),
-    deadlineMs: opt(o.deadlineMs, (v) => timerMs('deadlineMs', positiveNumber('deadlineMs', v))),
+    attemptTimeoutMs: opt(o.attemptTimeoutMs, (v) =>
+      timerMs(n('attemptTimeoutMs'), positiveNumber(n('attemptTimeoutMs'), v)),
+    ),
+    deadlineMs: opt(o.deadlineMs, (v) => timerMs(n('deadlineMs'), positiveNumber(n('deadlineMs'), v))),
     signal: o.signal,
     shouldRetry: o.shouldRetry,
     onRetry: o.onRetry,

@@ -17,7 +17,8 @@ const DEFAULT_MAX_BYTES = 65_536;
 /** @default 1 s */
 const DEFAULT_TIMEOUT_MS = 1_000;
 
-function parse(text: string): unknown {
+/** An error body's text as {@link readErrorBody} gives it: parsed JSON, the text, or `undefined` when empty. Internal. */
+export function parseErrorBody(text: string): unknown {
   const trimmed = text.trim();
   if (trimmed === '') return undefined;
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
@@ -30,13 +31,25 @@ function parse(text: string): unknown {
   return text;
 }
 
+/** What {@link readErrorBodyText} got of a body. */
+export interface ErrorBodyRead {
+  /** The bytes that arrived, at most `maxBytes`. */
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  /** Those bytes as UTF-8 text. */
+  readonly text: string;
+  /** True when the body ended within `maxBytes`, before the timeout and the abort. */
+  readonly complete: boolean;
+}
+
 /**
- * Reads the body of a failed `Response` for classification, from a clone so the caller can still
- * read the original. Returns the parsed JSON, or the text when it is not JSON, or `undefined` when
- * there is no body. Never hangs and never throws: it stops at `maxBytes`, after `timeoutMs`, or when
- * `signal` aborts, and returns what arrived.
+ * Reads at most `maxBytes` of a `Response`'s body from a clone, so the caller can still read the
+ * original. `undefined` when there is no body or it was used already. Never hangs and never
+ * throws (see {@link readErrorBody}). Internal.
  */
-export async function readErrorBody(response: Response, options: ReadErrorBodyOptions = {}): Promise<unknown> {
+export async function readErrorBodyText(
+  response: Response,
+  options: ReadErrorBodyOptions = {},
+): Promise<ErrorBodyRead | undefined> {
   if (response.bodyUsed || response.body === null) return undefined;
   let stream: ReadableStream<Uint8Array> | null;
   try {
@@ -50,8 +63,7 @@ export async function readErrorBody(response: Response, options: ReadErrorBodyOp
   const clock = options.clock ?? systemClock;
   const { signal } = options;
   const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
+  const chunks: Uint8Array[] = [];
   let bytes = 0;
   let done = false;
   let timer: TimerHandle | undefined;
@@ -72,9 +84,8 @@ export async function readErrorBody(response: Response, options: ReadErrorBodyOp
       }
       const chunk = next.value.subarray(0, maxBytes - bytes);
       bytes += chunk.byteLength;
-      text += decoder.decode(chunk, { stream: true });
+      chunks.push(chunk);
     }
-    text += decoder.decode();
   } catch {
     // A broken stream (reset mid-body) leaves what arrived; that is all a classifier can use.
   } finally {
@@ -83,5 +94,22 @@ export async function readErrorBody(response: Response, options: ReadErrorBodyOp
     // Cancelling our branch of the tee lets the original drain or be cancelled on its own.
     if (!done) reader.cancel().catch(() => undefined);
   }
-  return parse(text);
+  const all = new Uint8Array(bytes);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return { bytes: all, text: new TextDecoder().decode(all), complete: done };
+}
+
+/**
+ * Reads the body of a failed `Response` for classification, from a clone so the caller can still
+ * read the original. Returns the parsed JSON, or the text when it is not JSON, or `undefined` when
+ * there is no body. Never hangs and never throws: it stops at `maxBytes`, after `timeoutMs`, or when
+ * `signal` aborts, and returns what arrived.
+ */
+export async function readErrorBody(response: Response, options: ReadErrorBodyOptions = {}): Promise<unknown> {
+  const read = await readErrorBodyText(response, options);
+  return read === undefined ? undefined : parseErrorBody(read.text);
 }

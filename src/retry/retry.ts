@@ -1,13 +1,13 @@
 import { RetryError, type RetryStopReason } from '../core/errors.js';
 import type { RetryEvent } from '../core/events.js';
 import type { TimerHandle } from '../internal/clock.js';
-import { redactString, redactValue } from '../internal/redact.js';
+import { redactString } from '../internal/redact.js';
 import { callable } from '../internal/validate.js';
 import { AttemptTimeoutError } from './attempt-timeout-error.js';
 import { fullJitterDelay } from './backoff.js';
 import { classifyFailure, responseOf } from './classify.js';
+import { keepSafely } from './kept-failure.js';
 import { resolveRetryOptions, type ResolvedRetryOptions, type RetryOptions } from './options.js';
-import { readErrorBody } from './response-body.js';
 import type { RetryCostKind } from './retry-budget.js';
 import { sleep } from './sleep.js';
 import type { FailureClassification, RetryContext, RetryLease, RetryLimiter } from './types.js';
@@ -114,6 +114,7 @@ class RetryRun<T, L extends RetryLease> {
 
       let failure: unknown;
       let classification: FailureClassification;
+      let safeError: unknown;
       try {
         const outcome = await this.#runAttempt(attempt, lease);
         if (outcome.kind === 'stopped') {
@@ -125,16 +126,19 @@ class RetryRun<T, L extends RetryLease> {
           return { ok: true, value: outcome.value };
         }
         failure = outcome.kind === 'value' ? outcome.value : outcome.error;
+        // What is kept (errors, cause, events) is a redacted copy, response bodies included; the
+        // body read for it is the one the classification needs.
+        const kept = await keepSafely(failure, { clock: o.clock, signal: this.#call.signal });
+        safeError = kept.safe;
         classification =
           outcome.kind === 'error' && outcome.timedOut
             ? { retryable: true, reason: 'timeout' }
-            : await this.#classify(failure);
+            : classifyFailure(failure, kept.body === undefined ? {} : { body: kept.body });
       } finally {
         // An attempt that ran counts against the limits, whatever its outcome: release, not cancel.
         lease?.release();
       }
 
-      const safeError = redactValue(failure);
       this.#errors.push(safeError);
       if (this.#call.signal.aborted) return this.#stopped(attempt, `during attempt ${attempt}`);
 
@@ -146,12 +150,12 @@ class RetryRun<T, L extends RetryLease> {
         this.#pauseLimiter(o.limiter, named, backoffDelay);
       }
 
-      const last = `the last failed with ${classification.reason}: ${summarize(failure)}`;
+      const last = `the last failed with ${classification.reason}: ${summarize(safeError)}`;
       if (!decided.retry) {
         const why = decided.overridden ? 'shouldRetry returned false' : classification.reason;
         return this.#fail(
           'not-retryable',
-          `Attempt ${attempt} failed and is not retried (${why}): ${summarize(failure)}`,
+          `Attempt ${attempt} failed and is not retried (${why}): ${summarize(safeError)}`,
           classification,
         );
       }
@@ -251,16 +255,6 @@ class RetryRun<T, L extends RetryLease> {
     });
   }
 
-  async #classify(failure: unknown): Promise<FailureClassification> {
-    const response = responseOf(failure);
-    // A fetch Response's body is the only part not at hand; read a capped, time-boxed copy of it.
-    const body =
-      response === undefined
-        ? undefined
-        : await readErrorBody(response, { clock: this.#o.clock, signal: this.#call.signal });
-    return classifyFailure(failure, body === undefined ? {} : { body });
-  }
-
   #decide(
     failure: unknown,
     attempt: number,
@@ -354,6 +348,8 @@ function discardBody(failure: unknown): void {
  *   `LimiterClosedError`) as they are.
  *
  * Errors in `RetryError` and in events have credentials redacted (API keys, `Authorization`).
+ * A `Response` kept there is a copy whose body is the redacted text of the original's first
+ * 64 KiB (read from a clone, within 1 s); `shouldRetry` gets the original, its body unread.
  * Turn off the SDK's own retries (`maxRetries: 0`), or every attempt here is several there.
  *
  * @example

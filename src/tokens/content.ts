@@ -8,14 +8,7 @@ import {
   inlineFileTokens,
 } from './media.js';
 import type { TextCounter } from './text-counter.js';
-
-/** A JSON object as request bodies hold them. Internal. */
-export type JsonObject = Record<string, unknown>;
-
-/** True for a non-null, non-array object. Internal. */
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { isObject, type JsonObject } from '../internal/is-object.js';
 
 /** JSON text of a value, or `''` for what JSON cannot write (cycles, bigints). Internal. */
 export function jsonText(value: unknown): string {

@@ -3,7 +3,7 @@ import { knownKeys, nonNegativeInteger, plainObject } from '../internal/validate
 import type { ProviderName } from '../providers/types.js';
 import { estimateAnthropicMessages } from './anthropic-request.js';
 import { jsonText } from './content.js';
-import type { JsonObject } from './content.js';
+import type { JsonObject } from '../internal/is-object.js';
 import { estimateGemini } from './gemini-request.js';
 import { estimateChat, estimateCompletions, estimateEmbeddings, estimateResponses } from './openai-request.js';
 import type { EstimateContext, RequestTokenEstimate } from './estimate-context.js';

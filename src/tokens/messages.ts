@@ -1,5 +1,6 @@
 import { describeValue } from '../internal/describe.js';
-import { countContent, isObject, jsonText } from './content.js';
+import { countContent, jsonText } from './content.js';
+import { isObject } from '../internal/is-object.js';
 import { resolveCountOptions } from './count.js';
 import type { CountTokensOptions } from './count.js';
 import { encodingForModel } from './encoding.js';

@@ -1,5 +1,6 @@
-import { countContent, isObject, jsonText } from './content.js';
-import type { JsonObject } from './content.js';
+import { countContent, jsonText } from './content.js';
+import { isObject } from '../internal/is-object.js';
+import type { JsonObject } from '../internal/is-object.js';
 import { countConversation, countMessage } from './messages.js';
 import { encodingForModel } from './encoding.js';
 import type { EstimateContext, RequestTokenEstimate } from './estimate-context.js';

@@ -1,4 +1,4 @@
-import type { JsonObject } from './content.js';
+import type { JsonObject } from '../internal/is-object.js';
 
 /*
  * Request bodies come from users and SDKs, not from us: a field of the wrong type is treated as

@@ -1,5 +1,6 @@
-import { isObject, jsonText } from './content.js';
-import type { JsonObject } from './content.js';
+import { isObject } from '../internal/is-object.js';
+import { jsonText } from './content.js';
+import type { JsonObject } from '../internal/is-object.js';
 import type { TokenEncodingName } from './encoding.js';
 import type { TextCounter } from './text-counter.js';
 

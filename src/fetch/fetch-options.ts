@@ -1,0 +1,212 @@
+import type { TokenCost } from '../core/vocabulary.js';
+import { describeValue } from '../internal/describe.js';
+import {
+  callable,
+  finiteNumber,
+  knownKeys,
+  nonNegativeInteger,
+  nonNegativeNumber,
+  plainObject,
+} from '../internal/validate.js';
+import { Limiter } from '../limiter/limiter.js';
+import { PROVIDER_NAMES, type ProviderName } from '../providers/types.js';
+import { LimiterRegistry } from '../registry/registry.js';
+import { RETRY_OPTION_KEYS, resolveRetryOptions, type RetryOptions } from '../retry/options.js';
+import { countMode, type TokenCountMode } from '../tokens/text-counter.js';
+
+/** The `fetch` signature the wrapper takes and returns. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** How a request's token cost is estimated before it is sent. */
+export interface EstimateSettings {
+  /** `tiktoken` counts with the model's encoding; `fast` is about chars / 4. @default 'tiktoken' */
+  readonly mode?: TokenCountMode | undefined;
+  /** Output tokens reserved per generation when the body names no maximum. @default 1024 */
+  readonly outputReservation?: number | undefined;
+}
+
+/** A function giving the cost of a request from its parsed JSON body and its URL. */
+export type EstimateFunction = (body: unknown, url: string) => TokenCost | Promise<TokenCost>;
+
+/** Retry settings for the fetch wrapper: `retry()`'s options without the ones the wrapper sets. */
+export type LimitedFetchRetryOptions = Omit<RetryOptions<Response>, 'limiter' | 'acquire' | 'signal' | 'fallback'>;
+
+/** Options of `createLimitedFetch()`. */
+export interface LimitedFetchOptions {
+  /** One limiter for every request, or a registry picking one per provider and `model`. */
+  readonly limiter: Limiter | LimiterRegistry;
+  /** Whose API the requests go to: decides header names, request shapes and usage fields. */
+  readonly provider: ProviderName;
+  /** The real fetch. @default globalThis.fetch */
+  readonly fetch?: FetchLike | undefined;
+  /**
+   * Retry 429s, 5xx and connection failures inside the wrapper (each attempt acquires again).
+   * `true` for the defaults. Turn the SDK's own retries off (`maxRetries: 0`). @default false
+   */
+  readonly retry?: boolean | LimitedFetchRetryOptions | undefined;
+  /** Token estimation, or a function returning the cost of a parsed JSON body. */
+  readonly estimate?: EstimateSettings | EstimateFunction | undefined;
+  /**
+   * When a request starts counting in the windows. `'response'` (the default) moves it to when
+   * its response headers arrive: the provider counted it when it arrived, no later than that, so
+   * the windows hold as the provider sees them. `'admission'` counts from the acquire.
+   * @default 'response'
+   */
+  readonly countFrom?: 'response' | 'admission' | undefined;
+  /**
+   * With `countFrom: 'response'`, how much later than its admission a request may be counted.
+   * A request reaches the provider within a few round trips of being sent, but a non-streaming LLM
+   * response sends its headers only when generation ends, seconds later: counting from then would
+   * hold window slots needlessly. @default 2000
+   */
+  readonly maxCountDelayMs?: number | undefined;
+  /**
+   * Observe every response's rate-limit headers (`limiter.observe`): adopt announced limits and
+   * tighten when others share the quota. While a limiter has heard nothing from the provider yet,
+   * its first request goes alone and the rest wait for its answer, so a quota others already use
+   * is not hit with a full burst. @default true
+   */
+  readonly sync?: boolean | undefined;
+  /** Priority of these requests in the limiter's queue. @default 0 */
+  readonly priority?: number | undefined;
+  /** Give up waiting for the limiter after this many ms (`AcquireTimeoutError`). */
+  readonly acquireTimeoutMs?: number | undefined;
+  /** How long a 429 that names no delay pauses the limiter. @default 1000 */
+  readonly rateLimitPauseMs?: number | undefined;
+}
+
+/** The options after validation, with defaults filled in. Internal. */
+export interface ResolvedFetchOptions {
+  readonly source: Limiter | LimiterRegistry;
+  readonly provider: ProviderName;
+  readonly fetch: FetchLike;
+  /** `undefined` when retries are off. */
+  readonly retry: LimitedFetchRetryOptions | undefined;
+  /** The caller's estimate function, or `undefined` to use `estimateRequestTokens`. */
+  readonly estimate: EstimateFunction | undefined;
+  readonly mode: TokenCountMode;
+  readonly outputReservation: number | undefined;
+  readonly restamp: boolean;
+  readonly sync: boolean;
+  readonly maxCountDelayMs: number;
+  readonly priority: number;
+  readonly acquireTimeoutMs: number | undefined;
+  readonly rateLimitPauseMs: number;
+}
+
+const OPTION_KEYS = [
+  'limiter',
+  'provider',
+  'fetch',
+  'retry',
+  'estimate',
+  'countFrom',
+  'maxCountDelayMs',
+  'sync',
+  'priority',
+  'acquireTimeoutMs',
+  'rateLimitPauseMs',
+] as const;
+
+/** `retry()` options the wrapper sets itself, and why a caller cannot. */
+const WRAPPER_RETRY_KEYS: Readonly<Record<string, string>> = {
+  limiter: 'every attempt already acquires from the `limiter` option',
+  acquire: 'each attempt acquires the cost estimated from its body',
+  signal: "pass the request's own `signal` to the fetch call",
+  fallback: 'when retries run out, the last response (or connection error) is handed back as it came',
+};
+
+function oneOf(name: string, value: unknown, allowed: readonly string[]): void {
+  if (typeof value === 'string' && allowed.includes(value)) return;
+  const quoted = allowed.map((a) => `'${a}'`);
+  const expected = quoted.length === 2 ? quoted.join(' or ') : `one of ${quoted.join(', ')}`;
+  const message = `Expected \`${name}\` to be ${expected}, got ${describeValue(value)}`;
+  throw typeof value === 'string' ? new RangeError(message) : new TypeError(message);
+}
+
+function optionalBoolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean')
+    throw new TypeError(`Expected \`${name}\` to be true or false, got ${describeValue(value)}`);
+  return value;
+}
+
+function resolveRetry(value: unknown): LimitedFetchRetryOptions | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `Expected \`retry\` to be true, false or an object of retry options, got ${describeValue(value)}`,
+    );
+  }
+  const retry = value as Record<string, unknown>;
+  for (const key of Object.keys(retry)) {
+    const why = Object.hasOwn(WRAPPER_RETRY_KEYS, key) ? WRAPPER_RETRY_KEYS[key] : undefined;
+    if (why !== undefined) throw new TypeError(`Unexpected \`retry.${key}\` in createLimitedFetch options: ${why}`);
+  }
+  knownKeys(
+    '`retry`',
+    retry,
+    RETRY_OPTION_KEYS.filter((key) => !Object.hasOwn(WRAPPER_RETRY_KEYS, key)),
+  );
+  // The resolver `retry()` runs on every request: a bad value fails here, not on the first request.
+  resolveRetryOptions(retry as LimitedFetchRetryOptions, 'retry.');
+  return retry as LimitedFetchRetryOptions;
+}
+
+function resolveEstimate(value: unknown): Pick<ResolvedFetchOptions, 'estimate' | 'mode' | 'outputReservation'> {
+  if (value === undefined) return { estimate: undefined, mode: 'tiktoken', outputReservation: undefined };
+  if (typeof value === 'function') {
+    return { estimate: value as EstimateFunction, mode: 'tiktoken', outputReservation: undefined };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `Expected \`estimate\` to be a function or an object ({ mode, outputReservation }), got ${describeValue(value)}`,
+    );
+  }
+  const settings = value as Record<string, unknown>;
+  knownKeys('`estimate`', settings, ['mode', 'outputReservation']);
+  return {
+    estimate: undefined,
+    mode: countMode('estimate.mode', settings.mode),
+    outputReservation:
+      settings.outputReservation === undefined
+        ? undefined
+        : nonNegativeInteger('estimate.outputReservation', settings.outputReservation),
+  };
+}
+
+/** Validates every option of `createLimitedFetch` and fills in defaults; throws naming the option. Internal. */
+export function resolveFetchOptions(options: LimitedFetchOptions): ResolvedFetchOptions {
+  const o = plainObject('options', options);
+  knownKeys('createLimitedFetch options', o, OPTION_KEYS);
+  const source = o.limiter;
+  if (!(source instanceof Limiter) && !(source instanceof LimiterRegistry)) {
+    throw new TypeError(`Expected \`limiter\` to be a Limiter or a LimiterRegistry, got ${describeValue(source)}`);
+  }
+  oneOf('provider', o.provider, PROVIDER_NAMES);
+  if (o.countFrom !== undefined) oneOf('countFrom', o.countFrom, ['response', 'admission']);
+  if (o.countFrom === 'response' && source instanceof Limiter && !source.capabilities.arrivalTime) {
+    // Asked for explicitly, it cannot take effect: say so now. Left at its default, the limiter
+    // warns once on the first request instead (FORESTALL_STORE_CAPABILITY).
+    throw new TypeError(
+      "`countFrom: 'response'` needs a store that can restamp (`capabilities.arrivalTime`); this limiter's store cannot: use `countFrom: 'admission'`",
+    );
+  }
+  const realFetch = o.fetch === undefined ? undefined : callable<FetchLike>('fetch', o.fetch);
+  return {
+    source,
+    provider: o.provider as ProviderName,
+    fetch: realFetch ?? ((input, init) => globalThis.fetch(input, init)),
+    retry: resolveRetry(o.retry),
+    ...resolveEstimate(o.estimate),
+    restamp: o.countFrom !== 'admission',
+    sync: optionalBoolean('sync', o.sync, true),
+    maxCountDelayMs: o.maxCountDelayMs === undefined ? 2_000 : nonNegativeNumber('maxCountDelayMs', o.maxCountDelayMs),
+    priority: o.priority === undefined ? 0 : finiteNumber('priority', o.priority),
+    acquireTimeoutMs:
+      o.acquireTimeoutMs === undefined ? undefined : nonNegativeNumber('acquireTimeoutMs', o.acquireTimeoutMs),
+    rateLimitPauseMs:
+      o.rateLimitPauseMs === undefined ? 1_000 : nonNegativeNumber('rateLimitPauseMs', o.rateLimitPauseMs),
+  };
+}
