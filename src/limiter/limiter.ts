@@ -96,7 +96,11 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
         this.#driver.reconcile(entry, cost, this.#clock.now());
         if (this.#scheduler.size > 0) this.#scheduler.drain();
       },
-      cancel: (_lease, entry) => this.#driver.cancel(entry, this.#clock.now()),
+      cancel: (_lease, entry) => {
+        this.#driver.cancel(entry, this.#clock.now());
+        // A lease cancelled after its release frees its window slot with no release to wake anyone.
+        if (this.#scheduler.size > 0) this.#scheduler.drain();
+      },
     };
   }
 

@@ -45,6 +45,7 @@ export class StoreDriver {
 
   configure(limits: ResolvedLimits): void {
     this.store.configure(limits);
+    this.roomMade();
   }
 
   usage(now: number): StoreUsage {
@@ -82,10 +83,10 @@ export class StoreDriver {
           this.#onAnswer(waiter, { entry: answer });
           return;
         }
-        if (Number.isFinite(answer)) {
-          this.#notBefore = answer;
-          this.#notBeforeFor = waiter;
-        }
+        // A time to ask again (or Infinity: not before room is made); anything that makes room
+        // sooner calls `roomMade()`.
+        this.#notBefore = answer;
+        this.#notBeforeFor = waiter;
         this.#onAnswer(waiter, { at: answer });
       },
       (error: unknown) => {
@@ -110,17 +111,26 @@ export class StoreDriver {
 
   reconcile(entry: StoreEntry, cost: Cost, now: number): void {
     this.#reportFailures(this.store.reconcile(entry, cost, now), 'reconcile');
+    this.roomMade();
   }
 
   cancel(entry: StoreEntry, now: number): void {
     this.#reportFailures(this.store.cancel(entry, now), 'cancel');
+    this.roomMade();
   }
 
   release(entry: StoreEntry, now: number): void {
     const result = this.store.release(entry, now);
     if (result !== undefined) this.#reportFailures(result, 'release');
-    // A waiter told to ask again later because every slot was taken may start now: ask at once.
-    if (!this.synchronous) this.#notBeforeFor = undefined;
+    this.roomMade();
+  }
+
+  /**
+   * Something may have made room sooner than the store last said (a release, a cancel, a refund,
+   * new limits): the head told to ask again later asks at once.
+   */
+  roomMade(): void {
+    this.#notBeforeFor = undefined;
   }
 
   /** Counts the entry from `at`; false when the store cannot (no `restamp`). */

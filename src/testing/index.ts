@@ -15,3 +15,5 @@ export type {
 export type { MockOutcome, MockRequestRecord, MockStats, MockWindowStats } from './mock-stats.js';
 export type { TokenAmounts as MockTokenAmounts } from './mock-limits.js';
 export { FakeClock } from './fake-clock.js';
+export { storeConformance } from './store-conformance.js';
+export type { StoreConformanceCase, StoreConformanceOptions } from './store-conformance.js';
