@@ -7,6 +7,7 @@ import type { RetryLimiter } from '../retry/types.js';
 import type { AcquireOptions } from '../core/vocabulary.js';
 import type { BatchResult, BatchWorker, ResolvedBatchOptions } from './options.js';
 import { ProgressMeter, type BatchProgress, type ProgressCounts } from './progress.js';
+import { isThenable } from '../internal/is-thenable.js';
 
 /** One item between its start and its result. */
 interface ItemRun {
@@ -163,9 +164,7 @@ export class BatchEngine<T, R> {
     try {
       const closing = this.#iterator.return?.();
       // An async generator answers later (after a pending `next`); its failure is of no interest now.
-      if (closing !== undefined && typeof (closing as PromiseLike<unknown>).then === 'function') {
-        (closing as Promise<unknown>).then(undefined, () => undefined);
-      }
+      if (isThenable(closing)) closing.then(undefined, () => undefined);
     } catch {
       // The batch is stopping already; an input that fails to close changes nothing.
     }

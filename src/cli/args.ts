@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { messageOf } from '../internal/message-of.js';
 
 /** A mistake in how the command was called: reported with a hint to `--help`, exit code 2. */
 export class UsageError extends Error {
@@ -23,7 +24,7 @@ export function parseFlags(command: string, args: readonly string[], options: Fl
     const { values, positionals } = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     // Node's messages end with advice about `--` that does not apply here.
     throw new UsageError(`${command}: ${message.replace(/\s*To specify a positional argument.*$/s, '')}`);
   }
