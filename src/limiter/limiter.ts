@@ -13,6 +13,7 @@ import {
 } from '../stores/capabilities.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { StoreEntry } from '../stores/store.js';
+import { watchListeners } from './hot-listeners.js';
 import { announcedLimits, learnOthersShares, reportsRemaining } from './header-learning.js';
 import { Lease, type LeaseOwner } from './lease.js';
 import { LIMIT_KEYS, Limits, resolveCost } from './limits.js';
@@ -63,7 +64,11 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
 
   constructor(options: LimiterOptions = {}) {
     super();
-    this.#trackListeners();
+    watchListeners(this as unknown as NodeJS.EventEmitter, ['acquired', 'released', 'idle'], (event, on) => {
+      if (event === 'acquired') this.#hearsAcquired = on;
+      else if (event === 'released') this.#hearsReleased = on;
+      else this.#hearsIdle = on;
+    });
     plainObject('options', options);
     knownKeys('Limiter options', options, [...LIMIT_KEYS, 'clock', 'store', 'limits']);
     if (options.limits !== undefined && options.limits !== 'auto') {
@@ -284,6 +289,18 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     if (this.#scheduler.size > 0) this.#scheduler.drain();
   }
 
+  /**
+   * Until the first `observe()`, one request at a time, as `limits: 'auto'` starts: the first
+   * response tells the limits (and others' use) before a burst goes out. The rest wait in the queue
+   * like any waiter (`stats().queued`, `waitedMs`, `close()`). Does nothing once the limiter has
+   * observed the provider, or after `close()`. The fetch wrapper calls it on first use.
+   */
+  probeUntilObserved(): void {
+    if (this.#observed || this.#closed || this.#limits.probing) return;
+    this.#limits.startProbing();
+    this.#driver.configure(this.#limits.forStore);
+  }
+
   /** Queue length, leases held, use of every window, and how long a pause has left. */
   stats(): LimiterStats {
     const now = this.#clock.now();
@@ -324,21 +341,6 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   /** Closes the limiter: `await using limiter = new Limiter(...)`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  #trackListeners(): void {
-    const emitter = this as unknown as NodeJS.EventEmitter;
-    // 'newListener' fires before the listener is added, 'removeListener' after it is gone.
-    emitter.on('newListener', (event: string | symbol) => {
-      if (event === 'acquired') this.#hearsAcquired = true;
-      else if (event === 'released') this.#hearsReleased = true;
-      else if (event === 'idle') this.#hearsIdle = true;
-    });
-    emitter.on('removeListener', (event: string | symbol) => {
-      if (event === 'acquired') this.#hearsAcquired = this.listenerCount('acquired') !== 0;
-      else if (event === 'released') this.#hearsReleased = this.listenerCount('released') !== 0;
-      else if (event === 'idle') this.#hearsIdle = this.listenerCount('idle') !== 0;
-    });
   }
 
   /** The limits changed: the store learns them, impossible waiters are told, listeners hear. */

@@ -130,9 +130,14 @@ export class Limits {
     return this.#probing ? { ...this.#resolved, concurrency: 1 } : this.#resolved;
   }
 
-  /** True until the first observation of a `limits: 'auto'` limiter. */
+  /** True until the first observation of a `limits: 'auto'` limiter (or one asked to probe). */
   get probing(): boolean {
     return this.#probing;
+  }
+
+  /** One request at a time until the next adoption (the first observation). */
+  startProbing(): void {
+    this.#probing = true;
   }
 
   /** The limits in the shape `new Limiter()` and `updateLimits()` take. */

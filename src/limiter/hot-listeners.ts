@@ -1,0 +1,17 @@
+/**
+ * Calls `set(event, listening)` whenever the first listener of one of `events` is added or the
+ * last one removed, so the hot path can read a field instead of calling `listenerCount`.
+ */
+export function watchListeners(
+  emitter: NodeJS.EventEmitter,
+  events: readonly string[],
+  set: (event: string, listening: boolean) => void,
+): void {
+  // 'newListener' fires before the listener is added, 'removeListener' after it is gone.
+  emitter.on('newListener', (event: string | symbol) => {
+    if (typeof event === 'string' && events.includes(event)) set(event, true);
+  });
+  emitter.on('removeListener', (event: string | symbol) => {
+    if (typeof event === 'string' && events.includes(event)) set(event, emitter.listenerCount(event) !== 0);
+  });
+}
