@@ -97,7 +97,9 @@ export type { TokenUsage } from './providers/usage.js';
 
 export { LimiterRegistry } from './registry/registry.js';
 export type { LimiterKey, LimiterRegistryOptions, ProviderLimits } from './registry/registry.js';
-export { createLimitedFetch } from './fetch/limited-fetch.js';
+export { COUNT_TOKENS_GROUP, createLimitedFetch } from './fetch/limited-fetch.js';
+export { StreamError } from './providers/stream-error.js';
+export type { StreamErrorKind } from './providers/stream-error.js';
 export type {
   EstimateSettings,
   FetchLike,

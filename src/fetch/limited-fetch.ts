@@ -7,11 +7,14 @@ import { rememberRequestSecrets } from '../retry/kept-failure.js';
 import { readErrorBody } from '../retry/response-body.js';
 import { retry } from '../retry/retry.js';
 import { estimateRequestTokens, type RequestApi } from '../tokens/index.js';
-import { abortable } from './abortable.js';
+import { endpointOf, methodOf } from './endpoint.js';
 import { type FetchLike, type LimitedFetchOptions, resolveFetchOptions } from './fetch-options.js';
 import { prepareRequest } from './request-body.js';
 import { requestSecrets } from './request-secrets.js';
-import { watchJson, watchStream } from './watch-response.js';
+import { neverLeft } from './send-failure.js';
+import type { StreamError } from '../providers/stream-error.js';
+import { watchJson } from './watch-response.js';
+import { openStream } from './watch-stream.js';
 
 export type {
   EstimateFunction,
@@ -21,17 +24,11 @@ export type {
   LimitedFetchRetryOptions,
 } from './fetch-options.js';
 
-/** The API a URL path names, so the estimate reads the right fields. */
-function apiOf(url: string): RequestApi | undefined {
-  const path = url.replace(/[?#].*$/, '');
-  if (path.endsWith('/chat/completions')) return 'chat';
-  if (path.endsWith('/responses')) return 'responses';
-  if (path.endsWith('/embeddings')) return 'embeddings';
-  if (path.endsWith('/completions')) return 'completions';
-  if (path.endsWith('/messages')) return 'anthropic-messages';
-  if (/:(stream)?generatecontent$/i.test(path)) return 'gemini';
-  return undefined;
-}
+/**
+ * The model key, in a `LimiterRegistry`, of a provider's token-counting requests: they have limits
+ * of their own (Anthropic), set with `providers.anthropic.models.count_tokens`.
+ */
+export const COUNT_TOKENS_GROUP = 'count_tokens';
 
 function parseJson(text: string | undefined): unknown {
   if (text === undefined) return undefined;
@@ -66,7 +63,26 @@ function parseJson(text: string | undefined): unknown {
  *   it passes; error responses are charged no tokens;
  * - holds the concurrency slot until the body has been fully received (JSON) or fully read,
  *   cancelled or errored (streams). A stream the caller never reads holds its slot until the
- *   response is garbage-collected: read or cancel every streamed body.
+ *   response is garbage-collected: read or cancel every streamed body;
+ * - peeks at a stream until its first content (a text delta, a tool call; not `message_start` or
+ *   `ping`): an error event before it (Anthropic `event: error`, a gateway's
+ *   `data: {"error":{"code":429}}`) fails the attempt like the HTTP error it stands for: a rate
+ *   limit pauses the limiter as a 429 naming no delay does, and with `retry` on, rate limits,
+ *   overloads and server errors are retried; otherwise the caller gets the stream as it came (the
+ *   SDK throws its own error). An error event after content errors the stream with a
+ *   `StreamError` (a rate limit still pauses the limiter). Either way the stream's reported usage
+ *   is charged, else the reservation stays.
+ *
+ * Only generation is charged (see `endpointOf`): GET / DELETE requests, models, files and batch
+ * management pass straight through (no slot, no tokens). Token counting
+ * (`/v1/messages/count_tokens`, `/v1/responses/input_tokens`, Gemini `:countTokens`) goes through
+ * the registry's limiter `registry.get(provider, 'count_tokens')` (limits of its own, no tokens);
+ * with a plain `Limiter` it passes straight through.
+ *
+ * A request that left and then failed (the SDK's `timeout`, the caller's abort after sending, a
+ * reset connection) keeps its request slot and its reservation: the provider may be generating
+ * it, and counts it. Only one that never left (aborted while queued, refused at connect) is given
+ * back entirely.
  *
  * With `retry`, the failures kept in `retry` events have credentials redacted, the request's own
  * `Authorization` / `x-api-key` values included wherever a server echoed them (bodies too).
@@ -88,10 +104,14 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     rateLimitPauseMs: pauseMs,
   } = resolveFetchOptions(options);
 
-  async function costOf(url: string, body: unknown, text: string | undefined): Promise<TokenCost> {
+  async function costOf(
+    url: string,
+    api: RequestApi | undefined,
+    body: unknown,
+    text: string | undefined,
+  ): Promise<TokenCost> {
     if (typeof estimate === 'function') return estimate(body, url);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return 0;
-    const api = apiOf(url);
     return estimateRequestTokens(body, {
       provider,
       ...(api !== undefined && { api }),
@@ -100,38 +120,31 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     }).catch(() => ({ input: Math.ceil((text ?? '').length / 4), output: 0 }));
   }
 
-  /** Per limiter that has not observed the provider yet: the first response, awaited by the rest. */
-  const probes = new WeakMap<Limiter, Promise<void>>();
-
-  /** Waits for a limiter's first answer from the provider, or makes this request the one to get it. */
-  async function firstContact(limiter: Limiter, signal: AbortSignal | undefined): Promise<(() => void) | undefined> {
-    if (!sync || limiter.observed) return undefined;
-    const pending = probes.get(limiter);
-    if (pending === undefined) {
-      let done!: () => void;
-      probes.set(limiter, new Promise<void>((resolve) => (done = resolve)));
-      return () => {
-        probes.delete(limiter);
-        done();
-      };
-    }
-    await abortable(pending, signal);
-    return firstContact(limiter, signal);
-  }
-
   return async function limitedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const url = input instanceof Request ? input.url : String(input);
+    const endpoint = endpointOf(url, methodOf(input, init));
+    // Not generation: no slot, no tokens. Token counting has limits of its own only in a registry.
+    if (endpoint.kind === 'pass' || (endpoint.kind === 'count-tokens' && !(source instanceof LimiterRegistry))) {
+      return realFetch(input, init);
+    }
     const callerSignal = init?.signal ?? (input instanceof Request ? input.signal : undefined) ?? undefined;
     // Read once: the estimate counts it, and every attempt sends the same bytes.
     const request = await prepareRequest(input, init, callerSignal);
     const { text } = request;
     const body = parseJson(text);
-    const cost = await costOf(url, body, text);
     const model =
       typeof body === 'object' && body !== null && typeof (body as { model?: unknown }).model === 'string'
         ? (body as { model: string }).model
         : undefined;
-    const limiter = source instanceof LimiterRegistry ? source.get(provider, model) : source;
+    let limiter: Limiter;
+    let cost: TokenCost;
+    if (endpoint.kind === 'count-tokens') {
+      limiter = (source as LimiterRegistry).get(provider, COUNT_TOKENS_GROUP);
+      cost = 0;
+    } else {
+      cost = await costOf(url, endpoint.api, body, text);
+      limiter = source instanceof LimiterRegistry ? source.get(provider, model) : source;
+    }
     // Refused before anything is sent, and never retried: it would never fit.
     limiter.assertCanFit(cost);
     // What a server echoes of the request's credentials is redacted from what `retry` keeps.
@@ -139,14 +152,27 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
 
     /** The failed response of the last attempt, handed to the SDK when retries are used up. */
     let lastFailure: Response | undefined;
+    /** A stream that failed before its content, kept for the SDK unless another attempt follows. */
+    let failedStream: Response | undefined;
+
+    /** A mid-stream rate-limit error means what a 429 naming no delay means: everyone waits. */
+    const onStreamError = (error: StreamError): void => {
+      if (error.kind !== 'rate-limit') return;
+      limiter.pause(pauseMs);
+      limiter.emit('rateLimited', { status: 429, retryAfterMs: undefined, pauseMs });
+    };
 
     const attempt = async (signal: AbortSignal | undefined): Promise<Response> => {
-      const probed = await firstContact(limiter, signal);
-      try {
-        return await send(signal);
-      } finally {
-        probed?.();
+      if (failedStream !== undefined) {
+        // Retried: the failed stream will never be read.
+        failedStream.body?.cancel().catch(() => undefined);
+        if (lastFailure === failedStream) lastFailure = undefined;
+        failedStream = undefined;
       }
+      // Until the limiter has heard from the provider, its first request goes alone and the rest
+      // wait in its queue (visible in stats, rejected by close) for the answer's headers.
+      if (sync) limiter.probeUntilObserved();
+      return send(signal);
     };
 
     const send = async (signal: AbortSignal | undefined): Promise<Response> => {
@@ -156,13 +182,20 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         ...(signal !== undefined && { signal }),
         ...(acquireTimeoutMs !== undefined && { timeoutMs: acquireTimeoutMs }),
       });
+      if (signal?.aborted) {
+        // Aborted as it was admitted: never sent.
+        lease.cancel();
+        throw signal.reason;
+      }
       let response: Response;
       try {
         response = await realFetch(...request.args(signal));
       } catch (error) {
-        // It may have reached the server before failing: keep its slot, charge no tokens.
-        lease.reconcile(0);
-        lease.release();
+        // Refused at connect: never sent, given back. Anything else (an abort or timeout after
+        // sending, a reset) may have reached the provider, which charges what it admitted (OpenAI:
+        // the estimate, up front): the slot and the reservation stay.
+        if (neverLeft(error)) lease.cancel();
+        else lease.release();
         rememberRequestSecrets(error, secrets);
         throw error;
       }
@@ -192,7 +225,15 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
       }
       lastFailure = undefined;
       const streaming = (response.headers.get('content-type') ?? '').includes('text/event-stream');
-      return streaming ? watchStream(response, lease, provider) : watchJson(response, lease, provider);
+      if (!streaming) return watchJson(response, lease, provider);
+      const opened = await openStream(response, lease, provider, onStreamError);
+      if (!opened.failed || retryOptions === undefined) return opened.response;
+      // Failed before any content: the attempt failed like the HTTP error it stands for. When it
+      // is not retried, the SDK reads the stream as it came and throws its own error.
+      failedStream = opened.response;
+      lastFailure = opened.response;
+      rememberRequestSecrets(opened.error, secrets);
+      throw opened.error;
     };
 
     if (retryOptions === undefined) return attempt(callerSignal);

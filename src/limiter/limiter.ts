@@ -47,6 +47,11 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   #observed = false;
   #inFlight = 0;
   #closed = false;
+  /**
+   * Until the first observation, one request at a time (`limits: 'auto'`, `probeUntilObserved`):
+   * kept here, not in the store's concurrency, so a shared store's other users are not counted.
+   */
+  #probing: boolean;
   /** The memory store's release reads no time: skip reading the clock on the hot path. */
   readonly #releaseNeedsNow: boolean;
   /** Capabilities already reported missing, so each is told once. */
@@ -78,6 +83,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     const store = options.store === undefined ? new MemoryStore() : validateStore(options.store);
     this.#releaseNeedsNow = !(store instanceof MemoryStore);
     this.#limits = new Limits(options, options.limits === 'auto');
+    this.#probing = this.#limits.probing;
     this.#driver = new StoreDriver(
       store,
       (waiter, answer) => this.#scheduler.answer(waiter, answer),
@@ -88,8 +94,9 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
       rejected: (reason, error) => this.emit('rejected', { reason, error }),
       queued: (queued, priority) => this.emit('queued', { queued, priority }),
       settled: () => this.#checkIdle(),
+      mayAdmit: () => !this.#probing || this.#inFlight === 0,
     });
-    this.#driver.configure(this.#limits.forStore);
+    this.#driver.configure(this.#limits.resolved);
     this.#owner = {
       restamp: (_lease, entry, at) => {
         const now = this.#clock.now();
@@ -157,7 +164,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
 
     const now = this.#clock.now();
     const scheduler = this.#scheduler;
-    if (this.#driver.synchronous && !scheduler.hasAtLeast(priority)) {
+    if (this.#driver.synchronous && !scheduler.hasAtLeast(priority) && !(this.#probing && this.#inFlight > 0)) {
       let admission: StoreEntry | number;
       try {
         admission = this.#driver.admitNow(cost, now);
@@ -202,7 +209,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
       this.#missing('synchronous', 'tryAcquire()');
       return undefined;
     }
-    if (this.#scheduler.hasAtLeast(priority)) return undefined;
+    if (this.#scheduler.hasAtLeast(priority) || (this.#probing && this.#inFlight > 0)) return undefined;
     const now = this.#clock.now();
     const admission = this.#driver.admitNow(cost, now);
     return typeof admission === 'object' ? this.#lease(admission, cost, 0, now, priority) : undefined;
@@ -278,6 +285,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.#observed = true;
     if (Object.keys(adopted).length > 0 || wasProbing) {
       this.#limits.adopt(adopted);
+      this.#probing = false;
       this.#limitsChanged();
     }
     const store = this.#driver.store;
@@ -299,7 +307,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   probeUntilObserved(): void {
     if (this.#observed || this.#closed || this.#limits.probing) return;
     this.#limits.startProbing();
-    this.#driver.configure(this.#limits.forStore);
+    this.#probing = true;
   }
 
   /** Queue length, leases held, use of every window, and how long a pause has left. */
@@ -346,7 +354,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
 
   /** The limits changed: the store learns them, impossible waiters are told, listeners hear. */
   #limitsChanged(): void {
-    this.#driver.configure(this.#limits.forStore);
+    this.#driver.configure(this.#limits.resolved);
     this.#scheduler.rejectWhere('capacity', (cost) => this.#limits.capacityError(cost));
     this.emit('limitsChanged', { limits: this.limits });
   }

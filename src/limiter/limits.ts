@@ -125,11 +125,6 @@ export class Limits {
     return this.#resolved;
   }
 
-  /** What a store is configured with: while probing, one request at a time. */
-  get forStore(): ResolvedLimits {
-    return this.#probing ? { ...this.#resolved, concurrency: 1 } : this.#resolved;
-  }
-
   /** True until the first observation of a `limits: 'auto'` limiter (or one asked to probe). */
   get probing(): boolean {
     return this.#probing;

@@ -19,6 +19,8 @@ export interface SchedulerHost {
   queued(queued: number, priority: number): void;
   /** The queue may have run empty: the limiter may be idle. */
   settled(): void;
+  /** False while the limiter holds admissions back itself (one request first); a release re-drains. */
+  mayAdmit(): boolean;
 }
 
 /**
@@ -127,6 +129,10 @@ export class Scheduler {
       if (head === undefined || this.#closed) {
         this.#clearTimer();
         this.#host.settled();
+        return;
+      }
+      if (!this.#host.mayAdmit()) {
+        this.#setTimer(this.#nextDeadline());
         return;
       }
       let answer: StoreEntry | number | typeof PENDING;

@@ -115,16 +115,13 @@ const GEMINI_NEEDLE = 'TokenCount"';
  * if (watcher.usage) lease.reconcile(watcher.usage);
  */
 export class StreamUsageWatcher {
-  readonly #gemini: boolean;
   readonly #events: SseEventFilter;
-  #usage: TokenUsage | undefined;
-  /** Anthropic: cache writes from `message_start`, kept when a later delta restates only input_tokens. */
-  #cacheCreation = 0;
+  readonly #reader: StreamUsageReader;
 
   /** @param provider The provider whose stream this is; decides which usage fields are read. */
   constructor(provider: ProviderName | (string & {})) {
-    this.#gemini = providerName(provider) === 'gemini';
-    this.#events = new SseEventFilter(this.#gemini ? GEMINI_NEEDLE : USAGE_NEEDLE, (data) => this.#onEvent(data));
+    this.#reader = new StreamUsageReader(provider);
+    this.#events = new SseEventFilter(this.#reader.needle, (data) => this.#reader.read(parseEvent(data)));
   }
 
   /** Feeds the next chunk of the response body. Keeps no reference to `chunk`. */
@@ -139,16 +136,45 @@ export class StreamUsageWatcher {
 
   /** The usage reported so far (final once the stream has ended), or `undefined` if none yet. */
   get usage(): TokenUsage | undefined {
+    return this.#reader.usage;
+  }
+}
+
+/** An event's data parsed as JSON, or `undefined` (`[DONE]` and anything else that is not JSON). Internal. */
+export function parseEvent(data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Follows the usage a stream's parsed events report (the part of `StreamUsageWatcher` after the
+ * events are read), for readers that parse each event once for several purposes. Internal.
+ */
+export class StreamUsageReader {
+  readonly #gemini: boolean;
+  #usage: TokenUsage | undefined;
+  /** Anthropic: cache writes from `message_start`, kept when a later delta restates only input_tokens. */
+  #cacheCreation = 0;
+
+  constructor(provider: ProviderName | (string & {})) {
+    this.#gemini = providerName(provider) === 'gemini';
+  }
+
+  /** What the data of an event that can carry usage contains. */
+  get needle(): string {
+    return this.#gemini ? GEMINI_NEEDLE : USAGE_NEEDLE;
+  }
+
+  /** The usage reported so far, or `undefined` if none yet. */
+  get usage(): TokenUsage | undefined {
     return this.#usage;
   }
 
-  #onEvent(data: string): void {
-    let event: unknown;
-    try {
-      event = JSON.parse(data);
-    } catch {
-      return; // `[DONE]` and anything else that is not JSON
-    }
+  /** Reads one parsed event. */
+  read(event: unknown): void {
     if (!isObject(event)) return;
     if (this.#gemini) {
       this.#usage = fromGemini(event) ?? this.#usage;

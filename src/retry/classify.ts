@@ -1,4 +1,6 @@
+import { StreamError } from '../providers/stream-error.js';
 import { createHeaderReader, type HeaderSource } from '../providers/header-reader.js';
+import { type StreamErrorKind, statusOfKind, streamErrorKind } from '../providers/stream-errors.js';
 import { AttemptTimeoutError } from './attempt-timeout-error.js';
 import {
   googleErrorDetails,
@@ -223,6 +225,25 @@ function networkFailure(error: unknown): NetworkFailure {
   };
 }
 
+/** What a mid-stream error of each kind means for another attempt. */
+const STREAM_VERDICT: Readonly<Record<StreamErrorKind, Verdict>> = {
+  'rate-limit': { retryable: true, reason: 'rate-limited' },
+  overloaded: { retryable: true, reason: 'overloaded' },
+  'server-error': { retryable: true, reason: 'server-error' },
+  other: { retryable: false, reason: 'http-error' },
+};
+
+/**
+ * The kind of a provider error reported inside a stream that began with HTTP 200, as the SDKs
+ * throw it: an `APIError` without a status, named by its `type` (Anthropic: `overloaded_error`,
+ * `rate_limit_error`, `api_error`) or its `code` (OpenAI-compatible gateways: `429`,
+ * `rate_limit_exceeded`, `502`). Only for an error the SDK built from a body (or an `APIError`).
+ */
+function midStreamKind(error: unknown, inner: Obj | undefined): StreamErrorKind | undefined {
+  if (!isObject(error) || (inner === undefined && !hasClassNamed(error, 'APIError'))) return undefined;
+  return streamErrorKind(error.type, inner?.type, inner?.code, error.code, inner?.status);
+}
+
 /**
  * Decides whether a failure is worth another attempt, and what delay the server named. Reads the
  * status, headers and body of errors thrown by the `openai` and `@anthropic-ai/sdk` packages, of a
@@ -231,7 +252,10 @@ function networkFailure(error: unknown): NetworkFailure {
  *
  * - Retried: 408, 409, 429, 500, 502, 503, 504, 520-524, 529; connection errors (ECONNRESET,
  *   ECONNREFUSED, ETIMEDOUT, EPIPE, EAI_AGAIN, undici socket errors, `fetch failed` with such a
- *   cause, the SDKs' `APIConnectionError`); timeouts (`AttemptTimeoutError`, `TimeoutError`).
+ *   cause, the SDKs' `APIConnectionError`); timeouts (`AttemptTimeoutError`, `TimeoutError`);
+ *   errors reported mid-stream after HTTP 200 (`StreamError`, and the SDKs' `APIError` without a
+ *   status whose type or code names a rate limit, an overload or a server error), with the HTTP
+ *   status they stand for (429, 529 / 503, 500) as `status`.
  * - Never retried: other statuses (400, 401, 403, 404, 422, ...), aborts, OpenAI
  *   `insufficient_quota` and "Request too large", Anthropic spend limits, Gemini per-day quotas, and
  *   errors that are neither HTTP nor network failures (`reason: 'unknown'`).
@@ -245,7 +269,18 @@ export function classifyFailure(error: unknown, options: ClassifyOptions = {}): 
     return { retryable: false, reason: 'aborted' };
   }
 
-  const status = statusOf(error);
+  if (error instanceof StreamError) {
+    const verdict = STREAM_VERDICT[error.kind];
+    const retryAfterMs = error.providerMessage === undefined ? undefined : retryDelayFromMessage(error.providerMessage);
+    return {
+      ...verdict,
+      ...(error.status !== undefined && { status: error.status }),
+      ...(retryAfterMs !== undefined && { retryAfterMs }),
+      ...(error.code !== undefined && { code: String(error.code) }),
+    };
+  }
+
+  let status = statusOf(error);
   const headers = headersOf(error);
   const body = bodyOf(error, options.body);
   const inner = innerError(body);
@@ -256,10 +291,19 @@ export function classifyFailure(error: unknown, options: ClassifyOptions = {}): 
   const spendCode = anthropicErrorCode(inner, error);
   const bodyCode = str(inner?.code) ?? (isObject(error) && status !== undefined ? str(error.code) : undefined);
   const network = status === undefined ? networkFailure(error) : undefined;
-  const code = spendCode ?? bodyCode ?? network?.code ?? str(inner?.status);
+  const streamKind = network?.reason === undefined && status === undefined ? midStreamKind(error, inner) : undefined;
+  const streamCode = streamKind === undefined ? undefined : streamCodeOf(error, inner);
+  const code = spendCode ?? bodyCode ?? network?.code ?? streamCode ?? str(inner?.status);
+  const fromStream = streamKind !== undefined && streamKind !== 'other';
+  if (fromStream)
+    status = statusOfKind(
+      streamKind,
+      inner?.code ?? (isObject(error) ? error.code : undefined),
+      isAnthropicShape(error),
+    );
 
   let retryAfterMs: number | undefined;
-  if (status !== undefined) {
+  if (status !== undefined || fromStream) {
     retryAfterMs = retryDelayFromHeaders(headers, options.now ?? Date.now()) ?? retryDelayFromBody(body);
     for (const message of messages) retryAfterMs ??= retryDelayFromMessage(message);
   }
@@ -267,6 +311,7 @@ export function classifyFailure(error: unknown, options: ClassifyOptions = {}): 
   let verdict: Verdict;
   const permanent = permanentReason(body, bodyCode, spendCode, messages);
   if (permanent !== undefined) verdict = { retryable: false, reason: permanent };
+  else if (fromStream) verdict = STREAM_VERDICT[streamKind];
   else if (status !== undefined) {
     const reason = RETRYABLE_STATUS.get(status);
     verdict = reason === undefined ? { retryable: false, reason: 'http-error' } : { retryable: true, reason };
@@ -284,6 +329,23 @@ export function classifyFailure(error: unknown, options: ClassifyOptions = {}): 
     ...(retryAfterMs !== undefined && { retryAfterMs }),
     ...(code !== undefined && { code }),
   };
+}
+
+/** The type or code naming a mid-stream error, as a string. */
+function streamCodeOf(error: unknown, inner: Obj | undefined): string | undefined {
+  for (const value of [inner?.type, inner?.code, isObject(error) ? error.type : undefined]) {
+    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+    const s = str(value);
+    if (s !== undefined) return s;
+  }
+  return undefined;
+}
+
+/** An error built from an Anthropic error event (`{"type":"error","error":{...}}`): its overload is a 529. */
+function isAnthropicShape(error: unknown): boolean {
+  if (!isObject(error)) return false;
+  const body = error.error;
+  return isObject(body) && body.type === 'error' && isObject(body.error);
 }
 
 /** The `Response` a failure carries: the failure itself, or an HTTP client error's `response` (ky). */
