@@ -43,3 +43,24 @@ describe('delays longer than a Node timer holds (2^31-1 ms) on the real clock', 
     await closed;
   });
 });
+
+describe('close() settles a retry waiting between attempts at once', () => {
+  it('rejects with LimiterClosedError instead of waiting out the backoff', async () => {
+    const limiter = new Limiter();
+    let attempts = 0;
+    const call = limiter.run(
+      () => {
+        attempts++;
+        throw Object.assign(new Error('busy'), { status: 503 });
+      },
+      { retry: { baseDelayMs: 60_000, maxDelayMs: 60_000, random: () => 0.999 } },
+    );
+    const settled = expect(call).rejects.toBeInstanceOf(LimiterClosedError);
+    await sleep(50);
+    expect(attempts).toBe(1);
+    const closedAt = performance.now();
+    await limiter.close();
+    await settled;
+    expect(performance.now() - closedAt).toBeLessThan(50);
+  });
+});

@@ -93,4 +93,6 @@ export interface LimiterEvents {
   othersShare: (event: OthersShareEvent) => void;
   /** Nobody waits and nothing is held. */
   idle: () => void;
+  /** `close()` ran: every waiter was rejected, and retries waiting between attempts stop. */
+  closed: () => void;
 }

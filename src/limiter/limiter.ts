@@ -344,6 +344,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     if (this.#closed) return;
     this.#closed = true;
     this.#scheduler.close(new LimiterClosedError());
+    this.emit('closed');
     await this.#driver.close();
   }
 

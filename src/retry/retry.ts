@@ -1,4 +1,4 @@
-import { RetryError, type RetryStopReason } from '../core/errors.js';
+import { LimiterClosedError, RetryError, type RetryStopReason } from '../core/errors.js';
 import type { RetryEvent } from '../core/events.js';
 import type { TimerHandle } from '../internal/clock.js';
 import { redactString } from '../internal/redact.js';
@@ -80,6 +80,9 @@ class RetryRun<T, L extends RetryLease> {
     const { signal, clock, deadlineMs } = this.#o;
     const onCallerAbort = (): void => this.#call.abort(signal?.reason);
     signal?.addEventListener('abort', onCallerAbort, { once: true });
+    // A closed limiter admits nobody again: a wait between attempts ends now, not at its end.
+    const onClosed = (): void => this.#call.abort(new LimiterClosedError());
+    this.#o.limiter?.once?.('closed', onClosed);
     let deadlineTimer: TimerHandle | undefined;
     if (deadlineMs !== undefined) {
       this.#deadlineAt = this.#startedAt + deadlineMs;
@@ -92,6 +95,7 @@ class RetryRun<T, L extends RetryLease> {
     } finally {
       // Every path ends here, so no listener or timer outlives the call.
       signal?.removeEventListener('abort', onCallerAbort);
+      this.#o.limiter?.off?.('closed', onClosed);
       if (deadlineTimer !== undefined) clock.clearTimeout(deadlineTimer);
     }
   }
@@ -288,6 +292,7 @@ class RetryRun<T, L extends RetryLease> {
   #stopped(attempts: number, when: string): Settled<T> {
     const { signal, deadlineMs } = this.#o;
     if (signal?.aborted) throw signal.reason;
+    if (this.#call.signal.reason instanceof LimiterClosedError) throw this.#call.signal.reason;
     const cause: unknown = this.#errors.at(-1) ?? this.#call.signal.reason;
     return {
       ok: false,

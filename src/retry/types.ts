@@ -29,6 +29,9 @@ export interface RetryLimiter<L extends RetryLease = RetryLease> {
   emit(event: 'retry', payload: RetryEvent): boolean;
   /** Emits `rateLimited` when the server answered 429. */
   emit(event: 'rateLimited', payload: RateLimitedEvent): boolean;
+  /** Listens for the limiter's `closed` event: a retry waiting between attempts stops at once. Optional. */
+  once?(event: 'closed', listener: () => void): unknown;
+  off?(event: 'closed', listener: () => void): unknown;
 }
 
 /** What `fn` receives on each attempt. */
