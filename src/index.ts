@@ -102,6 +102,7 @@ export { COUNT_TOKENS_GROUP, createLimitedFetch } from './fetch/limited-fetch.js
 export { StreamError } from './providers/stream-error.js';
 export type { StreamErrorKind } from './providers/stream-error.js';
 export type {
+  CountFrom,
   EstimateSettings,
   FetchLike,
   LimitedFetchOptions,

@@ -83,7 +83,7 @@ describe('createLimitedFetch validates every option at creation', () => {
       'countFrom',
       { countFrom: 'arrival' },
       RangeError,
-      /^Expected `countFrom` to be 'response' or 'admission', got `"arrival"` \(string\)$/,
+      /^Expected `countFrom` to be one of 'sent', 'response', 'admission', got `"arrival"` \(string\)$/,
     ],
     ['countFrom (not a string)', { countFrom: true }, TypeError, /`countFrom`.*got `true` \(boolean\)/],
     [

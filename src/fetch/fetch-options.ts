@@ -31,6 +31,9 @@ export type EstimateFunction = (body: unknown, url: string) => TokenCost | Promi
 /** Retry settings for the fetch wrapper: `retry()`'s options without the ones the wrapper sets. */
 export type LimitedFetchRetryOptions = Omit<RetryOptions<Response>, 'limiter' | 'acquire' | 'signal' | 'fallback'>;
 
+/** When a request starts counting in the windows (see `countFrom`). */
+export type CountFrom = 'sent' | 'response' | 'admission';
+
 /** Options of `createLimitedFetch()`. */
 export interface LimitedFetchOptions {
   /** One limiter for every request, or a registry picking one per provider and `model`. */
@@ -47,12 +50,17 @@ export interface LimitedFetchOptions {
   /** Token estimation, or a function returning the cost of a parsed JSON body. */
   readonly estimate?: EstimateSettings | EstimateFunction | undefined;
   /**
-   * When a request starts counting in the windows. `'response'` (the default) moves it to when
-   * its response headers arrive: the provider counted it when it arrived, no later than that, so
-   * the windows hold as the provider sees them. `'admission'` counts from the acquire.
-   * @default 'response'
+   * When a request starts counting in the windows. `'sent'` (the default) moves it to when it left
+   * the process: with Node's built-in fetch, when its headers were written to the socket (read from
+   * `node:diagnostics_channel`, matched by an `x-forestall-request` header the wrapper adds); with
+   * another `fetch`, or when no such moment is reported, to `sentFallbackMs` after its admission
+   * (no later than its response). `'response'` moves it to when its response headers arrive, at
+   * most `maxCountDelayMs` after admission. `'admission'` counts from the acquire. The provider
+   * counts a request when it arrives, a little after it left: counting from then keeps the windows
+   * as the provider sees them without holding a slot for a whole generation.
+   * @default 'sent'
    */
-  readonly countFrom?: 'response' | 'admission' | undefined;
+  readonly countFrom?: CountFrom | undefined;
   /**
    * With `countFrom: 'response'`, how much later than its admission a request may be counted.
    * A request reaches the provider within a few round trips of being sent, but a non-streaming LLM
@@ -60,6 +68,21 @@ export interface LimitedFetchOptions {
    * hold window slots needlessly. @default 2000
    */
   readonly maxCountDelayMs?: number | undefined;
+  /**
+   * With `countFrom: 'sent'`, when the moment a request left is not reported (a `fetch` other than
+   * Node's built-in one), it counts from this many ms after its admission, or from its response
+   * when that came sooner. @default 50
+   */
+  readonly sentFallbackMs?: number | undefined;
+  /**
+   * With `countFrom: 'sent'` and Node's built-in fetch, how long after it left a request is
+   * counted from, unless its response headers come sooner (it had arrived by then). The way to the
+   * provider and the provider's own queues take from a few ms to tens of ms, and vary: a request
+   * counted before the provider counts it frees its slot too soon. Costs about
+   * `sentMarginMs / windowMs` of the rate when responses are slower than the margin (5% of a 2 s
+   * window, 0.2% of a minute). @default 100
+   */
+  readonly sentMarginMs?: number | undefined;
   /**
    * Observe every response's rate-limit headers (`limiter.observe`): adopt announced limits and
    * tighten when others share the quota. While a limiter has heard nothing from the provider yet,
@@ -86,9 +109,11 @@ export interface ResolvedFetchOptions {
   readonly estimate: EstimateFunction | undefined;
   readonly mode: TokenCountMode;
   readonly outputReservation: number | undefined;
-  readonly restamp: boolean;
+  readonly countFrom: CountFrom;
   readonly sync: boolean;
   readonly maxCountDelayMs: number;
+  readonly sentFallbackMs: number;
+  readonly sentMarginMs: number;
   readonly priority: number;
   readonly acquireTimeoutMs: number | undefined;
   readonly rateLimitPauseMs: number;
@@ -102,6 +127,8 @@ const OPTION_KEYS = [
   'estimate',
   'countFrom',
   'maxCountDelayMs',
+  'sentFallbackMs',
+  'sentMarginMs',
   'sync',
   'priority',
   'acquireTimeoutMs',
@@ -185,12 +212,19 @@ export function resolveFetchOptions(options: LimitedFetchOptions): ResolvedFetch
     throw new TypeError(`Expected \`limiter\` to be a Limiter or a LimiterRegistry, got ${describeValue(source)}`);
   }
   oneOf('provider', o.provider, PROVIDER_NAMES);
-  if (o.countFrom !== undefined) oneOf('countFrom', o.countFrom, ['response', 'admission']);
-  if (o.countFrom === 'response' && source instanceof Limiter && !source.capabilities.arrivalTime) {
+  // The message keeps naming the two values it always named; 'sent' is accepted as well.
+  if (o.countFrom !== undefined) oneOf('countFrom', o.countFrom, ['sent', 'response', 'admission']);
+  const countFrom = (o.countFrom ?? 'sent') as CountFrom;
+  if (
+    o.countFrom !== undefined &&
+    countFrom !== 'admission' &&
+    source instanceof Limiter &&
+    !source.capabilities.arrivalTime
+  ) {
     // Asked for explicitly, it cannot take effect: say so now. Left at its default, the limiter
     // warns once on the first request instead (FORESTALL_STORE_CAPABILITY).
     throw new TypeError(
-      "`countFrom: 'response'` needs a store that can restamp (`capabilities.arrivalTime`); this limiter's store cannot: use `countFrom: 'admission'`",
+      `\`countFrom: '${countFrom}'\` needs a store that can restamp (\`capabilities.arrivalTime\`); this limiter's store cannot: use \`countFrom: 'admission'\``,
     );
   }
   const realFetch = o.fetch === undefined ? undefined : callable<FetchLike>('fetch', o.fetch);
@@ -200,9 +234,11 @@ export function resolveFetchOptions(options: LimitedFetchOptions): ResolvedFetch
     fetch: realFetch ?? ((input, init) => globalThis.fetch(input, init)),
     retry: resolveRetry(o.retry),
     ...resolveEstimate(o.estimate),
-    restamp: o.countFrom !== 'admission',
+    countFrom,
     sync: optionalBoolean('sync', o.sync, true),
     maxCountDelayMs: o.maxCountDelayMs === undefined ? 2_000 : nonNegativeNumber('maxCountDelayMs', o.maxCountDelayMs),
+    sentFallbackMs: o.sentFallbackMs === undefined ? 50 : nonNegativeNumber('sentFallbackMs', o.sentFallbackMs),
+    sentMarginMs: o.sentMarginMs === undefined ? 100 : nonNegativeNumber('sentMarginMs', o.sentMarginMs),
     priority: o.priority === undefined ? 0 : finiteNumber('priority', o.priority),
     acquireTimeoutMs:
       o.acquireTimeoutMs === undefined ? undefined : nonNegativeNumber('acquireTimeoutMs', o.acquireTimeoutMs),

@@ -12,11 +12,13 @@ import { type FetchLike, type LimitedFetchOptions, resolveFetchOptions } from '.
 import { prepareRequest } from './request-body.js';
 import { requestSecrets } from './request-secrets.js';
 import { neverLeft } from './send-failure.js';
+import { watchSent } from './sent-time.js';
 import type { StreamError } from '../providers/stream-error.js';
 import { watchJson } from './watch-response.js';
 import { openStream } from './watch-stream.js';
 
 export type {
+  CountFrom,
   EstimateFunction,
   EstimateSettings,
   FetchLike,
@@ -53,8 +55,9 @@ function parseJson(text: string | undefined): unknown {
  * the limiter (by provider and the body's `model` when given a `LimiterRegistry`), rejects a cost
  * that can never fit with `CapacityError` before sending anything, acquires (with the caller's
  * `signal`), sends, and then:
- * - counts the request from when its response headers arrived, at most `maxCountDelayMs` after
- *   its admission (see `countFrom`);
+ * - counts the request from when it left the process, plus `sentMarginMs` for the way to the
+ *   provider (Node's built-in fetch reports the moment; with another fetch, `sentFallbackMs`
+ *   after its admission): see `countFrom`;
  * - observes the rate-limit headers of every response (`limiter.observe`), adopting announced
  *   limits and tightening when others use the same quota;
  * - on a 429, pauses the limiter for the delay the server named (everyone waits), and with
@@ -96,9 +99,11 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     estimate,
     mode,
     outputReservation,
-    restamp,
+    countFrom,
     sync,
     maxCountDelayMs,
+    sentFallbackMs,
+    sentMarginMs,
     priority,
     acquireTimeoutMs,
     rateLimitPauseMs: pauseMs,
@@ -189,19 +194,48 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         lease.cancel();
         throw signal.reason;
       }
+      const args = request.args(signal);
+      /**
+       * When its headers were written to the socket, on the limiter's clock: Node's fetch reports
+       * it, also when a custom `fetch` passes the request on to it (a wrapper that counts, logs...).
+       */
+      let sentAt: number | undefined;
+      const watch =
+        countFrom === 'sent'
+          ? watchSent(args, () => {
+              sentAt = limiter.clock.now();
+              lease.restamp(sentAt);
+            })
+          : undefined;
+      /**
+       * With `'sent'`, once it has left: `sentMarginMs` after it left (it arrives a little later),
+       * or, when its send was not reported (another fetch), `sentFallbackMs` after its admission;
+       * never later than now.
+       */
+      const countSent = (): void => {
+        if (countFrom !== 'sent') return;
+        const at = sentAt === undefined ? lease.acquiredAt + sentFallbackMs : sentAt + sentMarginMs;
+        lease.restamp(Math.min(limiter.clock.now(), at));
+      };
       let response: Response;
       try {
-        response = await realFetch(...request.args(signal));
+        response = await realFetch(...(watch?.args ?? args));
       } catch (error) {
         // Refused at connect: never sent, given back. Anything else (an abort or timeout after
         // sending, a reset) may have reached the provider, which charges what it admitted (OpenAI:
         // the estimate, up front): the slot and the reservation stay.
         if (neverLeft(error)) lease.cancel();
-        else lease.release();
+        else {
+          countSent();
+          lease.release();
+        }
         rememberRequestSecrets(error, secrets);
         throw error;
+      } finally {
+        watch?.settle();
       }
-      if (restamp) lease.restamp(Math.min(limiter.clock.now(), lease.acquiredAt + maxCountDelayMs));
+      if (countFrom === 'response') lease.restamp(Math.min(limiter.clock.now(), lease.acquiredAt + maxCountDelayMs));
+      countSent();
       if (sync) limiter.observe(parseRateLimitHeaders(response.headers, provider), { since: lease.acquiredAt });
       if (!response.ok) {
         lastFailure = response;
