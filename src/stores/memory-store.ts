@@ -127,7 +127,7 @@ export class MemoryStore implements LimiterStore {
     if (until > this.#pausedUntil) this.#pausedUntil = until;
     // Nothing is sent, so nothing is learned, during a pause: others' shares must outlast it.
     for (const rule of [...this.#requests, ...this.#tokens]) {
-      rule.others.outlast(until, rule.windowMs, now);
+      if (rule.others.at(now) > 0) rule.others.until = Math.max(rule.others.until, until + rule.windowMs);
     }
   }
 
