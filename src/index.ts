@@ -79,7 +79,6 @@ export {
   DEFAULT_OUTPUT_RESERVATION,
   encodingForModel,
   preloadTokenizer,
-  releaseTokenizer,
   estimateTokensFast,
 } from './tokens/index.js';
 export type {
