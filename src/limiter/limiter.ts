@@ -82,8 +82,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.#clock = options.clock === undefined ? systemClock : validateClock(options.clock);
     const store = options.store === undefined ? new MemoryStore() : validateStore(options.store);
     this.#releaseNeedsNow = !(store instanceof MemoryStore);
-    this.#limits = new Limits(options, options.limits === 'auto');
-    this.#probing = this.#limits.probing;
+    this.#limits = new Limits(options);
+    this.#probing = options.limits === 'auto';
     this.#driver = new StoreDriver(
       store,
       (waiter, answer) => this.#scheduler.answer(waiter, answer),
@@ -280,7 +280,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     if (this.#closed) return;
     const now = this.#clock.now();
     const adopted = announcedLimits(snapshot, this.#limits);
-    const wasProbing = this.#limits.probing;
+    const wasProbing = this.#probing;
     this.#observed = true;
     if (Object.keys(adopted).length > 0 || wasProbing) {
       this.#limits.adopt(adopted);
@@ -304,8 +304,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    * observed the provider, or after `close()`. The fetch wrapper calls it on first use.
    */
   probeUntilObserved(): void {
-    if (this.#observed || this.#closed || this.#limits.probing) return;
-    this.#limits.startProbing();
+    if (this.#observed || this.#closed) return;
     this.#probing = true;
   }
 

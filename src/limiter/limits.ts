@@ -101,21 +101,17 @@ export function toLimitOptions(limits: ResolvedOptions): LimitOptions {
 
 /**
  * The limits in force: what the user set (never replaced by what a provider announces, only
- * tightened), what was adopted from the provider, the one-at-a-time start of `limits: 'auto'`, and
- * the capacity check (a cost larger than a whole window can never start).
+ * tightened), what was adopted from the provider, and the capacity check (a cost larger than a whole window can never start).
  */
 export class Limits {
   #resolved: ResolvedOptions;
   /** Window kinds the user set: announced limits never replace these. */
   readonly #userSet = new Set<WindowKind>();
-  /** `limits: 'auto'` before the first observation: one request at a time. */
-  #probing: boolean;
   /** The smallest limit of each token kind, for the capacity check. */
   #smallest: { readonly kind: WindowKind; readonly limit: number; charge(cost: Cost): number }[] = [];
 
-  constructor(options: LimitOptions, probing: boolean) {
+  constructor(options: LimitOptions) {
     this.#resolved = resolveLimits(options);
-    this.#probing = probing;
     this.#markUserSet(options);
     this.#measure();
   }
@@ -123,16 +119,6 @@ export class Limits {
   /** The validated limits. */
   get resolved(): ResolvedOptions {
     return this.#resolved;
-  }
-
-  /** True until the first observation of a `limits: 'auto'` limiter (or one asked to probe). */
-  get probing(): boolean {
-    return this.#probing;
-  }
-
-  /** One request at a time until the next adoption (the first observation). */
-  startProbing(): void {
-    this.#probing = true;
   }
 
   /** The limits in the shape `new Limiter()` and `updateLimits()` take. */
@@ -152,9 +138,8 @@ export class Limits {
     this.#measure();
   }
 
-  /** Adopts limits a provider announced (kinds the user did not set) and ends the probing start. */
+  /** Adopts limits a provider announced (kinds the user did not set). */
   adopt(announced: Partial<Record<WindowKind, WindowLimit>>): void {
-    this.#probing = false;
     this.#resolved = resolveLimits(announced, this.#resolved);
     this.#measure();
   }
