@@ -163,6 +163,28 @@ describe('observe: tightening when others share the quota', () => {
     expect(limiter.stats().tokens[0]?.used).toBe(0);
   });
 
+  it("a 429 it let through raises others' share by one where the server says nothing remains", async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ requests: { limit: 4, windowMs: 1_000 }, clock });
+    // The server saw our 2 and others' 1, and answered before our last 2 arrived.
+    limiter.observe(snapshot({ requests: { limit: 4, remaining: 3, resetMs: 1_000 } }));
+    await limiter.acquire();
+    await limiter.acquire();
+    const since = clock.now();
+    await limiter.acquire();
+    // The third is refused: ours might all have been counted, so the headers alone prove no more
+    // than the 1 already learned; the refusal proves one more.
+    limiter.observe(snapshot({ requests: { limit: 4, remaining: 0, resetMs: 1_000 } }), { since, refused: true });
+    expect(limiter.stats().requests[0]?.used).toBe(5);
+    // A refusal for another reason (tokens) leaves a request window with room alone.
+    const other = new Limiter({ requests: { limit: 4, windowMs: 1_000 }, clock });
+    other.observe(snapshot({ requests: { limit: 4, remaining: 3, resetMs: 1_000 } }), { refused: true });
+    expect(other.stats().requests[0]?.used).toBe(1);
+    expect(() => limiter.observe(snapshot({}), { refused: 'yes' as never })).toThrow(
+      /`refused` to be true or false, got `"yes"` \(string\)/,
+    );
+  });
+
   it('rejects a snapshot that is not an object', () => {
     const limiter = new Limiter({ clock: new FakeClock() });
     expect(() => limiter.observe(null as never)).toThrow(/`snapshot`/);

@@ -1,6 +1,7 @@
 import type { TokenCost } from '../core/vocabulary.js';
 import { describeValue } from '../internal/describe.js';
 import {
+  booleanOption,
   callable,
   finiteNumber,
   knownKeys,
@@ -152,10 +153,7 @@ function oneOf(name: string, value: unknown, allowed: readonly string[]): void {
 }
 
 function optionalBoolean(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean')
-    throw new TypeError(`Expected \`${name}\` to be true or false, got ${describeValue(value)}`);
-  return value;
+  return value === undefined ? fallback : booleanOption(name, value);
 }
 
 function resolveRetry(value: unknown): LimitedFetchRetryOptions | undefined {

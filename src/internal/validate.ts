@@ -49,6 +49,12 @@ export function finiteNumber(name: string, value: unknown): number {
   return number(name, value, 'a finite number');
 }
 
+/** `true` or `false`. */
+export function booleanOption(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') fail('type', name, 'true or false', value);
+  return value;
+}
+
 /** A plain object (not null, not an array). */
 export function plainObject(name: string, value: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('type', name, 'an object', value);

@@ -36,6 +36,7 @@ export function learnOthersShares(
   limits: Limits,
   since: number,
   now: number,
+  refused: boolean,
 ): OthersShareEvent[] {
   const learned: OthersShareEvent[] = [];
   for (const kind of WINDOW_KINDS) {
@@ -47,7 +48,7 @@ export function learnOthersShares(
     // one window beyond the reset (later responses refresh it while they still show it).
     const resetMs = (window?.resetMs ?? windowMs) + windowMs;
     const amount = store.learnOthersShare(
-      { kind, windowMs: window?.windowMs, remaining, since: Math.min(since, now), until: now + Math.max(0, resetMs) },
+      { kind, windowMs: window?.windowMs, remaining, since: Math.min(since, now), until: now + Math.max(0, resetMs), refused },
       now,
     );
     if (amount > 0) learned.push({ kind, amount, remaining });

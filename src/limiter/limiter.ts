@@ -3,7 +3,7 @@ import { AcquireTimeoutError, LimiterClosedError, QueueFullError } from '../core
 import type { LimiterEvents, RejectReason, StoreErrorEvent } from '../core/events.js';
 import { type Cost, perWindowKind, type LimitOptions, type TokenCost } from '../core/vocabulary.js';
 import { type Clock, systemClock, validateClock } from '../internal/clock.js';
-import { abortSignal, finiteNumber, knownKeys, nonNegativeNumber, plainObject } from '../internal/validate.js';
+import { abortSignal, booleanOption, finiteNumber, knownKeys, nonNegativeNumber, plainObject } from '../internal/validate.js';
 import type { RateLimitSnapshot } from '../providers/types.js';
 import {
   type StoreCapabilities,
@@ -277,6 +277,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   observe(snapshot: RateLimitSnapshot, options?: ObserveOptions): void {
     plainObject('snapshot', snapshot);
     const since = options?.since === undefined ? undefined : finiteNumber('since', options.since);
+    const refused = options?.refused === undefined ? false : booleanOption('refused', options.refused);
     if (this.#closed) return;
     const now = this.#clock.now();
     const adopted = announcedLimits(snapshot, this.#limits);
@@ -289,7 +290,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     }
     const store = this.#driver.store;
     if (store.learnOthersShare !== undefined) {
-      const learned = learnOthersShares(store as Required<typeof store>, snapshot, this.#limits, since ?? now, now);
+      const learned = learnOthersShares(store as Required<typeof store>, snapshot, this.#limits, since ?? now, now, refused);
       if (this.listenerCount('othersShare') !== 0) for (const event of learned) this.emit('othersShare', event);
     } else if (reportsRemaining(snapshot)) {
       this.#missing('othersShare', 'observe() of what the server says remains');

@@ -27,6 +27,12 @@ export interface ObserveOptions {
    * be taken for someone else's use. @default now
    */
   readonly since?: number | undefined;
+  /**
+   * The response refused the request for a rate limit (a 429) that this limiter let through:
+   * others used at least one request more than was learned, so their share of each request window
+   * the server reports spent grows by one at least. @default false
+   */
+  readonly refused?: boolean | undefined;
 }
 
 /** Options of `lease.reconcile(actual, options)`. */

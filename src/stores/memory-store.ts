@@ -112,7 +112,10 @@ export class MemoryStore implements LimiterStore {
     // The least others must have used: as if the server had counted every request of ours, even
     // those that left the window between its answer and now, so ours are never taken for theirs.
     let seen = rule.limit - rule.usedSince(report.since, now) - report.remaining;
-    if (rule instanceof RequestWindow) seen = Math.floor(seen);
+    if (rule instanceof RequestWindow) {
+      seen = Math.floor(seen);
+      if (report.refused === true && report.remaining < 1) seen = Math.max(seen, rule.others.at(now) + 1);
+    }
     return rule.others.observe(seen, report.until, now);
   }
 

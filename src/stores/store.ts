@@ -20,6 +20,12 @@ export interface RemainingReport {
   readonly since: number;
   /** When the server will be back to full: others' usage is forgotten by then. */
   readonly until: number;
+  /**
+   * The server refused the request for its limit although the limiter admitted it: what was
+   * learned of others fell short, and a request window with nothing remaining should take their
+   * share as at least one more than it held.
+   */
+  readonly refused?: boolean | undefined;
 }
 
 /**
