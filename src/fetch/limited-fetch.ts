@@ -234,7 +234,8 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
       }
       if (countFrom === 'response') lease.restamp(Math.min(limiter.clock.now(), lease.acquiredAt + maxCountDelayMs));
       countSent();
-      if (sync) limiter.observe(parseRateLimitHeaders(response.headers, provider), {
+      if (sync)
+        limiter.observe(parseRateLimitHeaders(response.headers, provider), {
           since: lease.acquiredAt,
           refused: response.status === 429,
         });

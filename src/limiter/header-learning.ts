@@ -48,7 +48,14 @@ export function learnOthersShares(
     // one window beyond the reset (later responses refresh it while they still show it).
     const resetMs = (window?.resetMs ?? windowMs) + windowMs;
     const amount = store.learnOthersShare(
-      { kind, windowMs: window?.windowMs, remaining, since: Math.min(since, now), until: now + Math.max(0, resetMs), refused },
+      {
+        kind,
+        windowMs: window?.windowMs,
+        remaining,
+        since: Math.min(since, now),
+        until: now + Math.max(0, resetMs),
+        refused,
+      },
       now,
     );
     if (amount > 0) learned.push({ kind, amount, remaining });

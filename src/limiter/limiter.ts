@@ -3,7 +3,14 @@ import { AcquireTimeoutError, LimiterClosedError, QueueFullError } from '../core
 import type { LimiterEvents, RejectReason, StoreErrorEvent } from '../core/events.js';
 import { type Cost, perWindowKind, type LimitOptions, type TokenCost } from '../core/vocabulary.js';
 import { type Clock, systemClock, validateClock } from '../internal/clock.js';
-import { abortSignal, booleanOption, finiteNumber, knownKeys, nonNegativeNumber, plainObject } from '../internal/validate.js';
+import {
+  abortSignal,
+  booleanOption,
+  finiteNumber,
+  knownKeys,
+  nonNegativeNumber,
+  plainObject,
+} from '../internal/validate.js';
 import type { RateLimitSnapshot } from '../providers/types.js';
 import {
   type StoreCapabilities,
@@ -290,7 +297,14 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     }
     const store = this.#driver.store;
     if (store.learnOthersShare !== undefined) {
-      const learned = learnOthersShares(store as Required<typeof store>, snapshot, this.#limits, since ?? now, now, refused);
+      const learned = learnOthersShares(
+        store as Required<typeof store>,
+        snapshot,
+        this.#limits,
+        since ?? now,
+        now,
+        refused,
+      );
       if (this.listenerCount('othersShare') !== 0) for (const event of learned) this.emit('othersShare', event);
     } else if (reportsRemaining(snapshot)) {
       this.#missing('othersShare', 'observe() of what the server says remains');
