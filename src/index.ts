@@ -55,16 +55,16 @@ export type {
   FailureReason,
   ShouldRetryContext,
 } from './retry/types.js';
-export { classifyFailure } from './retry/classify.js';
-export type { ClassifyOptions } from './retry/classify.js';
-export { readErrorBody } from './retry/response-body.js';
-export type { ReadErrorBodyOptions } from './retry/response-body.js';
+export { classifyFailure } from './feedback/classify.js';
+export type { ClassifyOptions } from './feedback/classify.js';
+export { readErrorBody } from './feedback/response-body.js';
+export type { ReadErrorBodyOptions } from './feedback/response-body.js';
 export { RetryBudget } from './retry/retry-budget.js';
 export type { RetryBudgetOptions, RetryCostKind } from './retry/retry-budget.js';
-export { AttemptTimeoutError } from './retry/attempt-timeout-error.js';
+export { AttemptTimeoutError } from './core/attempt-timeout-error.js';
 export { fullJitterDelay } from './retry/backoff.js';
 export type { BackoffOptions } from './retry/backoff.js';
-export { retryDelayFromHeaders, retryDelayFromBody, retryDelayFromMessage } from './retry/server-delay.js';
+export { retryDelayFromHeaders, retryDelayFromBody, retryDelayFromMessage } from './feedback/server-delay.js';
 
 export { parseRateLimitHeaders } from './providers/headers.js';
 export { parseGoDuration, formatGoDuration } from './providers/go-duration.js';

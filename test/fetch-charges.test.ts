@@ -108,6 +108,28 @@ describe('what was sent stays charged', () => {
     expect(released).toEqual([true]);
   });
 
+  it('an error answer (500, 400) keeps its reservation: failed requests count toward the limits; a 429 is given back', async () => {
+    const statuses = [500, 400, 429];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      const status = statuses.shift() ?? 200;
+      res.writeHead(status, { 'content-type': 'application/json', 'retry-after-ms': '0' });
+      res.end(JSON.stringify({ error: { message: `status ${status}`, type: 'server_error' } }));
+    });
+    const url = await listen(server);
+    try {
+      const { limiter, limited } = setup({ sync: false });
+      for (const status of [500, 400, 429]) {
+        const response = await limited(`${url}/v1/chat/completions`, { method: 'POST', body: chatBody });
+        expect(response.status).toBe(status);
+        await response.arrayBuffer();
+      }
+      expectCharged(limiter, 2, 2 * 500);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('an abort while queued never left either', async () => {
     const limiter = new Limiter({ requests: { limit: 1, windowMs: 60_000 }, tokens: minute(10_000) });
     const limited = createLimitedFetch({ limiter, provider: 'openai', estimate: () => reservation, sync: false });

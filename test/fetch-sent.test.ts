@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Limiter, createLimitedFetch, preloadTokenizer } from '../src/index.js';
-import { SENT_TAG_HEADER, watchedCount } from '../src/fetch/sent-time.js';
+import { SENT_TAG_HEADER, watchedCount } from '../src/feedback/sent-time.js';
 import { FakeClock } from '../src/testing/index.js';
 import { type MockProcess, startMockProcess } from './helpers/mock-process.js';
 

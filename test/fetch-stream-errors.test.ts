@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StreamError } from '../src/providers/stream-error.js';
 import { Limiter, createLimitedFetch } from '../src/index.js';
 import { StreamEventWatcher } from '../src/providers/stream-events.js';
-import { classifyFailure } from '../src/retry/classify.js';
+import { classifyFailure } from '../src/feedback/classify.js';
 
 /** What the scripted server does with one request: writes SSE chunks (with pauses between them). */
 type Script = readonly (string | number)[];

@@ -15,6 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['windows'],
   ['stores'],
   ['providers', 'tokens'],
+  ['feedback'],
   ['retry'],
   ['limiter'],
   ['registry'],

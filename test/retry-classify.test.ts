@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AttemptTimeoutError } from '../src/retry/attempt-timeout-error.js';
-import { classifyFailure } from '../src/retry/classify.js';
-import { readErrorBody } from '../src/retry/response-body.js';
+import { AttemptTimeoutError } from '../src/core/attempt-timeout-error.js';
+import { classifyFailure } from '../src/feedback/classify.js';
+import { readErrorBody } from '../src/feedback/response-body.js';
 
 /** An error shaped like an SDK's or an HTTP client's: status, headers, parsed body. */
 function httpError(status: number, headers: Record<string, string> = {}, error?: unknown): Error {

@@ -6,7 +6,7 @@ import {
   retryDelayFromBody,
   retryDelayFromHeaders,
   retryDelayFromMessage,
-} from '../src/retry/server-delay.js';
+} from '../src/feedback/server-delay.js';
 
 describe('fullJitterDelay', () => {
   it('stays within [0, min(maxDelayMs, baseDelayMs * 2^(attempt - 1))] and is whole', () => {

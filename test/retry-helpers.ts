@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RateLimitedEvent, RetryEvent } from '../src/core/events.js';
+import { type RateLimitAnswer, rateLimitedEvent } from '../src/feedback/rate-limit-policy.js';
 import type { RetryLease, RetryLimiter } from '../src/retry/types.js';
 import type { AcquireOptions } from '../src/core/vocabulary.js';
 
@@ -46,14 +47,16 @@ export class FakeLimiter implements RetryLimiter<FakeLease> {
     return lease;
   }
 
-  pause(ms: number): void {
-    this.pauses.push(ms);
+  /** Records the pause and the event a `Limiter` would make of the answer (the one 429 policy). */
+  rateLimited(answer: RateLimitAnswer): number {
+    const event = rateLimitedEvent(answer);
+    this.pauses.push(event.pauseMs);
+    this.rateLimitedEvents.push(event);
+    return event.pauseMs;
   }
 
-  emit(event: 'retry' | 'rateLimited', payload: RetryEvent | RateLimitedEvent): boolean {
-    if (event === 'retry') this.retryEvents.push(payload as RetryEvent);
-    else this.rateLimitedEvents.push(payload as RateLimitedEvent);
-    return true;
+  retrying(event: RetryEvent): void {
+    this.retryEvents.push(event);
   }
 }
 

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QueueFullError, RetryError } from '../src/core/errors.js';
 import type { RetryEvent } from '../src/core/events.js';
-import { AttemptTimeoutError } from '../src/retry/attempt-timeout-error.js';
+import { DEFAULT_RATE_LIMIT_PAUSE_MS } from '../src/feedback/rate-limit-policy.js';
+import { AttemptTimeoutError } from '../src/core/attempt-timeout-error.js';
 import { retry } from '../src/retry/retry.js';
 import { RetryBudget } from '../src/retry/retry-budget.js';
 import type { RetryContext } from '../src/retry/types.js';
@@ -422,13 +423,14 @@ describe('retry: with a limiter', () => {
     expect(limiter.pauses).toEqual([]);
   });
 
-  it('pauses the limiter for everyone on a 429: for the named delay, or else the backoff', async () => {
+  it('pauses the limiter for everyone on a 429: for the named delay, or else the documented 1 s', async () => {
     const limiter = new FakeLimiter();
     const events: RetryEvent[] = [];
     const { fn } = failing([httpError(429, { 'retry-after': '2' }), httpError(429), httpError(529)], 'ok');
-    await drive(clock, retry(fn, { clock, limiter, random: () => 0.5, onRetry: (e) => void events.push(e) }));
-    expect(limiter.pauses).toEqual([2_000, events[1]!.delayMs]);
-    expect(events[1]!.delayMs).toBe(1_000);
+    await drive(clock, retry(fn, { clock, limiter, random: () => 0.9, onRetry: (e) => void events.push(e) }));
+    // The call itself backs off as usual; everyone else waits the one default, not its backoff.
+    expect(limiter.pauses).toEqual([2_000, DEFAULT_RATE_LIMIT_PAUSE_MS]);
+    expect(events[1]!.delayMs).toBe(1_800);
     expect(limiter.rateLimitedEvents).toEqual([
       { status: 429, retryAfterMs: 2_000, pauseMs: 2_000 },
       { status: 429, retryAfterMs: undefined, pauseMs: 1_000 },

@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetryError } from '../src/core/errors.js';
 import type { RetryEvent } from '../src/core/events.js';
-import { classifyFailure } from '../src/retry/classify.js';
+import { classifyFailure } from '../src/feedback/classify.js';
 import { retry } from '../src/retry/retry.js';
 import { startScriptedServer, type ScriptedServer, type Step } from './retry-helpers.js';
 

@@ -338,9 +338,8 @@ export class BatchEngine<T, R> {
         const signal = options?.signal === undefined ? admission : AbortSignal.any([options.signal, admission]);
         return limiter.acquire({ ...options, signal });
       },
-      pause: (ms: number) => limiter.pause(ms),
-      emit: ((event: 'retry' | 'rateLimited', payload: never) =>
-        limiter.emit(event, payload)) as RetryLimiter<Lease>['emit'],
+      rateLimited: (answer) => limiter.rateLimited(answer),
+      retrying: (event) => limiter.retrying(event),
     };
   }
 

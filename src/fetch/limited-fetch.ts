@@ -1,21 +1,18 @@
 import type { TokenCost } from '../core/vocabulary.js';
 import type { Limiter } from '../limiter/limiter.js';
-import { parseRateLimitHeaders } from '../providers/headers.js';
 import { LimiterRegistry } from '../registry/registry.js';
-import { classifyFailure } from '../retry/classify.js';
+import { classifyFailure } from '../feedback/classify.js';
+import { type AnswerPolicy, SentRequest } from '../feedback/sent-request.js';
 import { rememberRequestSecrets } from '../retry/kept-failure.js';
-import { readErrorBody } from '../retry/response-body.js';
 import { retry } from '../retry/retry.js';
 import { estimateRequestTokens, type RequestApi } from '../tokens/index.js';
 import { endpointOf, methodOf } from './endpoint.js';
 import { type FetchLike, type LimitedFetchOptions, resolveFetchOptions } from './fetch-options.js';
 import { prepareRequest } from './request-body.js';
 import { requestSecrets } from './request-secrets.js';
-import { neverLeft } from './send-failure.js';
-import { watchSent } from './sent-time.js';
 import type { StreamError } from '../providers/stream-error.js';
-import { watchJson } from './watch-response.js';
-import { openStream } from './watch-stream.js';
+import { watchJson } from '../feedback/watch-response.js';
+import { openStream } from '../feedback/watch-stream.js';
 
 export type {
   CountFrom,
@@ -60,17 +57,17 @@ function parseJson(text: string | undefined): unknown {
  *   after its admission): see `countFrom`;
  * - observes the rate-limit headers of every response (`limiter.observe`), adopting announced
  *   limits and tightening when others use the same quota;
- * - on a 429, pauses the limiter for the delay the server named (everyone waits), and with
+ * - on a 429, pauses the limiter for the delay the server named, else `rateLimitPauseMs` (everyone waits), and with
  *   `retry` on, retries inside (each attempt acquires again);
  * - reconciles the real usage: from a copy of a JSON body, or from a server-sent-event stream as
- *   it passes; error responses are charged no tokens;
+ *   it passes; any other error answer keeps its reservation (failed requests count);
  * - holds the concurrency slot until the body has been fully received (JSON) or fully read,
  *   cancelled or errored (streams). A stream the caller never reads holds its slot until the
  *   response is garbage-collected: read or cancel every streamed body;
  * - peeks at a stream until its first content (a text delta, a tool call; not `message_start` or
  *   `ping`): an error event before it (Anthropic `event: error`, a gateway's
  *   `data: {"error":{"code":429}}`) fails the attempt like the HTTP error it stands for: a rate
- *   limit pauses the limiter as a 429 naming no delay does, and with `retry` on, rate limits,
+ *   limit pauses the limiter as a 429 does, and with `retry` on, rate limits,
  *   overloads and server errors are retried; otherwise the caller gets the stream as it came (the
  *   SDK throws its own error). An error event after content errors the stream with a
  *   `StreamError` (a rate limit still pauses the limiter). Either way the stream's reported usage
@@ -108,6 +105,15 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     acquireTimeoutMs,
     rateLimitPauseMs: pauseMs,
   } = resolveFetchOptions(options);
+  const answerPolicy: AnswerPolicy = {
+    provider,
+    sync,
+    rateLimitPauseMs: pauseMs,
+    countFrom,
+    sentMarginMs,
+    sentFallbackMs,
+    maxCountDelayMs,
+  };
 
   async function costOf(
     url: string,
@@ -160,11 +166,11 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     /** A stream that failed before its content, kept for the SDK unless another attempt follows. */
     let failedStream: Response | undefined;
 
-    /** A mid-stream rate-limit error means what a 429 naming no delay means: everyone waits. */
+    /** A mid-stream rate-limit error means what a 429 means: everyone waits. */
     const onStreamError = (error: StreamError): void => {
-      if (error.kind !== 'rate-limit') return;
-      limiter.pause(pauseMs);
-      limiter.emit('rateLimited', { status: 429, retryAfterMs: undefined, pauseMs });
+      // The delay its message names ("try again in 1.5s"), else the default.
+      if (error.kind === 'rate-limit')
+        limiter.rateLimited({ retryAfterMs: classifyFailure(error).retryAfterMs, defaultPauseMs: pauseMs });
     };
 
     const attempt = async (signal: AbortSignal | undefined): Promise<Response> => {
@@ -192,73 +198,19 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         lease.cancel();
         throw signal.reason;
       }
-      const args = request.args(signal);
-      /**
-       * When its headers were written to the socket, on the limiter's clock: Node's fetch reports
-       * it, also when a custom `fetch` passes the request on to it (a wrapper that counts, logs...).
-       */
-      let sentAt: number | undefined;
-      const watch =
-        countFrom === 'sent'
-          ? watchSent(args, () => {
-              sentAt = limiter.clock.now();
-              lease.restamp(sentAt);
-            })
-          : undefined;
-      /**
-       * With `'sent'`, once it has left: `sentMarginMs` after it left (it arrives a little later),
-       * or, when its send was not reported (another fetch), `sentFallbackMs` after its admission;
-       * never later than now.
-       */
-      const countSent = (): void => {
-        if (countFrom !== 'sent') return;
-        const at = sentAt === undefined ? lease.acquiredAt + sentFallbackMs : sentAt + sentMarginMs;
-        lease.restamp(Math.min(limiter.clock.now(), at));
-      };
+      const count = new SentRequest(lease, limiter, answerPolicy, request.args(signal));
       let response: Response;
       try {
-        response = await realFetch(...(watch?.args ?? args));
+        response = await realFetch(...count.args);
       } catch (error) {
-        // Refused at connect: never sent, given back. Anything else (an abort or timeout after
-        // sending, a reset) may have reached the provider, which charges what it admitted (OpenAI:
-        // the estimate, up front): the slot and the reservation stay.
-        if (neverLeft(error)) lease.cancel();
-        else {
-          countSent();
-          lease.release();
-        }
+        count.failed(error);
         rememberRequestSecrets(error, secrets);
         throw error;
-      } finally {
-        watch?.settle();
       }
-      if (countFrom === 'response') lease.restamp(Math.min(limiter.clock.now(), lease.acquiredAt + maxCountDelayMs));
-      countSent();
-      if (sync)
-        limiter.observe(parseRateLimitHeaders(response.headers, provider), {
-          since: lease.acquiredAt,
-          refused: response.status === 429,
-        });
+      await count.answered(response);
       if (!response.ok) {
         lastFailure = response;
         rememberRequestSecrets(response, secrets);
-        if (response.status === 429) {
-          // Refused at the door: the provider did not count it. (One that does shows it in the
-          // headers, and `observe` above has already counted the difference.)
-          lease.cancel();
-        } else {
-          // Failed requests generate nothing, but may count toward the request limit.
-          lease.reconcile(0);
-          lease.release();
-        }
-        if (response.status === 429) {
-          const failure = classifyFailure(response, { body: await readErrorBody(response) });
-          if (failure.retryable) {
-            const ms = failure.retryAfterMs ?? pauseMs;
-            limiter.pause(ms);
-            limiter.emit('rateLimited', { status: 429, retryAfterMs: failure.retryAfterMs, pauseMs: ms });
-          }
-        }
         return response;
       }
       lastFailure = undefined;
@@ -285,7 +237,7 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         throw error.cause ?? error;
       },
       onRetry: async (event) => {
-        limiter.emit('retry', event);
+        limiter.retrying(event);
         await retryOptions.onRetry?.(event);
       },
     });

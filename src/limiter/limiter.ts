@@ -1,16 +1,15 @@
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { AcquireTimeoutError, LimiterClosedError, QueueFullError } from '../core/errors.js';
-import type { LimiterEvents, RejectReason, StoreErrorEvent } from '../core/events.js';
-import { type Cost, perWindowKind, type LimitOptions, type TokenCost } from '../core/vocabulary.js';
-import { type Clock, systemClock, validateClock } from '../internal/clock.js';
+import type { LimiterEvents, RejectReason, RetryEvent, StoreErrorEvent } from '../core/events.js';
 import {
-  abortSignal,
-  booleanOption,
-  finiteNumber,
-  knownKeys,
-  nonNegativeNumber,
-  plainObject,
-} from '../internal/validate.js';
+  type AcquireOptions,
+  type Cost,
+  perWindowKind,
+  type LimitOptions,
+  type TokenCost,
+} from '../core/vocabulary.js';
+import { type Clock, systemClock, validateClock } from '../internal/clock.js';
+import { abortSignal, finiteNumber, knownKeys, nonNegativeNumber, plainObject } from '../internal/validate.js';
 import type { RateLimitSnapshot } from '../providers/types.js';
 import {
   type StoreCapabilities,
@@ -21,11 +20,20 @@ import {
 import { MemoryStore } from '../stores/memory-store.js';
 import type { StoreEntry } from '../stores/store.js';
 import { watchListeners } from './hot-listeners.js';
-import { announcedLimits, learnOthersShares, reportsRemaining } from './header-learning.js';
+import { HeaderSync } from '../feedback/header-sync.js';
+import { type RateLimitAnswer, rateLimitedEvent } from '../feedback/rate-limit-policy.js';
 import { Lease, type LeaseOwner } from './lease.js';
+import { leaseOwner } from './lease-owner.js';
 import { LIMIT_KEYS, Limits, resolveCost } from './limits.js';
-import type { AcquireOptions } from '../core/vocabulary.js';
-import type { LimiterOptions, LimiterStats, ObserveOptions, RunContext, RunOptions } from './options.js';
+import {
+  type LimiterOptions,
+  type LimiterStats,
+  type ObserveOptions,
+  type RunContext,
+  type RunOptions,
+  resolveObserveOptions,
+  validateLimiterOptions,
+} from './options.js';
 import { runWithLease } from './run.js';
 import { Scheduler } from './scheduler.js';
 import { StoreDriver } from './store-driver.js';
@@ -51,14 +59,10 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   readonly #driver: StoreDriver;
   readonly #scheduler: Scheduler;
   readonly #limits: Limits;
-  #observed = false;
+  /** Header learning and first contact (kept here, not in a shared store's concurrency). */
+  readonly #sync: HeaderSync;
   #inFlight = 0;
   #closed = false;
-  /**
-   * Until the first observation, one request at a time (`limits: 'auto'`, `probeUntilObserved`):
-   * kept here, not in the store's concurrency, so a shared store's other users are not counted.
-   */
-  #probing: boolean;
   /** The memory store's release reads no time: skip reading the clock on the hot path. */
   readonly #releaseNeedsNow: boolean;
   /** Capabilities already reported missing, so each is told once. */
@@ -81,16 +85,12 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
       else if (event === 'released') this.#hearsReleased = on;
       else this.#hearsIdle = on;
     });
-    plainObject('options', options);
-    knownKeys('Limiter options', options, [...LIMIT_KEYS, 'clock', 'store', 'limits']);
-    if (options.limits !== undefined && options.limits !== 'auto') {
-      throw new TypeError(`Expected \`limits\` to be 'auto' or undefined, got ${JSON.stringify(options.limits)}`);
-    }
+    validateLimiterOptions(options);
     this.#clock = options.clock === undefined ? systemClock : validateClock(options.clock);
     const store = options.store === undefined ? new MemoryStore() : validateStore(options.store);
     this.#releaseNeedsNow = !(store instanceof MemoryStore);
     this.#limits = new Limits(options);
-    this.#probing = options.limits === 'auto';
+    this.#sync = new HeaderSync(options.limits === 'auto');
     this.#driver = new StoreDriver(
       store,
       (waiter, answer) => this.#scheduler.answer(waiter, answer),
@@ -101,26 +101,16 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
       rejected: (reason, error) => this.emit('rejected', { reason, error }),
       queued: (queued, priority) => this.emit('queued', { queued, priority }),
       settled: () => this.#checkIdle(),
-      mayAdmit: () => !this.#probing || this.#inFlight === 0,
+      mayAdmit: () => !this.#sync.probing || this.#inFlight === 0,
     });
     this.#driver.configure(this.#limits.resolved);
-    this.#owner = {
-      restamp: (_lease, entry, at) => {
-        const now = this.#clock.now();
-        const to = at === undefined ? now : Math.min(finiteNumber('at', at), now);
-        if (!this.#driver.restamp(entry, to, now)) this.#missing('arrivalTime', 'lease.restamp()');
-      },
+    this.#owner = leaseOwner({
+      clock: this.#clock,
+      driver: this.#driver,
+      scheduler: this.#scheduler,
       release: (lease, entry) => this.#release(lease, entry),
-      reconcile: (_lease, entry, cost) => {
-        this.#driver.reconcile(entry, cost, this.#clock.now());
-        if (this.#scheduler.size > 0) this.#scheduler.drain();
-      },
-      cancel: (_lease, entry) => {
-        this.#driver.cancel(entry, this.#clock.now());
-        // A lease cancelled after its release frees its window slot with no release to wake anyone.
-        if (this.#scheduler.size > 0) this.#scheduler.drain();
-      },
-    };
+      missing: (capability, operation) => this.#missing(capability, operation),
+    });
   }
 
   /** The limits in force, in the shape `new Limiter()` and `updateLimits()` take. */
@@ -171,7 +161,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
 
     const now = this.#clock.now();
     const scheduler = this.#scheduler;
-    if (this.#driver.synchronous && !scheduler.hasAtLeast(priority) && !(this.#probing && this.#inFlight > 0)) {
+    if (this.#driver.synchronous && !scheduler.hasAtLeast(priority) && !(this.#sync.probing && this.#inFlight > 0)) {
       let admission: StoreEntry | number;
       try {
         admission = this.#driver.admitNow(cost, now);
@@ -216,7 +206,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
       this.#missing('synchronous', 'tryAcquire()');
       return undefined;
     }
-    if (this.#scheduler.hasAtLeast(priority) || (this.#probing && this.#inFlight > 0)) return undefined;
+    if (this.#scheduler.hasAtLeast(priority) || (this.#sync.probing && this.#inFlight > 0)) return undefined;
     const now = this.#clock.now();
     const admission = this.#driver.admitNow(cost, now);
     return typeof admission === 'object' ? this.#lease(admission, cost, 0, now, priority) : undefined;
@@ -255,6 +245,25 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   }
 
   /**
+   * The provider refused a request for its rate limit (a 429, or a rate-limit error inside a
+   * stream): every caller pauses for the delay the server named (at most `maxPauseMs`), else for
+   * `defaultPauseMs` (1 s), and the limiter emits `rateLimited`. Returns the pause. The fetch
+   * wrapper and `retry` call it; call it yourself when you see a 429 another way.
+   */
+  rateLimited(answer: RateLimitAnswer = {}): number {
+    const event = rateLimitedEvent(answer);
+    if (this.#closed) return event.pauseMs;
+    if (event.pauseMs > 0) this.pause(event.pauseMs);
+    this.emit('rateLimited', event);
+    return event.pauseMs;
+  }
+
+  /** `retry` is about to wait `event.delayMs` before another attempt: emits `retry`. */
+  retrying(event: RetryEvent): void {
+    this.emit('retry', event);
+  }
+
+  /**
    * Changes limits at runtime; keys left out keep their value, a key set to `undefined` removes
    * that limit. Requests already started count against the new limits. Waiters are re-evaluated
    * at once: a raised limit wakes them, and a waiter whose cost the new limits can never hold is
@@ -283,32 +292,16 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    */
   observe(snapshot: RateLimitSnapshot, options?: ObserveOptions): void {
     plainObject('snapshot', snapshot);
-    const since = options?.since === undefined ? undefined : finiteNumber('since', options.since);
-    const refused = options?.refused === undefined ? false : booleanOption('refused', options.refused);
+    const { since, refused } = resolveObserveOptions(options);
     if (this.#closed) return;
     const now = this.#clock.now();
-    const adopted = announcedLimits(snapshot, this.#limits);
-    const wasProbing = this.#probing;
-    this.#observed = true;
-    if (Object.keys(adopted).length > 0 || wasProbing) {
+    const at = { since: since ?? now, now, refused };
+    const seen = this.#sync.observe(snapshot, this.#driver.store, this.#limits, at, (adopted) => {
       this.#limits.adopt(adopted);
-      this.#probing = false;
       this.#limitsChanged();
-    }
-    const store = this.#driver.store;
-    if (store.learnOthersShare !== undefined) {
-      const learned = learnOthersShares(
-        store as Required<typeof store>,
-        snapshot,
-        this.#limits,
-        since ?? now,
-        now,
-        refused,
-      );
-      if (this.listenerCount('othersShare') !== 0) for (const event of learned) this.emit('othersShare', event);
-    } else if (reportsRemaining(snapshot)) {
-      this.#missing('othersShare', 'observe() of what the server says remains');
-    }
+    });
+    if (seen.othersShareMissed) this.#missing('othersShare', 'observe() of what the server says remains');
+    if (this.listenerCount('othersShare') !== 0) for (const event of seen.learned) this.emit('othersShare', event);
     if (this.#scheduler.size > 0) this.#scheduler.drain();
   }
 
@@ -319,8 +312,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    * observed the provider, or after `close()`. The fetch wrapper calls it on first use.
    */
   probeUntilObserved(): void {
-    if (this.#observed || this.#closed) return;
-    this.#probing = true;
+    if (!this.#closed) this.#sync.probeUntilObserved();
   }
 
   /** Queue length, leases held, use of every window, and how long a pause has left. */
@@ -341,7 +333,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
 
   /** True once `observe()` has been called: the limiter has heard from the provider. */
   get observed(): boolean {
-    return this.#observed;
+    return this.#sync.observed;
   }
 
   /** True after `close()`. */

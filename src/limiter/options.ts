@@ -1,8 +1,10 @@
 import type { Clock } from '../internal/clock.js';
+import { booleanOption, finiteNumber, knownKeys, plainObject } from '../internal/validate.js';
 import type { LimiterStore } from '../stores/store.js';
 import type { AcquireOptions, LimitOptions, PerWindowKind, WindowUsage } from '../core/vocabulary.js';
 import type { RetryOptions } from '../retry/options.js';
 import type { Lease } from './lease.js';
+import { LIMIT_KEYS } from './limits.js';
 
 /** Options of `new Limiter(options)`. */
 export interface LimiterOptions extends LimitOptions {
@@ -19,6 +21,15 @@ export interface LimiterOptions extends LimitOptions {
   readonly store?: LimiterStore | undefined;
 }
 
+/** Throws at once, naming the option, when `options` is not what `new Limiter()` takes. */
+export function validateLimiterOptions(options: LimiterOptions): void {
+  plainObject('options', options);
+  knownKeys('Limiter options', options, [...LIMIT_KEYS, 'clock', 'store', 'limits']);
+  if (options.limits !== undefined && options.limits !== 'auto') {
+    throw new TypeError(`Expected \`limits\` to be 'auto' or undefined, got ${JSON.stringify(options.limits)}`);
+  }
+}
+
 /** Options of `limiter.observe(snapshot, options)`. */
 export interface ObserveOptions {
   /**
@@ -33,6 +44,19 @@ export interface ObserveOptions {
    * the server reports spent grows by one at least. @default false
    */
   readonly refused?: boolean | undefined;
+}
+
+/** `observe()`'s options, checked, with their defaults (`since` undefined means now). */
+export function resolveObserveOptions(options: ObserveOptions | undefined): {
+  since: number | undefined;
+  refused: boolean;
+} {
+  if (options === undefined) return { since: undefined, refused: false };
+  plainObject('options', options);
+  return {
+    since: options.since === undefined ? undefined : finiteNumber('since', options.since),
+    refused: options.refused === undefined ? false : booleanOption('refused', options.refused),
+  };
 }
 
 /** Options of `lease.reconcile(actual, options)`. */

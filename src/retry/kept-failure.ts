@@ -1,7 +1,7 @@
 import type { Clock } from '../internal/clock.js';
 import { exactSecrets, redactHeaders, redactString, redactValue, responsesIn } from '../internal/redact.js';
-import { responseOf } from './classify.js';
-import { type ErrorBodyRead, parseErrorBody, readErrorBodyText } from './response-body.js';
+import { responseOf } from '../feedback/classify.js';
+import { type ErrorBodyRead, parseErrorBody, readErrorBodyText } from '../feedback/response-body.js';
 
 /*
  * A failure `retry` keeps (in `RetryError.errors` and `cause`, and in `retry` events) outlives the

@@ -153,7 +153,7 @@ export function resolveRetryOptions<T, L extends RetryLease>(
   if (o.shouldRetry !== undefined) callable(n('shouldRetry'), o.shouldRetry);
   if (o.onRetry !== undefined) callable(n('onRetry'), o.onRetry);
   if (o.random !== undefined) callable(n('random'), o.random);
-  if (o.limiter !== undefined) withMethods(n('limiter'), o.limiter, ['acquire', 'pause', 'emit']);
+  if (o.limiter !== undefined) withMethods(n('limiter'), o.limiter, ['acquire', 'rateLimited', 'retrying']);
   if (o.clock !== undefined) withMethods(n('clock'), o.clock, ['now', 'setTimeout', 'clearTimeout']);
   if (o.budget !== undefined) withMethods(n('budget'), o.budget, ['tryWithdraw', 'recordSuccess', 'costOf']);
   if (o.acquire !== undefined) {

@@ -3,14 +3,14 @@ import type { RetryEvent } from '../core/events.js';
 import type { TimerHandle } from '../internal/clock.js';
 import { redactString } from '../internal/redact.js';
 import { callable } from '../internal/validate.js';
-import { AttemptTimeoutError } from './attempt-timeout-error.js';
+import { AttemptTimeoutError } from '../core/attempt-timeout-error.js';
 import { fullJitterDelay } from './backoff.js';
-import { classifyFailure, responseOf } from './classify.js';
+import { classifyFailure, responseOf } from '../feedback/classify.js';
 import { keepSafely } from './kept-failure.js';
 import { resolveRetryOptions, type ResolvedRetryOptions, type RetryOptions } from './options.js';
 import type { RetryCostKind } from './retry-budget.js';
 import { sleep } from './sleep.js';
-import type { FailureClassification, RetryContext, RetryLease, RetryLimiter } from './types.js';
+import type { FailureClassification, RetryContext, RetryLease } from './types.js';
 
 type AttemptOutcome<T> =
   | { readonly kind: 'value'; readonly value: T }
@@ -148,10 +148,9 @@ class RetryRun<T, L extends RetryLease> {
 
       const decided = this.#decide(failure, attempt, classification);
       const named = classification.retryAfterMs;
-      let backoff: number | undefined;
-      const backoffDelay = (): number => (backoff ??= fullJitterDelay(attempt, o));
       if (o.limiter !== undefined && classification.status === 429 && classification.reason === 'rate-limited') {
-        this.#pauseLimiter(o.limiter, named, backoffDelay);
+        // A 429 is about everyone's traffic: every caller of the limiter waits, not only this one.
+        o.limiter.rateLimited({ retryAfterMs: named, maxPauseMs: o.maxRetryAfterMs });
       }
 
       const last = `the last failed with ${classification.reason}: ${summarize(safeError)}`;
@@ -178,7 +177,7 @@ class RetryRun<T, L extends RetryLease> {
           named,
         );
       }
-      const delayMs = named ?? backoffDelay();
+      const delayMs = named ?? fullJitterDelay(attempt, o);
       const now = o.clock.now();
       if (this.#deadlineAt !== undefined && now + delayMs >= this.#deadlineAt) {
         return this.#fail(
@@ -203,7 +202,7 @@ class RetryRun<T, L extends RetryLease> {
 
       const event: RetryEvent = { attempt, delayMs, error: safeError, reason: classification.reason };
       await o.onRetry?.(event);
-      o.limiter?.emit('retry', event);
+      o.limiter?.retrying(event);
       discardBody(failure);
       try {
         await sleep(delayMs, o.clock, this.#call.signal);
@@ -280,14 +279,6 @@ class RetryRun<T, L extends RetryLease> {
     return { retry: verdict, overridden: verdict !== classification.retryable };
   }
 
-  /** A 429 is about everyone's traffic: hold every caller of the limiter, not only this one. */
-  #pauseLimiter(limiter: RetryLimiter<L>, named: number | undefined, backoffDelay: () => number): void {
-    // A delay over the cap (a daily quota) must not freeze the limiter for a day either.
-    const pauseMs = named !== undefined ? Math.min(named, this.#o.maxRetryAfterMs) : backoffDelay();
-    if (pauseMs > 0) limiter.pause(pauseMs);
-    limiter.emit('rateLimited', { status: 429, retryAfterMs: named, pauseMs });
-  }
-
   /** The call's signal aborted: the caller's abort rejects with its reason; else the deadline passed. */
   #stopped(attempts: number, when: string): Settled<T> {
     const { signal, deadlineMs } = this.#o;
@@ -341,7 +332,7 @@ function discardBody(failure: unknown): void {
  * fetch `Response` counts as a failure, an ok one as success.
  *
  * With `limiter`, every attempt takes its own lease (released when the attempt ends), a retryable
- * 429 pauses the limiter for every caller (for the delay the server named, else the backoff) and
+ * 429 pauses the limiter for every caller (for the delay the server named, else 1 s: the one 429 policy) and
  * emits `rateLimited`, and each retry emits `retry`. Overload (503, 529) backs off this call only.
  *
  * Rejects with:

@@ -1,5 +1,9 @@
-import type { RateLimitedEvent, RetryEvent } from '../core/events.js';
+import type { RetryEvent } from '../core/events.js';
 import type { AcquireOptions } from '../core/vocabulary.js';
+import type { FailureClassification } from '../feedback/failure.js';
+import type { RateLimitAnswer } from '../feedback/rate-limit-policy.js';
+
+export type { FailureClassification, FailureReason } from '../feedback/failure.js';
 
 /**
  * The part of a lease that `retry` uses. A `Lease` from `limiter.acquire()` has all of it; any
@@ -17,18 +21,16 @@ export interface RetryLease {
 }
 
 /**
- * The part of a limiter that `retry` uses: leases for each attempt, a pause for everyone after a
- * 429, and the `retry` and `rateLimited` events. A `Limiter` satisfies it; so does a test double.
+ * The part of a limiter that `retry` uses: leases for each attempt, the one 429 policy (a pause
+ * for everyone, the `rateLimited` event) and the `retry` event. A `Limiter` satisfies it; so does a test double.
  */
 export interface RetryLimiter<L extends RetryLease = RetryLease> {
   /** Waits until every limit admits the cost; rejects with the signal's reason when aborted. */
   acquire(options?: AcquireOptions): Promise<L>;
-  /** Admits nobody for `ms` milliseconds. */
-  pause(ms: number): void;
+  /** A 429 was seen: pauses everyone as the one 429 policy says, emits `rateLimited`, returns the pause. */
+  rateLimited(answer: RateLimitAnswer): number;
   /** Emits `retry` before each wait between attempts. */
-  emit(event: 'retry', payload: RetryEvent): boolean;
-  /** Emits `rateLimited` when the server answered 429. */
-  emit(event: 'rateLimited', payload: RateLimitedEvent): boolean;
+  retrying(event: RetryEvent): void;
   /** Listens for the limiter's `closed` event: a retry waiting between attempts stops at once. Optional. */
   once?(event: 'closed', listener: () => void): unknown;
   off?(event: 'closed', listener: () => void): unknown;
@@ -45,53 +47,6 @@ export interface RetryContext<L extends RetryLease = RetryLease> {
   readonly signal: AbortSignal;
   /** This attempt's lease, when `retry` was given a `limiter`; released when the attempt ends. */
   readonly lease?: L;
-}
-
-/**
- * Why a failure is, or is not, worth another attempt.
- * - Retried by default: `rate-limited` (429), `overloaded` (503, 529), `server-error` (500, 502,
- *   504, 520-524), `timeout` (408, attempt timeouts, connection timeouts), `conflict` (409),
- *   `connection` (reset, refused, closed socket, DNS retry), `server-retry` (`x-should-retry: true`).
- * - Never retried by default: `insufficient-quota` (OpenAI billing), `request-too-large` (a request
- *   over the whole per-minute budget), `spend-limit` (Anthropic spend caps), `daily-quota` (Gemini
- *   per-day quota), `server-no-retry` (`x-should-retry: false`), `http-error` (any other status:
- *   400, 401, 403, 404, 422, 501, ...), `aborted` (an abort), `unknown` (not an HTTP or network
- *   failure: most likely a bug, which another attempt would repeat).
- */
-export type FailureReason =
-  | 'rate-limited'
-  | 'overloaded'
-  | 'server-error'
-  | 'timeout'
-  | 'conflict'
-  | 'connection'
-  | 'server-retry'
-  | 'insufficient-quota'
-  | 'request-too-large'
-  | 'spend-limit'
-  | 'daily-quota'
-  | 'server-no-retry'
-  | 'http-error'
-  | 'aborted'
-  | 'unknown';
-
-/** What `classifyFailure` makes of a failure. */
-export interface FailureClassification {
-  /** Whether another attempt may succeed. */
-  readonly retryable: boolean;
-  readonly reason: FailureReason;
-  /** The HTTP status, when the failure was an HTTP response. */
-  readonly status?: number;
-  /**
-   * The delay the server named: `retry-after-ms`, `x-ms-retry-after-ms`, `retry-after` (seconds or
-   * an HTTP date), Gemini's `RetryInfo.retryDelay`, or "try again in 1.54s" in the message.
-   */
-  readonly retryAfterMs?: number;
-  /**
-   * The most specific error code found: Anthropic's `error.details.error_code`, the body's
-   * `error.code` (`insufficient_quota`), Gemini's `error.status`, or a network code (`ECONNRESET`).
-   */
-  readonly code?: string;
 }
 
 /** What `shouldRetry` receives besides the error. */

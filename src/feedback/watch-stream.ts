@@ -1,4 +1,4 @@
-import type { Lease } from '../limiter/lease.js';
+import type { AnsweredLease } from './answered-lease.js';
 import { StreamEventWatcher } from '../providers/stream-events.js';
 import type { ProviderName } from '../providers/types.js';
 import { StreamError } from '../providers/stream-error.js';
@@ -17,7 +17,7 @@ import { StreamError } from '../providers/stream-error.js';
 /** Bytes held while peeking before the stream is handed on anyway (a stream whose content never shows). */
 const PEEK_LIMIT = 256 * 1024;
 
-const unreleased = new FinalizationRegistry<Lease>((lease) => lease.release());
+const unreleased = new FinalizationRegistry<AnsweredLease>((lease) => lease.release());
 
 /** A streamed response, opened: handed on, or failed before any content. */
 export type OpenedStream =
@@ -27,11 +27,11 @@ export type OpenedStream =
 
 /** Ends the lease once: the usage the stream reported, else the reservation stays; then released. */
 class StreamLease {
-  readonly #lease: Lease;
+  readonly #lease: AnsweredLease;
   readonly #watcher: StreamEventWatcher;
   #done = false;
 
-  constructor(lease: Lease, watcher: StreamEventWatcher) {
+  constructor(lease: AnsweredLease, watcher: StreamEventWatcher) {
     this.#lease = lease;
     this.#watcher = watcher;
   }
@@ -91,7 +91,7 @@ function replay(held: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Arr
  */
 export async function openStream(
   response: Response,
-  lease: Lease,
+  lease: AnsweredLease,
   provider: ProviderName,
   onError: (error: StreamError) => void,
 ): Promise<OpenedStream> {

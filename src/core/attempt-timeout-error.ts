@@ -1,4 +1,4 @@
-import { ForestallError } from '../core/errors.js';
+import { ForestallError } from './errors.js';
 
 /**
  * The reason an attempt's `signal` is aborted with when `attemptTimeoutMs` (or the call's

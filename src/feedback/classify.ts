@@ -1,7 +1,7 @@
 import { StreamError } from '../providers/stream-error.js';
 import { createHeaderReader, type HeaderSource } from '../providers/header-reader.js';
 import { type StreamErrorKind, statusOfKind, streamErrorKind } from '../providers/stream-errors.js';
-import { AttemptTimeoutError } from './attempt-timeout-error.js';
+import { AttemptTimeoutError } from '../core/attempt-timeout-error.js';
 import {
   googleErrorDetails,
   isGoogleDetail,
@@ -9,7 +9,7 @@ import {
   retryDelayFromHeaders,
   retryDelayFromMessage,
 } from './server-delay.js';
-import type { FailureClassification, FailureReason } from './types.js';
+import type { FailureClassification, FailureReason } from './failure.js';
 
 /** Options of {@link classifyFailure}. */
 export interface ClassifyOptions {

@@ -1,8 +1,15 @@
 import type { OthersShareEvent } from '../core/events.js';
-import { WINDOW_KINDS, type WindowKind, type WindowLimit } from '../core/vocabulary.js';
+import { type ResolvedLimits, WINDOW_KINDS, type WindowKind, type WindowLimit } from '../core/vocabulary.js';
 import type { RateLimitSnapshot } from '../providers/types.js';
 import type { LimiterStore } from '../stores/store.js';
-import type { Limits } from './limits.js';
+
+/** The limits in force, as header learning reads them. */
+export interface LimitsInForce {
+  /** The limits of each kind now. */
+  readonly resolved: ResolvedLimits;
+  /** Whether the user set limits of `kind` (announced ones never replace them). */
+  userSet(kind: WindowKind): boolean;
+}
 
 /** The window OpenAI-style headers mean when they do not say (they carry no window). */
 const ASSUMED_WINDOW_MS = 60_000;
@@ -11,7 +18,10 @@ const ASSUMED_WINDOW_MS = 60_000;
  * The limits a snapshot announces that the limiter should adopt: kinds the user did not set, with
  * a usable limit that differs from the one in force.
  */
-export function announcedLimits(snapshot: RateLimitSnapshot, limits: Limits): Partial<Record<WindowKind, WindowLimit>> {
+export function announcedLimits(
+  snapshot: RateLimitSnapshot,
+  limits: LimitsInForce,
+): Partial<Record<WindowKind, WindowLimit>> {
   const adopted: Partial<Record<WindowKind, WindowLimit>> = {};
   for (const kind of WINDOW_KINDS) {
     const window = snapshot[kind];
@@ -33,7 +43,7 @@ export function announcedLimits(snapshot: RateLimitSnapshot, limits: Limits): Pa
 export function learnOthersShares(
   store: Required<Pick<LimiterStore, 'learnOthersShare'>>,
   snapshot: RateLimitSnapshot,
-  limits: Limits,
+  limits: LimitsInForce,
   since: number,
   now: number,
   refused: boolean,
@@ -69,7 +79,7 @@ export function reportsRemaining(snapshot: RateLimitSnapshot): boolean {
 }
 
 /** The length of the limiter's window of `kind` that a report about `windowMs` applies to. */
-function matchingOrLongestWindowMs(limits: Limits, kind: WindowKind, windowMs: number | undefined): number {
+function matchingOrLongestWindowMs(limits: LimitsInForce, kind: WindowKind, windowMs: number | undefined): number {
   const windows = limits.resolved[kind];
   if (windows.length === 0) return ASSUMED_WINDOW_MS;
   const exact = windows.find((w) => w.windowMs === windowMs);

@@ -1,4 +1,4 @@
-import type { Lease } from '../limiter/lease.js';
+import type { AnsweredLease } from './answered-lease.js';
 import type { ProviderName } from '../providers/types.js';
 import { usageFromResponse } from '../providers/usage.js';
 
@@ -9,7 +9,7 @@ import { usageFromResponse } from '../providers/usage.js';
  */
 
 /** Reads a copy of a JSON body in the background, reconciles its usage, then releases. */
-export function watchJson(response: Response, lease: Lease, provider: ProviderName): Response {
+export function watchJson(response: Response, lease: AnsweredLease, provider: ProviderName): Response {
   response
     .clone()
     .json()
