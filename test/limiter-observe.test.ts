@@ -185,6 +185,23 @@ describe('observe: tightening when others share the quota', () => {
     );
   });
 
+  it('a learned share lapses when the server stops showing it, however often small shares are seen', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ requests: { limit: 60, windowMs: 60_000 }, clock });
+    // Someone else used 50 of 60; the server is back to full in 30 s.
+    limiter.observe(snapshot({ requests: { limit: 60, remaining: 10, resetMs: 30_000, windowMs: 60_000 } }));
+    expect(limiter.stats().requests[0]?.used).toBe(50);
+    // From then on the server shows one request of someone else's now and then, every 10 s.
+    for (let t = 10_000; t <= 90_000; t += 10_000) {
+      await clock.advance(10_000);
+      limiter.observe(snapshot({ requests: { limit: 60, remaining: 59, resetMs: 1_000, windowMs: 60_000 } }));
+      // The 50 held one window beyond their reset (30 s + 60 s), and not a moment longer.
+      expect(limiter.stats().requests[0]?.used).toBe(t < 90_000 ? 50 : 1);
+    }
+    await clock.advance(61_000);
+    expect(limiter.stats().requests[0]).toMatchObject({ used: 0, remaining: 60 });
+  });
+
   it('rejects a snapshot that is not an object', () => {
     const limiter = new Limiter({ clock: new FakeClock() });
     expect(() => limiter.observe(null as never)).toThrow(/`snapshot`/);

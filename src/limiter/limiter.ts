@@ -283,7 +283,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    * - a limit announced for a kind you did not set is adopted (and followed when it changes);
    * - when the server says less remains than this limiter believes, someone else shares the
    *   quota: the difference becomes the others' share of that window, held one window beyond the
-   *   server's reset, refreshed while later responses still show it and extended across a pause,
+   *   server's reset (the largest finding still in force applies, so a share lapses once no
+   *   response shows it) and extended across a pause,
    *   so nothing is sent that the server would refuse. The difference is the least others must
    *   have used: as if the server had seen all our requests, including those that left a window
    *   since `since` (when the request carrying the snapshot was sent), so ours are never taken

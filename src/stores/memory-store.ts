@@ -130,7 +130,7 @@ export class MemoryStore implements LimiterStore {
     if (until > this.#pausedUntil) this.#pausedUntil = until;
     // Nothing is sent, so nothing is learned, during a pause: others' shares must outlast it.
     for (const rule of [...this.#requests, ...this.#tokens]) {
-      if (rule.others.at(now) > 0) rule.others.until = Math.max(rule.others.until, until + rule.windowMs);
+      rule.others.outlast(until, rule.windowMs, now);
     }
   }
 

@@ -106,8 +106,8 @@ export interface LimiterStore {
   /**
    * The server says how much remains. When that is less than the store believes, someone else uses
    * the same quota: the difference becomes the others' share of the matching window, held until
-   * `report.until` and refreshed by later reports. Returns the share in force (0 if none learned).
-   * At once. Optional: without it the limiter cannot learn others' use of a shared quota.
+   * `report.until` (the largest still in force applies; a later, smaller one never extends it).
+   * Returns the share in force (0 if none learned). At once. Optional: without it the limiter cannot learn others' use of a shared quota.
    */
   learnOthersShare?(report: RemainingReport, now: number): number;
   /** No admissions before `until`; never shortens a longer pause. */

@@ -1,27 +1,64 @@
+/** One observation of others' use, and how long it counts. */
+interface Evidence {
+  readonly seen: number;
+  readonly expiresAt: number;
+}
+
 /**
  * What others (clients outside this limiter) use of one window, as learned from the provider's
- * `remaining` headers: a level that holds until `until` and is refreshed by every observation that
- * still shows it. Learned use would vanish a window after it was seen while the others keep going;
- * a level that decays only when the evidence stops keeps the limiter out of their way.
+ * `remaining` headers. Each observation is the least others must have used (a lower bound: one of
+ * 0 says nothing), and it counts until its own `until`: one window beyond the moment the server
+ * said it would be back to full, since others go on using the quota while we send nothing and
+ * learn nothing. The level is the largest observation still in force, so a large share never
+ * outlives its own `until` however often later, smaller ones arrive: it follows the server down
+ * and lapses when the server stops showing it.
  */
 export class OthersShare {
-  amount = 0;
-  until = 0;
-
+  /** Observations that may still be the largest: none both expires sooner and saw less than another. */
+  #evidence: Evidence[] = [];
+  /** When the first of `#evidence` expires. */
+  #nextExpiry = Number.POSITIVE_INFINITY;
   /** The level in force at `now`. */
   at(now: number): number {
-    return now < this.until ? this.amount : 0;
+    let level = 0;
+    if (this.#evidence.length === 0) return level;
+    if (now >= this.#nextExpiry) this.#keep((e) => e.expiresAt > now);
+    for (const e of this.#evidence) if (e.seen > level) level = e.seen;
+    return level;
+  }
+
+  /** When the level falls to 0 if nothing more is learned (it may step down sooner). */
+  lapsesAt(now: number): number {
+    let at = now;
+    for (const e of this.#evidence) if (e.expiresAt > at) at = e.expiresAt;
+    return at;
   }
 
   /**
-   * An observation found `seen` used by others (the least consistent with the server's answer).
-   * Raises the level to it (or starts it anew once expired) and keeps it until `until` at least.
-   * Returns the level in force afterwards, or 0 when nothing was learned.
+   * An observation found at least `seen` used by others; it counts until `until`. Returns the
+   * level in force afterwards (0 when none).
    */
   observe(seen: number, until: number, now: number): number {
-    if (!(seen > 0)) return 0;
-    if (now >= this.until || seen > this.amount) this.amount = seen;
-    if (until > this.until) this.until = until;
-    return this.amount;
+    if (seen > 0 && until > now) this.#add(seen, until, now);
+    return this.at(now);
+  }
+
+  /** Nothing is learned while paused: the share in force outlasts a pause ending at `pausedUntil`. */
+  outlast(pausedUntil: number, windowMs: number, now: number): void {
+    const level = this.at(now);
+    if (level > 0) this.#add(level, pausedUntil + windowMs, now);
+  }
+
+  #add(seen: number, until: number, now: number): void {
+    // Keep only observations the new one does not dominate (it sees as much and lasts as long).
+    this.#keep((e) => e.expiresAt > now && (e.seen > seen || e.expiresAt > until));
+    this.#evidence.push({ seen, expiresAt: until });
+    if (until < this.#nextExpiry) this.#nextExpiry = until;
+  }
+
+  #keep(test: (e: Evidence) => boolean): void {
+    this.#evidence = this.#evidence.filter(test);
+    this.#nextExpiry = Number.POSITIVE_INFINITY;
+    for (const e of this.#evidence) if (e.expiresAt < this.#nextExpiry) this.#nextExpiry = e.expiresAt;
   }
 }

@@ -57,7 +57,7 @@ export class RequestWindow {
     // Either enough of our starts leave while the others' share holds (the oldest
     // `length + others - limit + 1` of them; the last decides), or the share lapses first.
     const whileShared = this.#afterLeaving(length + others - this.limit + 1);
-    const afterShare = Math.max(this.others.until, this.#afterLeaving(length - this.limit + 1, now));
+    const afterShare = Math.max(this.others.lapsesAt(now), this.#afterLeaving(length - this.limit + 1, now));
     return Math.min(whileShared, afterShare);
   }
 

@@ -54,7 +54,7 @@ export class TokenWindow<E extends WindowEntry = WindowEntry> {
     // Either enough of our charges leave while the others' share holds, or the share lapses first.
     const whileShared = this.#afterFreeing(excess);
     const afterShare =
-      others === 0 ? whileShared : Math.max(this.others.until, this.#afterFreeing(excess - others, now));
+      others === 0 ? whileShared : Math.max(this.others.lapsesAt(now), this.#afterFreeing(excess - others, now));
     return Math.min(whileShared, afterShare);
   }
 
