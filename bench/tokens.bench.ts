@@ -5,11 +5,13 @@ import { loadEncoding } from '../src/tokens/encoding.js';
 
 /*
  * Token counting costs: throughput on prose, the pathological inputs the guard exists for (with
- * js-tiktoken alone on a short run for contrast), and the tokenizer's cold start measured in fresh
- * processes so the module cache cannot hide it.
+ * js-tiktoken alone on a short run for contrast), the tokenizer's cold start, the event-loop
+ * stalls of a fresh process's first request and of a 400 KB prompt, and the memory the loaded
+ * tokenizer costs, all measured in fresh processes so the module cache cannot hide them.
  */
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const STALL_FIXTURE = fileURLToPath(new URL('../test/fixtures/tokens-stall.ts', import.meta.url));
 const MB = 1 << 20;
 
 function median(values: readonly number[]): number {
@@ -103,21 +105,67 @@ function longWords(chars: number): string {
   return out;
 }
 
-function coldStart(model: string): { ms: number; heapMb: number } {
-  const code = [
-    'const start = performance.now();',
-    "const { preloadTokenizer } = await import('./src/tokens/encoding.ts');",
-    'await preloadTokenizer({ model: process.env.BENCH_MODEL });',
-    'const ms = performance.now() - start;',
-    'console.log(JSON.stringify({ ms, heapMb: process.memoryUsage().heapUsed / 1048576 }));',
-  ].join('\n');
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+function childJson<T>(args: readonly string[], env: Record<string, string> = {}): T {
+  const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', ...args], {
     cwd: root,
-    env: { ...process.env, BENCH_MODEL: model },
+    env: { ...process.env, ...env },
     encoding: 'utf8',
     timeout: 60_000,
   });
-  return JSON.parse(out.trim().split('\n').pop() as string) as { ms: number; heapMb: number };
+  return JSON.parse(out.trim().split('\n').pop() as string) as T;
+}
+
+/** Time until the tokenizer is ready in a fresh process, and this thread's heap after (GC'd). */
+function coldStart(model: string): { ms: number; heapMb: number } {
+  const code = [
+    'const start = performance.now();',
+    "const { preloadTokenizer } = await import('./src/tokens/index.ts');",
+    'await preloadTokenizer({ model: process.env.BENCH_MODEL });',
+    'const ms = performance.now() - start;',
+    'globalThis.gc?.();',
+    'console.log(JSON.stringify({ ms, heapMb: process.memoryUsage().heapUsed / 1048576 }));',
+  ].join('\n');
+  return childJson(['--input-type=module', '-e', code], { BENCH_MODEL: model });
+}
+
+interface Stall {
+  readonly maxDelayMs: number;
+  readonly maxGapMs: number;
+  readonly elapsedMs: number;
+}
+
+interface StallReport extends Partial<Stall> {
+  readonly cold?: Stall;
+  readonly warm?: Stall;
+  readonly heapUsedMb: number;
+  readonly rssMb: number;
+}
+
+/** test/fixtures/tokens-stall.ts in a fresh process; `inline` loads on the calling thread (the old path). */
+function stallRun(scenario: string, inline = false): StallReport {
+  return childJson([STALL_FIXTURE, scenario], inline ? { TOKENS_STALL_INLINE: '1' } : {});
+}
+
+const worstOf = (s: Partial<Stall> | undefined): number => Math.max(s?.maxDelayMs ?? 0, s?.maxGapMs ?? 0);
+
+/** RSS right after the tokenizer loaded and once the process has sat idle a while (pages returned). */
+function memoryOverTime(inline: boolean): { idleRss: number; loadedRss: number; laterRss: number; heap: number } {
+  const code = [
+    "const { preloadTokenizer } = await import('./src/tokens/index.ts');",
+    "const { setWorkerEnabled } = await import('./src/tokens/tokenizer-worker.ts');",
+    "if (process.env.BENCH_INLINE === '1') setWorkerEnabled(false);",
+    'const mb = (n) => n / 1048576;',
+    'globalThis.gc?.();',
+    'const idleRss = mb(process.memoryUsage().rss);',
+    'await preloadTokenizer();',
+    'globalThis.gc?.();',
+    'const loadedRss = mb(process.memoryUsage().rss);',
+    'await new Promise((resolve) => setTimeout(resolve, 10_000));',
+    'globalThis.gc?.();',
+    'const { rss, heapUsed } = process.memoryUsage();',
+    'console.log(JSON.stringify({ idleRss, loadedRss, laterRss: mb(rss), heap: mb(heapUsed) }));',
+  ].join('\n');
+  return childJson(['--input-type=module', '-e', code], { BENCH_INLINE: inline ? '1' : '0' });
 }
 
 function fmt(ms: number): string {
@@ -141,9 +189,54 @@ export default async function tokensBench(): Promise<{ title: string; markdown: 
   rows.push([
     'cold start o200k_base (import + construct, fresh process)',
     fmt(median(colds.o200k)),
-    `heap after: ${median(colds.heap).toFixed(0)} MB`,
+    `in the worker, not blocking; main-thread heap after: ${median(colds.heap).toFixed(0)} MB`,
   ]);
   rows.push(['cold start cl100k_base (import + construct, fresh process)', fmt(median(colds.cl100k)), '']);
+
+  const firsts = [stallRun('first'), stallRun('first'), stallRun('first')];
+  const inlineFirsts = [stallRun('first', true), stallRun('first', true)];
+  rows.push([
+    "longest event-loop stall of a fresh process's first request (exact estimate; goal ≤ 50 ms)",
+    fmt(median(firsts.map(worstOf))),
+    `worst of 3: ${fmt(Math.max(...firsts.map(worstOf)))}; tokenizer on the calling thread (before): ` +
+      `${fmt(median(inlineFirsts.map(worstOf)))}; first estimate took ${fmt(median(firsts.map((r) => r.elapsedMs ?? 0)))}`,
+  ]);
+  const noWaits = [stallRun('first-nowait'), stallRun('first-nowait'), stallRun('first-nowait')];
+  rows.push([
+    "longest stall of a fresh process's first request, `wait: false` (fast estimate until loaded)",
+    fmt(median(noWaits.map(worstOf))),
+    `resolved in ${fmt(median(noWaits.map((r) => r.elapsedMs ?? 0)))}`,
+  ]);
+  const larges = [stallRun('large'), stallRun('large'), stallRun('large')];
+  const inlineLarge = stallRun('large', true);
+  rows.push([
+    'longest stall while estimating a 400 KB prompt, tokenizer loaded (goal ≤ 20 ms)',
+    fmt(median(larges.map((r) => worstOf(r.warm)))),
+    `worst of 3: ${fmt(Math.max(...larges.map((r) => worstOf(r.warm))))}; on the calling thread (before): ` +
+      `${fmt(worstOf(inlineLarge.warm))}; took ${fmt(median(larges.map((r) => r.warm?.elapsedMs ?? 0)))}`,
+  ]);
+  rows.push([
+    'longest stall while estimating a 400 KB prompt as the first request (load included)',
+    fmt(median(larges.map((r) => worstOf(r.cold)))),
+    `worst of 3: ${fmt(Math.max(...larges.map((r) => worstOf(r.cold))))}; on the calling thread (before): ` +
+      `${fmt(worstOf(inlineLarge.cold))}`,
+  ]);
+  const idle = stallRun('idle');
+  const mem = memoryOverTime(false);
+  const memInline = memoryOverTime(true);
+  const mb = (n: number): string => `${n.toFixed(0)} MB`;
+  rows.push([
+    'memory of the loaded o200k_base: main-thread heap (after GC)',
+    mb(median(firsts.map((r) => r.heapUsedMb))),
+    `process without the tokenizer: ${mb(idle.heapUsedMb)}; loaded on the calling thread (before): ` +
+      `${mb(median(inlineFirsts.map((r) => r.heapUsedMb)))}`,
+  ]);
+  rows.push([
+    'memory of the loaded o200k_base: RSS with the worker, just loaded → 10 s later',
+    `${mb(mem.loadedRss - mem.idleRss)} → ${mb(mem.laterRss - mem.idleRss)}`,
+    `added to ${mb(mem.idleRss)}; on the calling thread (before): ${mb(memInline.loadedRss - memInline.idleRss)} → ` +
+      `${mb(memInline.laterRss - memInline.idleRss)}, heap ${mb(memInline.heap)}`,
+  ]);
 
   await preloadTokenizer({ model: 'gpt-4o' });
   await preloadTokenizer({ model: 'gpt-4' });

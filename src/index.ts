@@ -79,6 +79,7 @@ export {
   DEFAULT_OUTPUT_RESERVATION,
   encodingForModel,
   preloadTokenizer,
+  releaseTokenizer,
   estimateTokensFast,
 } from './tokens/index.js';
 export type {

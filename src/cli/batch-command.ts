@@ -30,6 +30,7 @@ const FLAGS: FlagSpec = {
   'max-attempts': { type: 'string' },
   timeout: { type: 'string' },
   'retry-failed': { type: 'boolean' },
+  'fast-estimate': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -67,6 +68,7 @@ Options:
                             timeouts and connection errors are retried, a 429 pauses every request
       --timeout <seconds>   give up on an attempt after this long, then retry (default 600)
       --retry-failed        also redo requests whose earlier result is an error or not 2xx
+      --fast-estimate       estimate tokens as UTF-8 bytes / 4, without loading the tokenizer
   -q, --quiet               no progress display (the summary is still printed)
   -h, --help                show this help
 
@@ -91,6 +93,7 @@ interface BatchSettings {
   readonly maxAttempts: number;
   readonly timeoutMs: number;
   readonly retryFailed: boolean;
+  readonly fastEstimate: boolean;
   readonly quiet: boolean;
 }
 
@@ -142,6 +145,7 @@ function readSettings(args: readonly string[], env: NodeJS.ProcessEnv): BatchSet
     maxAttempts: positiveIntegerFlag(command, flags, 'max-attempts') ?? 6,
     timeoutMs: timeout * 1_000,
     retryFailed: flags.values['retry-failed'] === true,
+    fastEstimate: flags.values['fast-estimate'] === true,
     quiet: flags.values.quiet === true,
   };
 }
@@ -231,6 +235,7 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
     retry: { maxAttempts: settings.maxAttempts, attemptTimeoutMs: settings.timeoutMs },
     counts: tally,
     onStart: () => started++,
+    ...(settings.fastEstimate && { estimateMode: 'fast' as const }),
   });
 
   let progress: BatchProgress | undefined;
@@ -265,7 +270,7 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
   }
 
   // Loading the tokenizer blocks for about a second: before the clock starts, not in the middle.
-  await preloadTokenizer({ model: scan.firstModel }).catch(() => undefined);
+  if (!settings.fastEstimate) await preloadTokenizer({ model: scan.firstModel }).catch(() => undefined);
 
   const writer = new ResultsWriter(out);
   const stop = new AbortController();

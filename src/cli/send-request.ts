@@ -37,6 +37,8 @@ export interface RequestSenderOptions {
   readonly counts: SendCounts;
   /** Called as each request starts. */
   readonly onStart?: (() => void) | undefined;
+  /** `fast`: estimate tokens as UTF-8 bytes / 4, without loading the tokenizer. @default tiktoken */
+  readonly estimateMode?: 'fast' | undefined;
 }
 
 /** A failure without an HTTP answer, as a result line's `error`, with credentials removed. */
@@ -98,6 +100,7 @@ export function createRequestSender(
     provider,
     fetch: countingFetch,
     retry: options.retry,
+    ...(options.estimateMode === 'fast' && { estimate: { mode: 'fast' as const } }),
   });
   const headers = { ...authHeaders(provider, options.apiKey), 'content-type': 'application/json' };
 

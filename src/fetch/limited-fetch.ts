@@ -128,6 +128,8 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
       ...(api !== undefined && { api }),
       mode,
       ...(outputReservation !== undefined && { outputReservation }),
+      // Never wait for the tokenizer to load: the fast estimate until it is ready.
+      wait: false,
     }).catch(() => ({ input: Math.ceil((text ?? '').length / 4), output: 0 }));
   }
 

@@ -63,9 +63,13 @@ export function encodingForModel(model?: string): TokenEncodingName {
 
 /*
  * One promise per encoding, shared by every caller: concurrent first counts wait on the same load
- * instead of each constructing a 70 MB encoder. A failed load is forgotten so a later call retries.
+ * instead of each constructing an encoder (o200k_base: ~100 MB of heap). A failed load is
+ * forgotten so a later call retries. This is the calling thread's copy: counting normally runs in
+ * the tokenizer worker (tokenizer-worker.ts), which loads its own; this one serves where no worker
+ * can run, and tests and benchmarks that compare with js-tiktoken itself.
  */
 const loads = new Map<TokenEncodingName, Promise<LoadedEncoding>>();
+const loaded = new Map<TokenEncodingName, LoadedEncoding>();
 
 async function importRanks(name: TokenEncodingName): Promise<TiktokenBPE> {
   // Literal specifiers, one per encoding, so bundlers keep each rank table separate and nobody
@@ -78,30 +82,25 @@ async function importRanks(name: TokenEncodingName): Promise<TiktokenBPE> {
 }
 
 /**
- * Loads (once) and returns the encoder for `name`. Internal: users go through `countTokens` or
- * {@link preloadTokenizer}.
+ * Loads (once) and returns the encoder for `name` on this thread, blocking it while the rank module
+ * is evaluated and the encoder constructed (0.6-1 s for o200k_base). Internal: users go through
+ * `countTokens` or `preloadTokenizer`, which use the worker.
  */
 export function loadEncoding(name: TokenEncodingName): Promise<LoadedEncoding> {
   let load = loads.get(name);
   if (load === undefined) {
-    load = importRanks(name).then((ranks) => ({ name, encoder: new Tiktoken(ranks), pattern: ranks.pat_str }));
+    load = importRanks(name).then((ranks) => {
+      const encoding: LoadedEncoding = { name, encoder: new Tiktoken(ranks), pattern: ranks.pat_str };
+      loaded.set(name, encoding);
+      return encoding;
+    });
     loads.set(name, load);
     load.catch(() => loads.delete(name));
   }
   return load;
 }
 
-/** Options of {@link preloadTokenizer}. */
-export interface PreloadTokenizerOptions {
-  /** Load the encoding this model uses (see {@link encodingForModel}). @default the `o200k_base` encoding */
-  readonly model?: string | undefined;
-}
-
-/**
- * Loads and constructs the tokenizer now, so the first count on a request path does not pay for it
- * (o200k_base: about 1 s and 70 MB of heap; cl100k_base: about 0.5 s). Optional: counting loads it
- * on first use anyway, and concurrent first calls share one load.
- */
-export async function preloadTokenizer(options: PreloadTokenizerOptions = {}): Promise<void> {
-  await loadEncoding(encodingForModel(options.model));
+/** The encoder for `name` if this thread has loaded it already, without waiting. Internal. */
+export function loadedEncoding(name: TokenEncodingName): LoadedEncoding | undefined {
+  return loaded.get(name);
 }

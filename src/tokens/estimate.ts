@@ -8,7 +8,7 @@ import { estimateGemini } from './gemini-request.js';
 import { estimateChat, estimateCompletions, estimateEmbeddings, estimateResponses } from './openai-request.js';
 import type { EstimateContext, RequestTokenEstimate } from './estimate-context.js';
 import { isTokenIds } from './request-fields.js';
-import { countMode, createTextCounter, optionalString } from './text-counter.js';
+import { countMode, countWith, optionalString, waitOption } from './text-counter.js';
 import type { TokenCountMode } from './text-counter.js';
 
 /**
@@ -60,9 +60,17 @@ export interface EstimateRequestTokensOptions {
    * token ids, and `responses` otherwise. @default detected from the provider and the body
    */
   readonly api?: RequestApi | undefined;
+  /**
+   * In `tiktoken` mode, whether to wait for the tokenizer when it has not loaded yet (0.6-1 s the
+   * first time, in a worker thread: waiting never blocks the event loop). `false` resolves at once
+   * while it loads: the input is then counted with the fast estimate (`estimateTokensFast`), and
+   * exactly once the tokenizer is ready. What a rate-limited request path wants: the first request
+   * of a process goes out without a second's delay, its charge a few percent high. @default true
+   */
+  readonly wait?: boolean | undefined;
 }
 
-const OPTION_KEYS = ['provider', 'model', 'outputReservation', 'mode', 'api'] as const;
+const OPTION_KEYS = ['provider', 'model', 'outputReservation', 'mode', 'api', 'wait'] as const;
 
 function detectApi(provider: string, body: JsonObject, model: string | undefined): RequestApi | undefined {
   if (provider === 'anthropic') return 'anthropic-messages';
@@ -121,8 +129,17 @@ export async function estimateRequestTokens(
     optionalString('model', o.model) ??
     (typeof request.model === 'string' && request.model !== '' ? request.model : undefined);
 
-  const ctx: EstimateContext = { counter: await createTextCounter(model, mode), model, reservation };
-  switch (forcedApi ?? detectApi(provider, request, model)) {
+  const wait = waitOption('wait', o.wait);
+  const api = forcedApi ?? detectApi(provider, request, model);
+  return countWith(model, mode, wait, (counter) => estimateShape(api, request, { counter, model, reservation }));
+}
+
+async function estimateShape(
+  api: RequestApi | undefined,
+  request: JsonObject,
+  ctx: EstimateContext,
+): Promise<RequestTokenEstimate> {
+  switch (api) {
     case 'chat':
       return estimateChat(request, ctx);
     case 'responses':
@@ -139,7 +156,7 @@ export async function estimateRequestTokens(
       // An unknown shape still costs something: its JSON text, minus the model name.
       const rest: JsonObject = { ...request };
       delete rest.model;
-      return { input: await ctx.counter.count(jsonText(rest)), output: reservation };
+      return { input: await ctx.counter.count(jsonText(rest)), output: ctx.reservation };
     }
   }
 }

@@ -4,7 +4,7 @@ import { isObject } from '../internal/is-object.js';
 import { resolveCountOptions } from './count.js';
 import type { CountTokensOptions } from './count.js';
 import { encodingForModel } from './encoding.js';
-import { createTextCounter } from './text-counter.js';
+import { countWith } from './text-counter.js';
 import type { TextCounter } from './text-counter.js';
 import { countOpenAiTools } from './tools.js';
 
@@ -85,10 +85,10 @@ export async function countMessageTokens<Message extends ChatMessageLike>(
 ): Promise<number> {
   if (!Array.isArray(messages))
     throw new TypeError(`Expected \`messages\` to be an array, got ${describeValue(messages)}`);
-  const { model, mode } = resolveCountOptions('countMessageTokens options', options, ['tools']);
+  const { model, mode, wait } = resolveCountOptions('countMessageTokens options', options, ['tools']);
   const tools = options.tools;
   if (tools !== undefined && !Array.isArray(tools)) {
     throw new TypeError(`Expected \`tools\` to be an array, got ${describeValue(tools)}`);
   }
-  return countConversation(await createTextCounter(model, mode), model, messages, tools);
+  return countWith(model, mode, wait, (counter) => countConversation(counter, model, messages, tools));
 }

@@ -1,12 +1,15 @@
 import { describeValue } from '../internal/describe.js';
-import { encodingForModel, loadEncoding } from './encoding.js';
+import { encodingForModel, loadEncoding, loadedEncoding } from './encoding.js';
+import type { TokenEncodingName } from './encoding.js';
 import { estimateTokensFast } from './fast-estimate.js';
-import { GuardedCounter } from './guarded-count.js';
+import { guardedCounter } from './guarded-count.js';
+import { countInWorker, startWorkerLoad, workerEnabled, workerReady } from './tokenizer-worker.js';
 
 /**
  * How text is counted:
  * - `tiktoken`: the model's OpenAI encoding through js-tiktoken (loaded on first use, about 2 MB
- *   of ranks); exact for OpenAI models apart from pathological pieces, an estimate for others.
+ *   of ranks, in a worker thread); exact for OpenAI models apart from pathological pieces, an
+ *   estimate for others.
  * - `fast`: {@link estimateTokensFast}, one token per four UTF-8 bytes; loads nothing.
  */
 export type TokenCountMode = 'tiktoken' | 'fast';
@@ -18,10 +21,71 @@ export interface TextCounter {
 
 const FAST_COUNTER: TextCounter = { count: async (text) => estimateTokensFast(text) };
 
-/** A counter for `model` in `mode`, loading the encoding when needed. Internal. */
-export async function createTextCounter(model: string | undefined, mode: TokenCountMode): Promise<TextCounter> {
-  if (mode === 'fast') return FAST_COUNTER;
-  return new GuardedCounter(await loadEncoding(encodingForModel(model)));
+/** What a count runs: an estimator that asks `counter` for every string it needs counted. */
+export type CountRun<T> = (counter: TextCounter) => Promise<T>;
+
+/*
+ * Counting in the worker costs a message round trip, and an estimate asks for many strings one
+ * after another (roles, contents, tool fields). So `run` goes twice: first with a counter that
+ * only records the strings, which are then counted in one message; then with one that answers
+ * from those counts. Estimators are pure in the counts they get (they only add them up), so the
+ * second pass asks for the same strings in the same order; should one ever differ, it is counted
+ * on its own.
+ */
+async function runInWorker<T>(name: TokenEncodingName, run: CountRun<T>): Promise<T | undefined> {
+  const texts: string[] = [];
+  await run({
+    count: async (text) => {
+      texts.push(text);
+      return 0;
+    },
+  });
+  const counts = texts.length === 0 ? [] : await countInWorker(name, texts);
+  if (counts === undefined) return undefined;
+  let next = 0;
+  return run({
+    count: async (text) => {
+      if (next < texts.length && texts[next] === text) return counts[next++] as number;
+      next = texts.length;
+      const [one] = (await countInWorker(name, [text])) ?? [estimateTokensFast(text)];
+      return one as number;
+    },
+  });
+}
+
+/**
+ * Runs `run` with a counter for `model` in `mode`: the fast estimate, or the encoding in the
+ * tokenizer worker (on this thread where no worker can run). With `wait` false, a tokenizer that
+ * is not loaded yet is not waited for: its load starts and `run` gets the fast estimate. Internal.
+ */
+export async function countWith<T>(
+  model: string | undefined,
+  mode: TokenCountMode,
+  wait: boolean,
+  run: CountRun<T>,
+): Promise<T> {
+  if (mode === 'fast') return run(FAST_COUNTER);
+  const name = encodingForModel(model);
+  if (workerEnabled()) {
+    if (!wait && !workerReady(name)) {
+      if (await startWorkerLoad(name)) return run(FAST_COUNTER);
+    } else {
+      try {
+        const result = await runInWorker(name, run);
+        if (result !== undefined) return result;
+      } catch {
+        // The worker failed on this input or died: count on this thread below.
+      }
+    }
+  }
+  const here = loadedEncoding(name);
+  if (here !== undefined) return run(guardedCounter(here));
+  if (!wait) {
+    // Only when the worker is out for good: a worker that died is replaced by the next count.
+    if (!workerEnabled()) loadEncoding(name).catch(() => undefined);
+    return run(FAST_COUNTER);
+  }
+  return run(guardedCounter(await loadEncoding(name)));
 }
 
 /** Validates `mode`; `undefined` means `tiktoken`. Internal. */
@@ -30,6 +94,13 @@ export function countMode(name: string, value: unknown): TokenCountMode {
   if (value === 'fast') return 'fast';
   const message = `Expected \`${name}\` to be "tiktoken" or "fast", got ${describeValue(value)}`;
   throw typeof value === 'string' ? new RangeError(message) : new TypeError(message);
+}
+
+/** Validates `wait`; `undefined` means `true`. Internal. */
+export function waitOption(name: string, value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value === 'boolean') return value;
+  throw new TypeError(`Expected \`${name}\` to be a boolean, got ${describeValue(value)}`);
 }
 
 /** Validates an optional string option such as `model`. Internal. */
