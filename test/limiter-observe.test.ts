@@ -202,6 +202,20 @@ describe('observe: tightening when others share the quota', () => {
     expect(limiter.stats().requests[0]).toMatchObject({ used: 0, remaining: 60 });
   });
 
+  it("a limit of the server's own (another window) tightens only until its reset: the user's limit is never replaced", async () => {
+    const clock = new FakeClock();
+    // The user allows 360 a minute; the server enforces 60 per 10 s, which its headers cannot say.
+    const limiter = new Limiter({ requests: { limit: 360, windowMs: 60_000 }, clock });
+    for (let i = 0; i < 60; i++) limiter.tryAcquire()?.release();
+    limiter.observe(snapshot({ requests: { limit: 60, remaining: 0, resetMs: 10_000 } }));
+    expect(limiter.tryAcquire()).toBeUndefined();
+    expect(limiter.limits.requests).toEqual([{ limit: 360, windowMs: 60_000 }]);
+    // Back to full at the server's reset, not a minute later: the next 60 go at once.
+    await clock.advance(10_000);
+    for (let i = 0; i < 60; i++) expect(limiter.tryAcquire()).toBeDefined();
+    expect(limiter.stats().requests[0]).toMatchObject({ used: 120, remaining: 240 });
+  });
+
   it('rejects a snapshot that is not an object', () => {
     const limiter = new Limiter({ clock: new FakeClock() });
     expect(() => limiter.observe(null as never)).toThrow(/`snapshot`/);

@@ -57,10 +57,13 @@ export function learnOthersShares(
     // Others go on using the quota after what the server reported has cleared: hold their share
     // one window beyond the reset (later responses refresh it while they still show it).
     const resetMs = (window?.resetMs ?? windowMs) + windowMs;
+    const limit = window?.limit;
     const amount = store.learnOthersShare(
       {
         kind,
         windowMs: window?.windowMs,
+        ...(limit !== undefined && Number.isFinite(limit) && { limit }),
+        ...(window?.resetMs !== undefined && { resetAt: now + Math.max(0, window.resetMs) }),
         remaining,
         since: Math.min(since, now),
         until: now + Math.max(0, resetMs),

@@ -116,7 +116,12 @@ export class MemoryStore implements LimiterStore {
       seen = Math.floor(seen);
       if (report.refused === true && report.remaining < 1) seen = Math.max(seen, rule.others.at(now) + 1);
     }
-    return rule.others.observe(seen, report.until, now);
+    // A report about a limit other than this window's (the server's 60 per 10 s matched to a
+    // user's 360 per minute) shows what the server enforces until its reset, not what others use
+    // over this window: held no longer, or the user's rate would fall to the server's per window.
+    const foreign = report.limit !== undefined && report.limit !== rule.limit;
+    const until = foreign ? Math.min(report.until, report.resetAt ?? now) : report.until;
+    return rule.others.observe(seen, until, now);
   }
 
   release(entry: StoreEntry): void {

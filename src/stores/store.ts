@@ -14,6 +14,14 @@ export interface RemainingReport {
   /** What the server said is left. */
   readonly remaining: number;
   /**
+   * The limit the server reported, when it did. One that differs from the store's window it is
+   * matched to is a limit of the server's own (another window, or a user's limit below or above
+   * it): what it shows holds only until `resetAt`, demonstrably, never a window beyond.
+   */
+  readonly limit?: number | undefined;
+  /** When the server said it is back to full (now plus its reset), when it said. */
+  readonly resetAt?: number | undefined;
+  /**
    * When the request that carried the report was sent: the server answered at some moment since,
    * so our use is taken at its highest over that time.
    */
