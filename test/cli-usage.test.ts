@@ -71,6 +71,22 @@ describe('forestall command line', () => {
       expect(stderr).toMatch(message);
       expect(stdout + stderr).not.toContain(KEY);
     }
+    // A key of no known shape, pasted into the wrong flag: the message names the flag, not the key.
+    const odd = 'plainkey7Hq2ZxW9Lm4';
+    const out = join(dir, 'o.jsonl');
+    const pasted: [string[], Record<string, string>][] = [
+      [['batch', input, '--out', out, '--api-key', odd, '--rpm', odd], {}],
+      [['batch', input, '--out', out, `--api-key=${odd}`, '--concurrency', odd], {}],
+      [['batch', input, '--out', out, '--rpm', odd], { OPENAI_API_KEY: odd }],
+      [['batch', input, '--out', out, '--provider', odd], { ANTHROPIC_API_KEY: odd }],
+    ];
+    for (const [args, env] of pasted) {
+      const { code, stderr } = await runCli(args, env);
+      expect(code, args.join(' ')).toBe(2);
+      expect(stderr).toMatch(/--(rpm|concurrency|provider)/);
+      expect(stderr).not.toContain(odd);
+      expect(stderr).toContain('[REDACTED]');
+    }
   });
 
   it('talks to Anthropic with its headers, writes non-2xx answers as failures, and --retry-failed redoes them', async () => {

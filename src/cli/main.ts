@@ -4,6 +4,7 @@
  */
 import { redactString } from '../internal/redact.js';
 import { UsageError } from './args.js';
+import { commandSecrets } from './command-secrets.js';
 import { batchCommand } from './batch-command.js';
 import { demoCommand } from './demo.js';
 
@@ -44,10 +45,12 @@ async function main(argv: readonly string[]): Promise<number> {
       );
     return await run(rest);
   } catch (error) {
+    const secrets = commandSecrets(argv, process.env);
     if (error instanceof UsageError) {
       const where = run === undefined ? '' : ` ${command}`;
+      const said = redactString(error.message, secrets);
       process.stderr.write(
-        `forestall${error.message.startsWith(':') ? '' : ' '}${error.message}\nRun "forestall${where} --help" for usage.\n`,
+        `forestall${said.startsWith(':') ? '' : ' '}${said}\nRun "forestall${where} --help" for usage.\n`,
       );
       return 2;
     }
@@ -58,7 +61,7 @@ async function main(argv: readonly string[]): Promise<number> {
           ? (error.stack ?? error.message)
           : error.message
         : String(error);
-    process.stderr.write(`forestall: ${redactString(message)}\n`);
+    process.stderr.write(`forestall: ${redactString(message, secrets)}\n`);
     return 1;
   }
 }
