@@ -270,7 +270,7 @@ function enqueue(h: Host, name: TokenEncodingName, texts: readonly string[]): Pr
     const created: Batch = { groups: [], waiting: [] };
     batch = created;
     h.batches.set(name, created);
-    setImmediate(() => post(h, name, created));
+    queueMicrotask(() => post(h, name, created));
   }
   const { groups, waiting } = batch;
   return new Promise<number[]>((resolve, reject) => {
