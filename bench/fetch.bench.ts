@@ -55,7 +55,12 @@ export default async function fetchBench(): Promise<{ title: string; markdown: s
           requests: { limit: 1_000_000, windowMs: 60_000 },
           tokens: { limit: 1e12, windowMs: 60_000 },
         });
-        const limited = createLimitedFetch({ limiter, provider: 'openai' }) as FetchFn;
+        const limited = createLimitedFetch({
+          limiter,
+          provider: 'openai',
+          ...(process.env.FM ? { estimate: { mode: process.env.FM as 'fast' } } : {}),
+          ...(process.env.CF ? { countFrom: process.env.CF as 'sent' } : {}),
+        }) as FetchFn;
         plain.push(median(await perRequestMs(fetch, url, count, stream)));
         const samples = await perRequestMs(limited, url, count, stream);
         wrapped.push(median(samples));

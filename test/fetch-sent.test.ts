@@ -78,10 +78,10 @@ describe("countFrom: 'sent' with Node's fetch", () => {
   }
 
   it('counts a request from when it left: the next one is admitted a window after that, not after the response', async () => {
-    // Counted from 100 ms (`sentMarginMs`) after the first left; from the response it would be 1,300.
+    // Counted from 50 ms (`sentMarginMs`) after the first left; from the response it would be 1,300.
     const { gap, a, b } = await gapAfterSend();
-    expect(gap).toBeGreaterThanOrEqual(1_090);
-    expect(gap).toBeLessThan(1_170);
+    expect(gap).toBeGreaterThanOrEqual(1_045);
+    expect(gap).toBeLessThan(1_120);
     // Each attempt carried its own tag; none is left waiting.
     expect(a.headers[SENT_TAG_HEADER]).toMatch(/^[0-9a-z]{4}\.[0-9a-z]+$/);
     expect(b.headers[SENT_TAG_HEADER]).not.toBe(a.headers[SENT_TAG_HEADER]);
@@ -91,8 +91,8 @@ describe("countFrom: 'sent' with Node's fetch", () => {
   it("a custom fetch that hands the request to Node's fetch is counted from when it left too", async () => {
     const wrapper = (input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init);
     const { gap } = await gapAfterSend({ fetch: wrapper });
-    expect(gap).toBeGreaterThanOrEqual(1_090);
-    expect(gap).toBeLessThan(1_170);
+    expect(gap).toBeGreaterThanOrEqual(1_045);
+    expect(gap).toBeLessThan(1_120);
     expect(watchedCount()).toBe(0);
   });
 
@@ -264,14 +264,14 @@ describe('at the limit against a strict arrival-time server (own process)', () =
     };
   }
 
-  for (const latencyMs of [50, 1_000]) {
-    it(`${latencyMs} ms responses: no 429 and at least 90% of the allowed rate`, async () => {
+  for (const latencyMs of [50, 2_000]) {
+    it(`${latencyMs} ms responses: no 429 and at least 95% of the allowed rate`, async () => {
       const result = await run(latencyMs);
       console.log(`countFrom 'sent', latency ${latencyMs} ms:`, JSON.stringify(result));
       expect(result.rejected).toBe(0);
       expect(result.failed).toBe(0);
       expect(result.max).toBeLessThanOrEqual(20);
-      expect(result.rate).toBeGreaterThanOrEqual(0.9);
+      expect(result.rate).toBeGreaterThanOrEqual(0.95);
       expect(result.waiting).toBe(0);
     }, 20_000);
   }

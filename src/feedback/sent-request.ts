@@ -1,4 +1,4 @@
-import type { Clock } from '../internal/clock.js';
+import type { Clock, TimerHandle } from '../internal/clock.js';
 import { parseRateLimitHeaders } from '../providers/headers.js';
 import type { ProviderName, RateLimitSnapshot } from '../providers/types.js';
 import type { AnsweredLease } from './answered-lease.js';
@@ -46,6 +46,8 @@ export class SentRequest {
   readonly args: FetchArgs;
   readonly #settle: (() => void) | undefined;
   #sentAt: number | undefined;
+  /** Moves the count to `sentMarginMs` after the send when no answer came by then. */
+  #margin: TimerHandle | undefined;
 
   constructor(
     readonly lease: AnsweredLease,
@@ -58,6 +60,14 @@ export class SentRequest {
         ? watchSent(args, () => {
             this.#sentAt = limiter.clock.now();
             lease.restamp(this.#sentAt);
+            // An answer slower than the window would otherwise find its entry expired at the send
+            // plus a window, before the margin (added at the answer) had moved it.
+            if (policy.sentMarginMs > 0) {
+              this.#margin = limiter.clock.setTimeout(() => {
+                this.#margin = undefined;
+                this.#countSent();
+              }, policy.sentMarginMs);
+            }
           })
         : undefined;
     this.args = watch?.args ?? args;
@@ -67,6 +77,7 @@ export class SentRequest {
   /** The fetch failed: given back if the request never left, else it stays counted and charged. */
   failed(error: unknown): void {
     this.#settle?.();
+    this.#stopMargin();
     // Refused at connect: never sent. Anything else (an abort or timeout after sending, a reset)
     // may have reached the provider, which charges what it admitted (OpenAI: the estimate, up
     // front): the slot and the reservation stay.
@@ -85,6 +96,7 @@ export class SentRequest {
    */
   async answered(response: Response): Promise<void> {
     this.#settle?.();
+    this.#stopMargin();
     const { lease, limiter, policy } = this;
     if (policy.countFrom === 'response') {
       lease.restamp(Math.min(limiter.clock.now(), lease.acquiredAt + policy.maxCountDelayMs));
@@ -108,6 +120,12 @@ export class SentRequest {
     if (failure.retryable) {
       limiter.rateLimited({ retryAfterMs: failure.retryAfterMs, defaultPauseMs: policy.rateLimitPauseMs });
     }
+  }
+
+  #stopMargin(): void {
+    if (this.#margin === undefined) return;
+    this.limiter.clock.clearTimeout(this.#margin);
+    this.#margin = undefined;
   }
 
   #countSent(): void {
