@@ -96,6 +96,7 @@ export type {
 export { usageFromResponse, StreamUsageWatcher } from './providers/usage.js';
 export type { TokenUsage } from './providers/usage.js';
 
+export { defaultModelGroup } from './providers/model-group.js';
 export { LimiterRegistry } from './registry/registry.js';
 export type { LimiterKey, LimiterRegistryOptions, ProviderLimits } from './registry/registry.js';
 export { COUNT_TOKENS_GROUP, createLimitedFetch } from './fetch/limited-fetch.js';

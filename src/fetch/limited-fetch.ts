@@ -1,6 +1,7 @@
 import type { TokenCost } from '../core/vocabulary.js';
 import type { Limiter } from '../limiter/limiter.js';
 import { LimiterRegistry } from '../registry/registry.js';
+import { modelFromUrl } from '../providers/model-group.js';
 import { classifyFailure } from '../feedback/classify.js';
 import { type AnswerPolicy, SentRequest } from '../feedback/sent-request.js';
 import { rememberRequestSecrets } from '../retry/kept-failure.js';
@@ -145,10 +146,11 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     const request = await prepareRequest(input, init, callerSignal);
     const { text } = request;
     const body = parseJson(text);
+    // The body's `model`, else the URL's (Gemini's model, Azure's deployment).
     const model =
       typeof body === 'object' && body !== null && typeof (body as { model?: unknown }).model === 'string'
         ? (body as { model: string }).model
-        : undefined;
+        : modelFromUrl(url);
     let limiter: Limiter;
     let cost: TokenCost;
     if (endpoint.kind === 'count-tokens') {

@@ -1,4 +1,6 @@
 import type { Clock } from '../internal/clock.js';
+import { describeValue } from '../internal/describe.js';
+import { defaultModelGroup } from '../providers/model-group.js';
 import { callable, knownKeys, plainObject } from '../internal/validate.js';
 import { Limiter } from '../limiter/limiter.js';
 import type { LimitOptions } from '../core/vocabulary.js';
@@ -11,14 +13,23 @@ export interface ProviderLimits {
    * limit per model). `'auto'` learns them from the response headers. @default 'auto'
    */
   readonly default?: LimitOptions | 'auto' | undefined;
-  /** Limits per model name (exact match), e.g. `{ 'gpt-4o': { requests: ..., tokens: ... } }`. */
+  /**
+   * Limits per model group, e.g. `{ 'gpt-4o': { requests: ..., tokens: ... } }`: a key applies to
+   * every model of its group (`gpt-4o-2024-08-06` too).
+   */
   readonly models?: Readonly<Record<string, LimitOptions | 'auto'>> | undefined;
+  /**
+   * The limiter a model shares, by name: models of one group share one limiter, as the provider
+   * pools their limits (e.g. `(m) => m.startsWith('claude-sonnet-4') ? 'claude-sonnet-4' : m`).
+   * @default a dated snapshot or `-latest` alias shares its base model's (`defaultModelGroup`)
+   */
+  readonly group?: ((model: string) => string) | undefined;
 }
 
 /** Identifies one limiter of a registry. */
 export interface LimiterKey {
   readonly provider: string;
-  /** The model, or undefined for requests that name none. */
+  /** The model group the limiter serves (see `ProviderLimits.group`), or undefined for requests that name no model. */
   readonly model: string | undefined;
 }
 
@@ -59,7 +70,8 @@ export class LimiterRegistry {
     const providers = options.providers === undefined ? {} : plainObject('providers', options.providers);
     for (const [name, limits] of Object.entries(providers)) {
       const p = plainObject(`providers.${name}`, limits);
-      knownKeys(`\`providers.${name}\``, p, ['default', 'models']);
+      knownKeys(`\`providers.${name}\``, p, ['default', 'models', 'group']);
+      if (p.group !== undefined) callable(`providers.${name}.group`, p.group);
       if (p.models !== undefined) plainObject(`providers.${name}.models`, p.models);
     }
     this.#providers = providers as Record<string, ProviderLimits>;
@@ -73,11 +85,15 @@ export class LimiterRegistry {
     }
   }
 
-  /** The limiter for this provider and model, created on first use. */
+  /**
+   * The limiter for this provider and model (its group: a snapshot shares its base model's),
+   * created on first use.
+   */
   get(provider: string, model?: string): Limiter {
     if (typeof provider !== 'string' || provider === '') {
       throw new TypeError(`Expected \`provider\` to be a non-empty string, got ${JSON.stringify(provider)}`);
     }
+    if (model !== undefined) model = this.groupOf(provider, model);
     const id = `${provider}\u0000${model ?? ''}`;
     const found = this.#limiters.get(id);
     if (found !== undefined) return found.limiter;
@@ -86,6 +102,19 @@ export class LimiterRegistry {
     if (!(limiter instanceof Limiter)) throw new TypeError('Expected `create` to return a Limiter');
     this.#limiters.set(id, { key, limiter });
     return limiter;
+  }
+
+  /** The model group `model` of `provider` belongs to: the name of the limiter it shares. */
+  groupOf(provider: string, model: string): string {
+    const group = this.#providers[provider]?.group;
+    if (group === undefined) return defaultModelGroup(model);
+    const name: unknown = group(model);
+    if (typeof name !== 'string' || name === '') {
+      throw new TypeError(
+        `Expected \`providers.${provider}.group\` to return a non-empty string for ${JSON.stringify(model)}, got ${describeValue(name)}`,
+      );
+    }
+    return name;
   }
 
   /** Every limiter created so far, with its key. */
@@ -100,8 +129,18 @@ export class LimiterRegistry {
 
   #optionsFor(key: LimiterKey): LimiterOptions {
     const p = this.#providers[key.provider];
-    const limits = (key.model !== undefined ? p?.models?.[key.model] : undefined) ?? p?.default ?? 'auto';
+    const limits =
+      (key.model !== undefined ? this.#modelLimits(key.provider, key.model) : undefined) ?? p?.default ?? 'auto';
     return limits === 'auto' ? { limits: 'auto', ...this.#clockOption() } : { ...limits, ...this.#clockOption() };
+  }
+
+  /** The `models` entry for a group: its own key, else a key of the same group (a dated name). */
+  #modelLimits(provider: string, group: string): LimitOptions | 'auto' | undefined {
+    const models = this.#providers[provider]?.models;
+    if (models === undefined) return undefined;
+    if (Object.hasOwn(models, group)) return models[group];
+    for (const [name, limits] of Object.entries(models)) if (this.groupOf(provider, name) === group) return limits;
+    return undefined;
   }
 
   #clockOption(): { clock?: Clock } {
