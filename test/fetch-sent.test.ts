@@ -78,7 +78,7 @@ describe("countFrom: 'sent' with Node's fetch", () => {
   }
 
   it('counts a request from when it left: the next one is admitted a window after that, not after the response', async () => {
-    // Counted from 50 ms (`sentMarginMs`) after the first left; from the response it would be 1,300.
+    // Counted from 75 ms (`sentMarginMs`) after the first left; from the response it would be 1,300.
     const { gap, a, b } = await gapAfterSend();
     expect(gap).toBeGreaterThanOrEqual(1_045);
     expect(gap).toBeLessThan(1_120);

@@ -165,7 +165,7 @@ describe('parseRateLimitHeaders: openai, openai-compatible, groq', () => {
 });
 
 describe('parseRateLimitHeaders: anthropic', () => {
-  it('reads all four limits with RFC 3339 resets measured from now', () => {
+  it('reads requests, input and output limits with RFC 3339 resets measured from now; the combined tokens-* only without them', () => {
     const headers = {
       'anthropic-ratelimit-requests-limit': '50',
       'anthropic-ratelimit-requests-remaining': '49',
@@ -183,9 +183,16 @@ describe('parseRateLimitHeaders: anthropic', () => {
     expect(parseRateLimitHeaders(headers, 'anthropic', NOW)).toEqual({
       provider: 'anthropic',
       requests: { limit: 50, remaining: 49, resetMs: 1_000, windowMs: 60_000 },
-      tokens: { limit: 28_000, remaining: 27_000, resetMs: 2_500, windowMs: 60_000 },
       inputTokens: { limit: 20_000, remaining: 19_000, resetMs: 3_000, windowMs: 60_000 },
       outputTokens: { limit: 8_000, remaining: 7_000, resetMs: 4_000, windowMs: 60_000 },
+    });
+    // The combined header is the most restrictive of the limits in force, not a budget of its own.
+    const combinedOnly = Object.fromEntries(Object.entries(headers).filter(([name]) => !/input|output/.test(name)));
+    expect(parseRateLimitHeaders(combinedOnly, 'anthropic', NOW).tokens).toEqual({
+      limit: 28_000,
+      remaining: 27_000,
+      resetMs: 2_500,
+      windowMs: 60_000,
     });
   });
 

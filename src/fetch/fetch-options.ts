@@ -80,8 +80,8 @@ export interface LimitedFetchOptions {
    * counted from, unless its response headers come sooner (it had arrived by then). The way to the
    * provider takes from a few ms to a few tens of ms (one way), and varies: a request counted
    * before the provider counts it frees its slot too soon. Costs about `sentMarginMs / windowMs`
-   * of the rate when responses are slower than the margin (2.5% of a 2 s window, 0.08% of a
-   * minute). @default 50
+   * of the rate when responses are slower than the margin (3.75% of a 2 s window, 0.125% of a
+   * minute). @default 75
    */
   readonly sentMarginMs?: number | undefined;
   /**
@@ -236,7 +236,7 @@ export function resolveFetchOptions(options: LimitedFetchOptions): ResolvedFetch
     sync: optionalBoolean('sync', o.sync, true),
     maxCountDelayMs: o.maxCountDelayMs === undefined ? 2_000 : nonNegativeNumber('maxCountDelayMs', o.maxCountDelayMs),
     sentFallbackMs: o.sentFallbackMs === undefined ? 50 : nonNegativeNumber('sentFallbackMs', o.sentFallbackMs),
-    sentMarginMs: o.sentMarginMs === undefined ? 50 : nonNegativeNumber('sentMarginMs', o.sentMarginMs),
+    sentMarginMs: o.sentMarginMs === undefined ? 75 : nonNegativeNumber('sentMarginMs', o.sentMarginMs),
     priority: o.priority === undefined ? 0 : finiteNumber('priority', o.priority),
     acquireTimeoutMs:
       o.acquireTimeoutMs === undefined ? undefined : nonNegativeNumber('acquireTimeoutMs', o.acquireTimeoutMs),

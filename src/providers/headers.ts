@@ -27,6 +27,13 @@ interface ProviderHeaders {
   readonly reset: 'duration' | 'rfc3339';
   /** Azure sends `-1` and `0` in limit and reset headers when it does not know. */
   readonly zeroIsUnknown: boolean;
+  /**
+   * Anthropic's `tokens-*` headers are not a budget of their own but the most restrictive of the
+   * input and output limits in force (e.g. the 8,000 OTPM): read as one budget charged input plus
+   * output, they would refuse a request that fits both real limits. Left out when the separate
+   * input and output headers are there.
+   */
+  readonly combinedTokensSummarise?: true;
 }
 
 function openAiStyle(
@@ -64,7 +71,7 @@ const PROVIDERS: Readonly<Record<ProviderName, ProviderHeaders>> = {
   'openai-compatible': OPENAI,
   // Groq reuses OpenAI's names, but its request headers count per day.
   groq: { limits: openAiStyle(DAY, MINUTE), reset: 'duration', zeroIsUnknown: false },
-  anthropic: { limits: anthropicStyle(), reset: 'rfc3339', zeroIsUnknown: false },
+  anthropic: { limits: anthropicStyle(), reset: 'rfc3339', zeroIsUnknown: false, combinedTokensSummarise: true },
   // Azure checks its per-minute quota over 1 s or 10 s intervals, so the window of a "remaining"
   // value is not knowable from the response: leave `windowMs` out rather than guess.
   azure: { limits: openAiStyle(undefined, undefined), reset: 'duration', zeroIsUnknown: true },
@@ -170,6 +177,9 @@ export function parseRateLimitHeaders(
   for (const [key, names] of Object.entries(spec.limits) as [LimitKey, LimitHeaders][]) {
     const window = readLimit(read, names, spec, now);
     if (window !== undefined) snapshot[key] = window;
+  }
+  if (spec.combinedTokensSummarise && (snapshot.inputTokens !== undefined || snapshot.outputTokens !== undefined)) {
+    delete snapshot.tokens;
   }
   const retryAfterMs = readRetryAfter(read, now);
   if (retryAfterMs !== undefined) snapshot.retryAfterMs = retryAfterMs;
