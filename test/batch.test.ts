@@ -152,6 +152,28 @@ describe('runBatch', () => {
     expect(progress.at(-1)).toMatchObject({ done: delivered.size, total: 100, inFlight: 0 });
   });
 
+  it('a worker that rejects with the stop reason had not begun: it is not delivered (a resumed run does it)', async () => {
+    const controller = new AbortController();
+    const reason = new Error('stop now');
+    const delivered: number[] = [];
+    const run = runBatch(
+      [0, 1, 2, 3],
+      async (i) => {
+        // Items 2 and 3 wait for something of their own (a limiter) until the stop ends the wait.
+        if (i >= 2) {
+          await new Promise((resolve) => controller.signal.addEventListener('abort', resolve));
+          throw controller.signal.reason;
+        }
+        await sleep(20);
+        return i;
+      },
+      { concurrency: 4, signal: controller.signal, onResult: (_, index) => delivered.push(index) },
+    );
+    setTimeout(() => controller.abort(reason), 40);
+    await expect(run).rejects.toBe(reason);
+    expect(delivered.sort()).toEqual([0, 1]);
+  });
+
   it('with abortInFlight, aborts running workers and does not deliver what they failed with', async () => {
     const controller = new AbortController();
     const delivered: number[] = [];

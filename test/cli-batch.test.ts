@@ -155,6 +155,40 @@ describe('forestall batch', () => {
     expect(stdout + stderr).not.toContain(KEY);
   }, 40_000);
 
+  it('Ctrl-C with a queue in the limiter: nothing leaves after the signal, and the queued are not written', async () => {
+    const server = await start({ latencyMs: { min: 150, max: 200 } });
+    const dir = tempDir();
+    const input = writeRequests(dir, 200);
+    const out = join(dir, 'results.jsonl');
+    // 64 workers, 10 requests a second: most of them wait in the limiter.
+    const run = startCli(
+      ['batch', input, '--out', out, '--base-url', server.url, '--concurrency', '64', '--rpm', '600'],
+      { OPENAI_API_KEY: KEY },
+    );
+    await eventually(() => countLines(out) >= 5, { timeoutMs: 25_000 });
+    run.child.kill('SIGINT');
+    const arrivedBefore = server.stats().total;
+    const { code, stderr } = await run.done;
+    expect(code).toBe(130);
+    // In flight means sent: a handful at 10 a second and 0.2 s each, not the 64 workers.
+    const waited = Number(/waiting for the (\d+) in flight/.exec(stderr)?.[1]);
+    expect(waited).toBeLessThanOrEqual(5);
+    // At most one still on its way when the signal came; none admitted after it.
+    expect(server.stats().total - arrivedBefore).toBeLessThanOrEqual(1);
+    const answered = server
+      .stats()
+      .requestsSeen.filter((r) => r.status === 200)
+      .map((r) => r.id);
+    expect(new Set(readResults(out).map((r) => r.custom_id))).toEqual(new Set(answered));
+    // A resumed run sends the rest (exit 1: the input's three bad lines).
+    const rest = await runCli(['batch', input, '--out', out, '--base-url', server.url, '--concurrency', '64'], {
+      OPENAI_API_KEY: KEY,
+    });
+    expect(rest.code).toBe(1);
+    expect(rest.stdout).toMatch(/failed\s+0\n/);
+    expect(readResults(out)).toHaveLength(197);
+  }, 60_000);
+
   it('a second Ctrl-C quits at once, keeping what was written', async () => {
     // Slow answers: the first Ctrl-C would wait about 3 s for those in flight.
     const server = await start({ latencyMs: 3_000 });

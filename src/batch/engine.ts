@@ -349,7 +349,13 @@ export class BatchEngine<T, R> {
     else this.#waiting--;
     // Not delivered: an item stopped before its worker ran, or a worker that failed after the
     // batch aborted it. Neither finished; both can be done again later.
-    const cancelled = !result.ok && ((!run.started && this.#admission.signal.aborted) || run.controller.signal.aborted);
+    // A worker that rejects with the stop's own reason stopped before doing anything (it had not
+    // sent its request): not done either.
+    const stoppedBeforeWork =
+      !result.ok && this.#admission.signal.aborted && result.error === this.#admission.signal.reason;
+    const cancelled =
+      !result.ok &&
+      ((!run.started && this.#admission.signal.aborted) || run.controller.signal.aborted || stoppedBeforeWork);
     if (cancelled) {
       this.#occupied--;
     } else {

@@ -227,6 +227,8 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
       return limiter;
     },
   });
+  // Aborted by the first Ctrl-C: nothing new leaves after it.
+  const stop = new AbortController();
   const send = createRequestSender({
     provider,
     baseUrl,
@@ -235,6 +237,7 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
     retry: { maxAttempts: settings.maxAttempts, attemptTimeoutMs: settings.timeoutMs },
     counts: tally,
     onStart: () => started++,
+    stop: stop.signal,
     ...(settings.fastEstimate && { estimateMode: 'fast' as const }),
   });
 
@@ -273,7 +276,6 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
   if (!settings.fastEstimate) await preloadTokenizer({ model: scan.firstModel }).catch(() => undefined);
 
   const writer = new ResultsWriter(out);
-  const stop = new AbortController();
   const removeHandlers = onInterrupt(
     (signal) => {
       interrupted = signal;
@@ -282,6 +284,9 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
           `(${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to quit at once)`,
       );
       stop.abort(new InterruptedError(signal));
+      // Requests still waiting in a limiter never leave: their waits end now (those in flight keep
+      // their leases and are written; a retry they would need is not sent).
+      void registry.close();
     },
     (signal) => {
       interrupted ??= signal;

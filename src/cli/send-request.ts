@@ -35,8 +35,13 @@ export interface RequestSenderOptions {
   readonly limiter: LimiterRegistry;
   readonly retry: LimitedFetchRetryOptions;
   readonly counts: SendCounts;
-  /** Called as each request starts. */
+  /** Called as each request first leaves (its first attempt is sent). */
   readonly onStart?: (() => void) | undefined;
+  /**
+   * Aborted when the batch stops (Ctrl-C): a request that has not left by then never does, and
+   * its worker rejects with the reason, so the item is not written and a resumed run sends it.
+   */
+  readonly stop?: AbortSignal | undefined;
   /** `fast`: estimate tokens as UTF-8 bytes / 4, without loading the tokenizer. @default tiktoken */
   readonly estimateMode?: 'fast' | undefined;
 }
@@ -82,33 +87,38 @@ function parseBody(text: string): unknown {
  * The batch worker of `forestall batch`: sends one request through a `createLimitedFetch` (which
  * waits for the limiter, syncs with the rate-limit headers and retries 429s, 5xx and connection
  * failures), tagged `x-forestall-id: <custom_id>`, and turns whatever happens into a result line.
- * It never rejects: a failure is a line too.
+ * It never rejects, a failure is a line too, except for a request stopped (`stop`) before it left.
  */
 export function createRequestSender(
   options: RequestSenderOptions,
 ): (request: BatchRequest, context: BatchWorkerContext) => Promise<SendOutcome> {
   const { provider, baseUrl, counts } = options;
-  // Counts what really goes out and comes back, retries included.
-  const countingFetch: FetchLike = async (url, init) => {
-    counts.sent++;
-    const response = await fetch(url, init);
-    if (response.status === 429) counts.rateLimited++;
-    return response;
-  };
-  const limitedFetch = createLimitedFetch({
-    limiter: options.limiter,
-    provider,
-    fetch: countingFetch,
-    retry: options.retry,
-    ...(options.estimateMode === 'fast' && { estimate: { mode: 'fast' as const } }),
-  });
+  // Counts what really goes out and comes back, retries included; `sent` marks a request that left.
+  const countingFetch =
+    (sent: { left: boolean }): FetchLike =>
+    async (url, init) => {
+      if (!sent.left) options.onStart?.();
+      sent.left = true;
+      counts.sent++;
+      const response = await fetch(url, init);
+      if (response.status === 429) counts.rateLimited++;
+      return response;
+    };
+  const fetchFor = (sent: { left: boolean }): FetchLike =>
+    createLimitedFetch({
+      limiter: options.limiter,
+      provider,
+      fetch: countingFetch(sent),
+      retry: options.retry,
+      ...(options.estimateMode === 'fast' && { estimate: { mode: 'fast' as const } }),
+    });
   const headers = { ...authHeaders(provider, options.apiKey), 'content-type': 'application/json' };
 
   return async (request, { signal }) => {
     const customId = request.customId;
-    options.onStart?.();
+    const sent = { left: false };
     try {
-      const response = await limitedFetch(joinUrl(baseUrl, request.url), {
+      const response = await fetchFor(sent)(joinUrl(baseUrl, request.url), {
         method: 'POST',
         headers: { ...headers, 'x-forestall-id': headerSafe(customId) },
         body: JSON.stringify(request.body),
@@ -132,6 +142,8 @@ export function createRequestSender(
         usage: ok ? usageFromResponse(body, provider) : undefined,
       };
     } catch (error) {
+      // Stopped before it left: not done, not written (a resumed run sends it).
+      if (!sent.left && options.stop?.aborted) throw options.stop.reason;
       return {
         record: { custom_id: customId, response: null, error: describeFailure(error) },
         ok: false,
