@@ -176,6 +176,11 @@ describe('observe: tightening when others share the quota', () => {
     // than the 1 already learned; the refusal proves one more.
     limiter.observe(snapshot({ requests: { limit: 4, remaining: 0, resetMs: 1_000 } }), { since, refused: true });
     expect(limiter.stats().requests[0]?.used).toBe(5);
+    // The room stays while the share does (at most a tenth of the limit, here one), and goes with it.
+    limiter.observe(snapshot({ requests: { limit: 4, remaining: 0, resetMs: 1_000 } }), { since, refused: true });
+    expect(limiter.stats().requests[0]?.used).toBe(5);
+    await clock.advance(2_000);
+    expect(limiter.stats().requests[0]?.used).toBe(0);
     // A refusal for another reason (tokens) leaves a request window with room alone.
     const other = new Limiter({ requests: { limit: 4, windowMs: 1_000 }, clock });
     other.observe(snapshot({ requests: { limit: 4, remaining: 3, resetMs: 1_000 } }), { refused: true });

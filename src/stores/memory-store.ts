@@ -112,16 +112,16 @@ export class MemoryStore implements LimiterStore {
     // The least others must have used: as if the server had counted every request of ours, even
     // those that left the window between its answer and now, so ours are never taken for theirs.
     let seen = rule.limit - rule.usedSince(report.since, now) - report.remaining;
-    if (rule instanceof RequestWindow) {
-      seen = Math.floor(seen);
-      if (report.refused === true && report.remaining < 1) seen = Math.max(seen, rule.others.at(now) + 1);
-    }
+    const refused = rule instanceof RequestWindow && report.refused === true && report.remaining < 1;
+    if (rule instanceof RequestWindow) seen = Math.floor(seen);
     // A report about a limit other than this window's (the server's 60 per 10 s matched to a
     // user's 360 per minute) shows what the server enforces until its reset, not what others use
     // over this window: held no longer, or the user's rate would fall to the server's per window.
     const foreign = report.limit !== undefined && report.limit !== rule.limit;
     const until = foreign ? Math.min(report.until, report.resetAt ?? now) : report.until;
-    return rule.others.observe(seen, until, now);
+    const level = rule.others.observe(seen, until, now);
+    // A 429 the limiter let through: room for one more of theirs (at most a tenth of the limit).
+    return refused ? rule.others.refused(Math.max(1, Math.floor(rule.limit / 10)), until, now) : level;
   }
 
   release(entry: StoreEntry): void {

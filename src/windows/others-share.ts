@@ -18,8 +18,32 @@ export class OthersShare {
   #evidence: Evidence[] = [];
   /** When the first of `#evidence` expires. */
   #nextExpiry = Number.POSITIVE_INFINITY;
-  /** The level in force at `now`. */
+  /**
+   * Requests added to the level after 429s that got through while it was in force: the others'
+   * use moves between observations, and a level exactly at what they were seen to use left no
+   * room for that. Kept while the level lasts; gone with it.
+   */
+  #headroom = 0;
+
+  /** The level in force at `now`: the largest observation still in force, plus the headroom. */
   at(now: number): number {
+    const level = this.#level(now);
+    if (level === 0) this.#headroom = 0;
+    return level === 0 ? 0 : level + this.#headroom;
+  }
+
+  /**
+   * A 429 got through: others used more than the level allowed for. With a level in force, one
+   * more of headroom (at most `max`) for as long as it lasts; without one, others used at least
+   * one, until `until`.
+   */
+  refused(max: number, until: number, now: number): number {
+    if (this.#level(now) === 0) return this.observe(1, until, now);
+    if (this.#headroom < max) this.#headroom++;
+    return this.at(now);
+  }
+
+  #level(now: number): number {
     let level = 0;
     if (this.#evidence.length === 0) return level;
     if (now >= this.#nextExpiry) this.#keep((e) => e.expiresAt > now);
@@ -45,7 +69,7 @@ export class OthersShare {
 
   /** Nothing is learned while paused: the share in force outlasts a pause ending at `pausedUntil`. */
   outlast(pausedUntil: number, windowMs: number, now: number): void {
-    const level = this.at(now);
+    const level = this.#level(now);
     if (level > 0) this.#add(level, pausedUntil + windowMs, now);
   }
 
