@@ -7,6 +7,7 @@ import { UsageError } from './args.js';
 import { commandSecrets } from './command-secrets.js';
 import { batchCommand } from './batch-command.js';
 import { demoCommand } from './demo.js';
+import { packageVersion } from './version.js';
 
 /** `forestall --help`. */
 const MAIN_HELP = `Usage: forestall <command> [options]
@@ -18,7 +19,7 @@ Commands:
   demo  Send the same requests to a local mock OpenAI server twice: all at once with the SDK's
         retries, then through forestall; compare 429s, retries and time. No API key, no network.
 
-Run "forestall <command> --help" for a command's options.
+Run "forestall <command> --help" for a command's options; "forestall --version" for the version.
 `;
 
 const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
@@ -29,6 +30,10 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<num
 /** Runs the command line `argv` (without `node` and the script); resolves to the exit code. */
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '-v' || command === '--version' || command === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   if (command === '-h' || command === '--help' || command === 'help') {
     process.stdout.write(MAIN_HELP);
     return 0;

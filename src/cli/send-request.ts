@@ -44,6 +44,8 @@ export interface RequestSenderOptions {
   readonly stop?: AbortSignal | undefined;
   /** `fast`: estimate tokens as UTF-8 bytes / 4, without loading the tokenizer. @default tiktoken */
   readonly estimateMode?: 'fast' | undefined;
+  /** Learn limits and others' use from the rate-limit headers. @default true */
+  readonly sync?: boolean | undefined;
 }
 
 /** A failure without an HTTP answer, as a result line's `error`, with credentials removed. */
@@ -110,6 +112,7 @@ export function createRequestSender(
       provider,
       fetch: countingFetch(sent),
       retry: options.retry,
+      sync: options.sync ?? true,
       ...(options.estimateMode === 'fast' && { estimate: { mode: 'fast' as const } }),
     });
   const headers = { ...authHeaders(provider, options.apiKey), 'content-type': 'application/json' };

@@ -1,0 +1,67 @@
+import type { LimitOptions, WindowLimit } from '../core/vocabulary.js';
+import { UsageError } from './args.js';
+
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+/** `100ms`, `1s`, `10s`, `1.5m`, `1h`, `1d`: milliseconds, or a usage error naming the flag. */
+export function parseDurationFlag(command: string, flag: string, raw: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(raw);
+  const ms = match === null ? Number.NaN : Number(match[1]) * (UNIT_MS[match[2] as string] ?? Number.NaN);
+  if (!(ms >= 1) || !Number.isFinite(ms) || ms > 2 ** 31 - 1) {
+    throw new UsageError(
+      `${command}: --${flag} expects a duration such as 100ms, 10s, 1m, 1h or 1d (at least 1 ms), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return Math.round(ms);
+}
+
+/** `10/1s`, `60/10s`, `500/1m`: a request window, or a usage error naming the flag. */
+export function parseLimitFlag(command: string, raw: string): WindowLimit {
+  const match = /^\s*(\d[\d_]*)\s*\/\s*(.+)$/.exec(raw);
+  const limit = match === null ? Number.NaN : Number((match[1] as string).replaceAll('_', ''));
+  if (match === null || !Number.isSafeInteger(limit) || limit < 1) {
+    throw new UsageError(
+      `${command}: --limit expects <requests>/<duration>, e.g. 10/1s or 500/1m, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return { limit, windowMs: parseDurationFlag(command, 'limit', match[2] as string) };
+}
+
+/** The limits given on the command line. */
+export interface LimitFlags {
+  readonly rpm?: number | undefined;
+  readonly rpd?: number | undefined;
+  readonly tpm?: number | undefined;
+  readonly tpd?: number | undefined;
+  readonly itpm?: number | undefined;
+  readonly otpm?: number | undefined;
+  /** `--limit`: request windows of any length. */
+  readonly windows: readonly WindowLimit[];
+  /** `--min-interval`: at most one request per this many milliseconds. */
+  readonly minIntervalMs?: number | undefined;
+}
+
+/**
+ * The limiter options the flags make, or undefined when none is given (all learned from the
+ * headers). `--rpm n` is also kept as ceil(n / 60) per second: providers may enforce a minute's
+ * limit over shorter intervals.
+ */
+export function limitsFromFlags(f: LimitFlags): LimitOptions | undefined {
+  const requests: WindowLimit[] = [...f.windows];
+  if (f.rpm !== undefined)
+    requests.push({ limit: f.rpm, windowMs: MINUTE }, { limit: Math.ceil(f.rpm / 60), windowMs: 1_000 });
+  if (f.rpd !== undefined) requests.push({ limit: f.rpd, windowMs: DAY });
+  if (f.minIntervalMs !== undefined) requests.push({ limit: 1, windowMs: f.minIntervalMs });
+  const tokens: WindowLimit[] = [];
+  if (f.tpm !== undefined) tokens.push({ limit: f.tpm, windowMs: MINUTE });
+  if (f.tpd !== undefined) tokens.push({ limit: f.tpd, windowMs: DAY });
+  const limits: LimitOptions = {
+    ...(requests.length > 0 && { requests }),
+    ...(tokens.length > 0 && { tokens }),
+    ...(f.itpm !== undefined && { inputTokens: { limit: f.itpm, windowMs: MINUTE } }),
+    ...(f.otpm !== undefined && { outputTokens: { limit: f.otpm, windowMs: MINUTE } }),
+  };
+  return Object.keys(limits).length === 0 ? undefined : limits;
+}
