@@ -2,8 +2,57 @@ import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { LimiterRegistry, createLimitedFetch } from '../src/index.js';
 import { startMockServer } from '../src/testing/index.js';
+import { startMockProcess } from './helpers/mock-process.js';
 
 describe('Anthropic as it limits', () => {
+  // The README recipe's shape (requests, input and output tokens apart), its minute scaled to 2 s
+  // so the test stays short: requests bind (150 of 50 per window), the token budgets nearly.
+  it('the recipe at the limit, against the mock in its own process: 0 429s and >= 90% of the allowed rate', async () => {
+    const windowMs = 2_000;
+    const limits = {
+      requests: { limit: 50, windowMs },
+      inputTokens: { limit: 30_000, windowMs },
+      outputTokens: { limit: 8_000, windowMs },
+    };
+    const server = await startMockProcess({
+      provider: 'anthropic',
+      algorithm: 'sliding-window',
+      ...limits,
+      latencyMs: { min: 5, max: 20 },
+      tokenizer: 'fast',
+    });
+    const registry = new LimiterRegistry({ providers: { anthropic: { default: limits } } });
+    try {
+      const anthropic = new Anthropic({
+        apiKey: 'sk-ant-test',
+        baseURL: server.url,
+        maxRetries: 0,
+        fetch: createLimitedFetch({ limiter: registry, provider: 'anthropic' }),
+      });
+      const total = 150;
+      await Promise.all(
+        Array.from({ length: total }, (_, i) =>
+          anthropic.messages.create({
+            model: 'claude-sonnet-4-5',
+            max_tokens: 150,
+            messages: [{ role: 'user', content: `Request ${i}: ${'say something about rate limits. '.repeat(20)}` }],
+          }),
+        ),
+      );
+      const stats = await server.stats();
+      expect(stats.rejected429).toBe(0);
+      const arrivals = stats.requestsSeen.map((r) => r.arrivedAt);
+      const span = Math.max(...arrivals) - Math.min(...arrivals);
+      // Beyond the first window, at most 50 per window: the ideal span of 150 is two windows.
+      const ideal = (Math.ceil(total / limits.requests.limit) - 1) * windowMs;
+      console.log(`Anthropic recipe at the limit: ${((100 * ideal) / span).toFixed(1)}% of the allowed rate, 0 429s`);
+      expect(ideal / span).toBeGreaterThanOrEqual(0.9);
+    } finally {
+      await registry.close();
+      await server.close();
+    }
+  }, 20_000);
+
   it('the README recipe sends a request that fits both real budgets: the combined tokens-* headers make no budget', async () => {
     const limits = {
       requests: { limit: 50, windowMs: 60_000 },
