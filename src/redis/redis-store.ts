@@ -19,7 +19,7 @@ import {
 } from './options.js';
 import { OutageKeeper } from './outage-policy.js';
 import { ScriptRunner } from './script-runner.js';
-import { ADMIT, ADMIT_STATUS, FORGET, PAUSE, RECONCILE, type RedisScript } from './scripts.js';
+import { ADMIT, ADMIT_STATUS, FORGET, PAUSE, RECONCILE, RESTAMP, type RedisScript } from './scripts.js';
 import { UsageSnapshot } from './usage-snapshot.js';
 import { EMPTY_LAYOUT, layoutOf, type WindowLayout } from './window-layout.js';
 import { SLACK_US, us } from './wire.js';
@@ -175,6 +175,21 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       RECONCILE,
       [this.#keys.log, this.#keys.amt],
       [entry.id, String(cost.input), String(cost.output)],
+    );
+  }
+
+  /**
+   * Counts the entry from `at` instead of its admission, in Redis (on its clock: `now - at` before
+   * the script runs), so every process counts the request from when it reached the provider.
+   */
+  restamp(entry: StoreEntry, at: number, now: number): void | Promise<void> {
+    if (entry instanceof LocalEntry) return this.#outage.local.restamp?.(entry.inner, at, now);
+    if (!(entry instanceof RedisEntry) || entry.cancelled || this.#outage.active) return undefined;
+    return this.#write(
+      'restamp',
+      RESTAMP,
+      [this.#keys.log, this.#keys.amt, this.#keys.clock],
+      [entry.id, us(now - at)],
     );
   }
 

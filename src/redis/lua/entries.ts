@@ -29,6 +29,34 @@ return 1
 );
 
 /**
+ * Moves an entry's start later: it counts from when the request reached the provider, not from
+ * its admission (`lease.restamp`). `ago` says how long before now (the server's clock, read here)
+ * the new start was, so every process counts it alike. Never earlier than its admission, never
+ * later than now; its keys live on for as long as it moved.
+ *
+ * KEYS: log, amt, clock. ARGV: id, ago (microseconds). Reply: 1 if moved, 0 if not (gone, or no later).
+ */
+export const RESTAMP = script(
+  'restamp',
+  `${PRELUDE}
+local log, amt, clock_key = KEYS[1], KEYS[2], KEYS[3]
+local id = ARGV[1]
+local old = tonumber(redis.call('ZSCORE', log, id))
+if not old then return 0 end
+local new = now_us(clock_key) - tonumber(ARGV[2])
+if new <= old then return 0 end
+redis.call('ZADD', log, 'XX', fmt(new), id)
+local ttl = redis.call('PTTL', log)
+if ttl > 0 then
+  local ms = string.format('%d', ttl + math.ceil((new - old) / 1000))
+  redis.call('PEXPIRE', log, ms)
+  if redis.call('EXISTS', amt) == 1 then redis.call('PEXPIRE', amt, ms) end
+end
+return 1
+`,
+);
+
+/**
  * Forgets entries and leases: the first `count` ids lose their log entry, token charge and lease
  * (a cancelled request, a withdrawn booking, an admission whose answer was lost), the rest only
  * their lease (a release).
