@@ -29,6 +29,7 @@ export type {
 export type { Cost, ResolvedLimits, ResolvedWindow, WindowKind, WindowUsage } from './core/vocabulary.js';
 export type { AcquireOptions } from './core/vocabulary.js';
 export type { LimiterOptions, ObserveOptions, ReconcileOptions } from './limiter/options.js';
+export type { RateLimitAnswer } from './feedback/rate-limit-policy.js';
 export type { LimitOptions, TokenCost, WindowLimit } from './core/vocabulary.js';
 export type {
   AcquiredEvent,
