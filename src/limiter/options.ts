@@ -40,8 +40,8 @@ export interface ObserveOptions {
   readonly since?: number | undefined;
   /**
    * The response refused the request for a rate limit (a 429) that this limiter let through:
-   * others used at least one request more than was learned, so their share of each request window
-   * the server reports spent grows by one at least. @default false
+   * others used more than was learned, so each request window the server reports spent holds a
+   * request of headroom on top of their share while it lasts. @default false
    */
   readonly refused?: boolean | undefined;
 }

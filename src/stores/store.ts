@@ -30,8 +30,9 @@ export interface RemainingReport {
   readonly until: number;
   /**
    * The server refused the request for its limit although the limiter admitted it: what was
-   * learned of others fell short, and a request window with nothing remaining should take their
-   * share as at least one more than it held.
+   * learned of others fell short. A request window with nothing remaining adds a request of
+   * headroom to the share in force (at most a tenth of its limit, kept while the share lasts), or
+   * takes others to have used one when no share is in force.
    */
   readonly refused?: boolean | undefined;
 }
