@@ -103,7 +103,7 @@ export async function runAtLimit(): Promise<SectionResult> {
       rows,
     ),
     '',
-    "For the peers the library calls the job, so the job runs at the admission. forestall admits by resolving `acquire()`; its admission is `lease.acquiredAt`, and the job runs in the caller's continuation, which the event loop may run a millisecond or more later. At exact window boundaries that caller-side lag can put more than 50 job starts in a window measured from the jobs; `marginMs` is the setting that absorbs it (the fetch wrapper counts requests from their responses for the same reason).",
+    "For the peers the library calls the job, so the job runs at the admission. forestall admits by resolving `acquire()`; its admission is `lease.acquiredAt`, and the job runs in the caller's continuation, which the event loop may run a millisecond or more later. At exact window boundaries that caller-side lag can put more than 50 job starts in a window measured from the jobs; `marginMs` is the setting that absorbs it (the fetch wrapper counts requests from when they left, plus `sentMarginMs`, for the same reason).",
     '',
     goalsTable(goals),
   ].join('\n');
