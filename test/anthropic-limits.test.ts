@@ -33,7 +33,7 @@ describe('Anthropic as it limits', () => {
       await Promise.all(
         Array.from({ length: total }, (_, i) =>
           anthropic.messages.create({
-            model: 'claude-sonnet-4-5',
+            model: 'claude-sonnet-5-5',
             max_tokens: 150,
             messages: [{ role: 'user', content: `Request ${i}: ${'say something about rate limits. '.repeat(20)}` }],
           }),
@@ -70,13 +70,13 @@ describe('Anthropic as it limits', () => {
       });
       const ask = (content: string, maxTokens: number) =>
         anthropic.messages.create({
-          model: 'claude-sonnet-4-5',
+          model: 'claude-sonnet-5-5',
           max_tokens: maxTokens,
           messages: [{ role: 'user', content }],
         });
       // The first answer brings the headers, tokens-* (8,000: the output limit) among them.
       await ask('Say hello', 16);
-      const limiter = registry.get('anthropic', 'claude-sonnet-4-5');
+      const limiter = registry.get('anthropic', 'claude-sonnet-5-5');
       expect(limiter.limits.tokens).toBeUndefined();
       // About 12k input tokens and 1,024 output: over 8,000 together, within each real limit.
       const long = 'The limiter waits before it sends. '.repeat(1_700);

@@ -222,7 +222,7 @@ describe('createLimitedFetch with the real @anthropic-ai/sdk client', () => {
     const answers = await Promise.all(
       Array.from({ length: 300 }, async (_, i) => {
         const params = {
-          model: 'claude-sonnet-4-5',
+          model: 'claude-sonnet-5-5',
           max_tokens: 40,
           messages: [{ role: 'user' as const, content: `Message ${i}` }],
         };
