@@ -1,17 +1,19 @@
 import type { LimitOptions, WindowLimit } from '../core/vocabulary.js';
+import { parseGoDuration } from '../providers/go-duration.js';
 import { UsageError } from './args.js';
 
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
-/** `100ms`, `1s`, `10s`, `1.5m`, `1h`, `1d`: milliseconds, or a usage error naming the flag. */
+/**
+ * A Go-style duration (`100ms`, `10s`, `1.5m`, `1h30m`, as OpenAI's reset headers write them):
+ * milliseconds, or a usage error naming the flag. Days: `--rpd` and `--tpd`.
+ */
 export function parseDurationFlag(command: string, flag: string, raw: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(raw);
-  const ms = match === null ? Number.NaN : Number(match[1]) * (UNIT_MS[match[2] as string] ?? Number.NaN);
-  if (!(ms >= 1) || !Number.isFinite(ms) || ms > 2 ** 31 - 1) {
+  const ms = parseGoDuration(raw.trim());
+  if (ms === undefined || !(ms >= 1) || ms > 2 ** 31 - 1) {
     throw new UsageError(
-      `${command}: --${flag} expects a duration such as 100ms, 10s, 1m, 1h or 1d (at least 1 ms), got ${JSON.stringify(raw)}`,
+      `${command}: --${flag} expects a duration such as 100ms, 10s, 1m or 1h (at least 1 ms), got ${JSON.stringify(raw)}`,
     );
   }
   return Math.round(ms);

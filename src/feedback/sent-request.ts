@@ -6,7 +6,7 @@ import { classifyFailure } from './classify.js';
 import type { RateLimitAnswer } from './rate-limit-policy.js';
 import { readErrorBody } from './response-body.js';
 import { neverLeft } from './send-failure.js';
-import { watchSent } from './sent-time.js';
+import { type SentWatch, watchSent } from './sent-time.js';
 
 /** The limiter as the provider's answer reaches it. A `Limiter` is one. */
 export interface AnswerLimiter {
@@ -44,7 +44,7 @@ export type FetchArgs = [input: string | URL | Request, init: RequestInit | unde
 export class SentRequest {
   /** The fetch arguments to send: tagged, with `'sent'`, so the send can be recognised. */
   readonly args: FetchArgs;
-  readonly #settle: (() => void) | undefined;
+  readonly #watch: SentWatch | undefined;
   #sentAt: number | undefined;
   /** Moves the count to `sentMarginMs` after the send when no answer came by then. */
   #margin: TimerHandle | undefined;
@@ -71,12 +71,12 @@ export class SentRequest {
           })
         : undefined;
     this.args = watch?.args ?? args;
-    this.#settle = watch === undefined ? undefined : () => watch.settle();
+    this.#watch = watch;
   }
 
   /** The fetch failed: given back if the request never left, else it stays counted and charged. */
   failed(error: unknown): void {
-    this.#settle?.();
+    this.#watch?.settle();
     this.#stopMargin();
     // Refused at connect: never sent. Anything else (an abort or timeout after sending, a reset)
     // may have reached the provider, which charges what it admitted (OpenAI: the estimate, up
@@ -95,7 +95,7 @@ export class SentRequest {
    * left for its body to reconcile.
    */
   async answered(response: Response): Promise<void> {
-    this.#settle?.();
+    this.#watch?.settle();
     this.#stopMargin();
     const { lease, limiter, policy } = this;
     if (policy.countFrom === 'response') {

@@ -1,3 +1,4 @@
+import { urlPath } from '../internal/url-path.js';
 import type { RequestApi } from '../tokens/index.js';
 
 /*
@@ -51,13 +52,7 @@ const READ_ONLY = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
  * - `pass`: GET, HEAD, OPTIONS and DELETE, and models, files, batches and other management.
  */
 export function endpointOf(url: string, method: string): Endpoint {
-  let path = url.replace(/[?#].*$/, '');
-  try {
-    path = new URL(url).pathname;
-  } catch {
-    // A relative URL: its path is all there is.
-  }
-  path = path.replace(/\/+$/, '');
+  const path = urlPath(url).replace(/\/+$/, '');
   if (READ_ONLY.has(method.toUpperCase())) return { kind: 'pass' };
   if (COUNT_TOKENS.test(path)) return { kind: 'count-tokens' };
   for (const [pattern, api] of GENERATE) if (pattern.test(path)) return { kind: 'generate', api };

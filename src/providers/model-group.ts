@@ -1,3 +1,5 @@
+import { urlPath } from '../internal/url-path.js';
+
 /*
  * Which limiter a model shares. Providers limit a dated snapshot and its alias as one model
  * (`gpt-4o` and `gpt-4o-2024-08-06`, `claude-sonnet-4-5` and `claude-sonnet-4-5-20250929`), so
@@ -24,12 +26,7 @@ export function defaultModelGroup(model: string): string {
  * the URL names none.
  */
 export function modelFromUrl(url: string): string | undefined {
-  let path = url.replace(/[?#].*$/, '');
-  try {
-    path = new URL(url).pathname;
-  } catch {
-    // A relative URL: its path is all there is.
-  }
+  const path = urlPath(url);
   const gemini = /\/models\/([^/:]+):[A-Za-z]+$/.exec(path);
   if (gemini?.[1] !== undefined) return decodeURIComponent(gemini[1]);
   const azure = /\/openai\/deployments\/([^/]+)\//.exec(path);
