@@ -190,19 +190,33 @@ describe('observe: tightening when others share the quota', () => {
     );
   });
 
-  it('a learned share lapses when the server stops showing it, however often small shares are seen', async () => {
+  it('a learned share follows the server down: back to the full limit as soon as the server shows nobody else, within its reset', async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ requests: { limit: 60, windowMs: 60_000 }, clock });
     // Someone else used 50 of 60; the server is back to full in 30 s.
     limiter.observe(snapshot({ requests: { limit: 60, remaining: 10, resetMs: 30_000, windowMs: 60_000 } }));
     expect(limiter.stats().requests[0]?.used).toBe(50);
-    // From then on the server shows one request of someone else's now and then, every 10 s.
+    await clock.advance(10_000);
+    expect(limiter.stats().requests[0]?.used).toBe(50);
+    // Then the server shows nobody at all: the others' 50 are gone, 20 s before the reset.
+    limiter.observe(snapshot({ requests: { limit: 60, remaining: 60, resetMs: 0, windowMs: 60_000 } }));
+    expect(limiter.stats().requests[0]).toMatchObject({ used: 0, remaining: 60 });
+    for (let i = 0; i < 60; i++) expect(limiter.tryAcquire()).toBeDefined();
+  });
+
+  it('a learned share lapses when the server stops showing it, however often small shares are seen', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ requests: { limit: 60, windowMs: 60_000 }, clock });
+    limiter.observe(snapshot({ requests: { limit: 60, remaining: 10, resetMs: 30_000, windowMs: 60_000 } }));
+    expect(limiter.stats().requests[0]?.used).toBe(50);
+    // From then on the server shows one request of someone else's now and then, every 10 s: the
+    // share is what it shows now (one), not the 50 of before.
     for (let t = 10_000; t <= 90_000; t += 10_000) {
       await clock.advance(10_000);
       limiter.observe(snapshot({ requests: { limit: 60, remaining: 59, resetMs: 1_000, windowMs: 60_000 } }));
-      // The 50 held one window beyond their reset (30 s + 60 s), and not a moment longer.
-      expect(limiter.stats().requests[0]?.used).toBe(t < 90_000 ? 50 : 1);
+      expect(limiter.stats().requests[0]?.used).toBe(1);
     }
+    // The last one seen holds one window beyond its reset, and not a moment longer.
     await clock.advance(61_000);
     expect(limiter.stats().requests[0]).toMatchObject({ used: 0, remaining: 60 });
   });

@@ -119,7 +119,9 @@ export class MemoryStore implements LimiterStore {
     // over this window: held no longer, or the user's rate would fall to the server's per window.
     const foreign = report.limit !== undefined && report.limit !== rule.limit;
     const until = foreign ? Math.min(report.until, report.resetAt ?? now) : report.until;
-    const level = rule.others.observe(seen, until, now);
+    // What the server counts as used now, by everyone: no share of others' can be more.
+    const total = foreign ? undefined : rule.limit - report.remaining;
+    const level = rule.others.observe(seen, until, now, total);
     // A 429 the limiter let through: room for one more of theirs (at most a tenth of the limit).
     return refused ? rule.others.refused(Math.max(1, Math.floor(rule.limit / 10)), until, now) : level;
   }

@@ -11,7 +11,8 @@ interface Evidence {
  * said it would be back to full, since others go on using the quota while we send nothing and
  * learn nothing. The level is the largest observation still in force, so a large share never
  * outlives its own `until` however often later, smaller ones arrive: it follows the server down
- * and lapses when the server stops showing it.
+ * and lapses when the server stops showing it. And none outlasts what the server says is used now:
+ * others cannot hold more of the window than everyone together.
  */
 export class OthersShare {
   /** Observations that may still be the largest: none both expires sooner and saw less than another. */
@@ -59,10 +60,16 @@ export class OthersShare {
   }
 
   /**
-   * An observation found at least `seen` used by others; it counts until `until`. Returns the
-   * level in force afterwards (0 when none).
+   * An observation found at least `seen` used by others; it counts until `until`. `total`, when
+   * given, is what the server counts as used now by everyone: no earlier observation can still
+   * hold more of others' than that, so each is lowered to it (the server back to full ends every
+   * share at once). Returns the level in force afterwards (0 when none).
    */
-  observe(seen: number, until: number, now: number): number {
+  observe(seen: number, until: number, now: number, total?: number): number {
+    if (total !== undefined && this.#evidence.some((e) => e.seen > total)) {
+      this.#evidence = this.#evidence.map((e) => (e.seen > total ? { ...e, seen: total } : e));
+      this.#keep((e) => e.seen > 0);
+    }
     if (seen > 0 && until > now) this.#add(seen, until, now);
     return this.at(now);
   }
