@@ -6,7 +6,11 @@ import { classifyFailure } from '../feedback/classify.js';
 import { type AnswerPolicy, SentRequest } from '../feedback/sent-request.js';
 import { rememberRequestSecrets } from '../retry/kept-failure.js';
 import { retry } from '../retry/retry.js';
-import { estimateRequestTokens, type RequestApi } from '../tokens/index.js';
+import type { RequestApi, RequestTokenEstimate } from '../tokens/index.js';
+import { estimateRequestTokensEarly } from '../tokens/estimate.js';
+import type { EarlyCount } from '../tokens/text-counter.js';
+import type { AnsweredLease } from '../feedback/answered-lease.js';
+import { admitAtBound, type BoundLease, countBounds } from './bound-lease.js';
 import { endpointOf, methodOf } from './endpoint.js';
 import { type FetchLike, type LimitedFetchOptions, resolveFetchOptions } from './fetch-options.js';
 import { prepareRequest } from './request-body.js';
@@ -30,6 +34,8 @@ export type {
  */
 export const COUNT_TOKENS_GROUP = 'count_tokens';
 
+const known = (cost: TokenCost): EarlyCount<TokenCost> => ({ bound: undefined, exact: () => Promise.resolve(cost) });
+
 function parseJson(text: string | undefined): unknown {
   if (text === undefined) return undefined;
   try {
@@ -52,7 +58,8 @@ function parseJson(text: string | undefined): unknown {
  * so a retry never meets a used body), estimates its tokens (`estimateRequestTokens`), picks
  * the limiter (by provider and the body's `model` when given a `LimiterRegistry`), rejects a cost
  * that can never fit with `CapacityError` before sending anything, acquires (with the caller's
- * `signal`), sends, and then:
+ * `signal`; a request with room for an upper bound of its prompt is admitted at the bound at once
+ * rather than after the tokenizer worker's count: see `admitAtBound`), sends, and then:
  * - counts the request from when it left the process, plus `sentMarginMs` for the way to the
  *   provider (Node's built-in fetch reports the moment; with another fetch, `sentFallbackMs`
  *   after its admission): see `countFrom`;
@@ -60,8 +67,8 @@ function parseJson(text: string | undefined): unknown {
  *   limits and tightening when others use the same quota;
  * - on a 429, pauses the limiter for the delay the server named, else `rateLimitPauseMs` (everyone waits), and with
  *   `retry` on, retries inside (each attempt acquires again);
- * - reconciles the real usage: from a copy of a JSON body, or from a server-sent-event stream as
- *   it passes; any other error answer keeps its reservation (failed requests count);
+ * - reconciles the real usage: from a JSON body as the caller reads it (see `watchJson`), or from
+ *   a server-sent-event stream as it passes; any other error answer keeps its reservation (failed requests count);
  * - holds the concurrency slot until the body has been fully received (JSON) or fully read,
  *   cancelled or errored (streams). A stream the caller never reads holds its slot until the
  *   response is garbage-collected: read or cancel every streamed body;
@@ -116,22 +123,27 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     maxCountDelayMs,
   };
 
+  /** The request's cost, and an upper bound of it known before the tokenizer worker has counted. */
   async function costOf(
     url: string,
     api: RequestApi | undefined,
     body: unknown,
     text: string | undefined,
-  ): Promise<TokenCost> {
-    if (typeof estimate === 'function') return estimate(body, url);
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return 0;
-    return estimateRequestTokens(body, {
-      provider,
-      ...(api !== undefined && { api }),
-      mode,
-      ...(outputReservation !== undefined && { outputReservation }),
-      // Never wait for the tokenizer to load: the fast estimate until it is ready.
-      wait: false,
-    }).catch(() => ({ input: Math.ceil((text ?? '').length / 4), output: 0 }));
+  ): Promise<EarlyCount<TokenCost>> {
+    if (typeof estimate === 'function') return known(await estimate(body, url));
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return known(0);
+    const fallback = (): RequestTokenEstimate => ({ input: Math.ceil((text ?? '').length / 4), output: 0 });
+    // Never waits for the tokenizer to load: the fast estimate until it is ready.
+    return estimateRequestTokensEarly(
+      body,
+      {
+        provider,
+        ...(api !== undefined && { api }),
+        mode,
+        ...(outputReservation !== undefined && { outputReservation }),
+      },
+      fallback,
+    ).catch(() => known(fallback()));
   }
 
   return async function limitedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
@@ -152,16 +164,32 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         ? (body as { model: string }).model
         : modelFromUrl(url);
     let limiter: Limiter;
-    let cost: TokenCost;
+    /** The cost once estimated; the first attempt may be admitted at its bound before that. */
+    let cost: TokenCost | undefined;
+    let estimated: () => Promise<TokenCost>;
+    /** Admitted at the bound of the cost: the first attempt's lease. */
+    let early: BoundLease | undefined;
     if (endpoint.kind === 'count-tokens') {
       limiter = (source as LimiterRegistry).get(provider, COUNT_TOKENS_GROUP);
       cost = 0;
+      estimated = () => Promise.resolve(0);
     } else {
-      cost = await costOf(url, endpoint.api, body, text);
+      const count = await costOf(url, endpoint.api, body, text);
       limiter = source instanceof LimiterRegistry ? source.get(provider, model) : source;
+      estimated = count.exact;
+      // Until the limiter has heard from the provider, its first request goes alone and the rest
+      // wait in its queue (visible in stats, rejected by close) for the answer's headers.
+      if (sync) limiter.probeUntilObserved();
+      if (count.bound !== undefined) early = admitAtBound(limiter, count.bound, count.exact, priority, callerSignal);
+      if (early === undefined) {
+        // No room for the bound: the bounds in flight may be why.
+        countBounds(limiter);
+        cost = await count.exact();
+      }
     }
-    // Refused before anything is sent, and never retried: it would never fit.
-    limiter.assertCanFit(cost);
+    // Refused before anything is sent, and never retried: it would never fit. (A request admitted
+    // at its bound fits: its cost is no more.)
+    if (cost !== undefined) limiter.assertCanFit(cost);
     // What a server echoes of the request's credentials is redacted from what `retry` keeps.
     const secrets = retryOptions === undefined ? [] : requestSecrets(input, init);
 
@@ -184,19 +212,21 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         if (lastFailure === failedStream) lastFailure = undefined;
         failedStream = undefined;
       }
-      // Until the limiter has heard from the provider, its first request goes alone and the rest
-      // wait in its queue (visible in stats, rejected by close) for the answer's headers.
       if (sync) limiter.probeUntilObserved();
       return send(signal);
     };
 
     const send = async (signal: AbortSignal | undefined): Promise<Response> => {
-      const lease = await limiter.acquire({
-        tokens: cost,
-        priority,
-        ...(signal !== undefined && { signal }),
-        ...(acquireTimeoutMs !== undefined && { timeoutMs: acquireTimeoutMs }),
-      });
+      const admitted = early;
+      early = undefined;
+      const lease: AnsweredLease =
+        admitted ??
+        (await limiter.acquire({
+          tokens: cost ?? (await estimated()),
+          priority,
+          ...(signal !== undefined && { signal }),
+          ...(acquireTimeoutMs !== undefined && { timeoutMs: acquireTimeoutMs }),
+        }));
       if (signal?.aborted) {
         // Aborted as it was admitted: never sent.
         lease.cancel();
@@ -231,6 +261,7 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     };
 
     if (retryOptions === undefined) return attempt(callerSignal);
+    // An early admission no attempt took (retry gave up before its first) was never sent.
     return retry<Response>(({ signal }) => attempt(signal), {
       ...retryOptions,
       ...(callerSignal !== undefined && { signal: callerSignal }),
@@ -244,6 +275,6 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         limiter.retrying(event);
         await retryOptions.onRetry?.(event);
       },
-    });
+    }).finally(() => early?.cancel());
   };
 }

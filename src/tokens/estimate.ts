@@ -8,8 +8,8 @@ import { estimateGemini } from './gemini-request.js';
 import { estimateChat, estimateCompletions, estimateEmbeddings, estimateResponses } from './openai-request.js';
 import type { EstimateContext, RequestTokenEstimate } from './estimate-context.js';
 import { isTokenIds } from './request-fields.js';
-import { countMode, countWith, optionalString, waitOption } from './text-counter.js';
-import type { TokenCountMode } from './text-counter.js';
+import { countEarly, countMode, countWith, optionalString, waitOption } from './text-counter.js';
+import type { CountRun, EarlyCount, TokenCountMode } from './text-counter.js';
 
 /**
  * The request shapes {@link estimateRequestTokens} knows:
@@ -113,6 +113,27 @@ export async function estimateRequestTokens(
   body: unknown,
   options: EstimateRequestTokensOptions,
 ): Promise<RequestTokenEstimate> {
+  const { model, mode, wait, run } = prepareEstimate(body, options);
+  return countWith(model, mode, wait, run);
+}
+
+/**
+ * `estimateRequestTokens(body, { ...options, wait: false })` as an upper bound at once (while the
+ * tokenizer worker counts) and the estimate when it comes: the fetch wrapper admits a request at
+ * the bound when there is room for it, and lowers the charge to the estimate on arrival. The
+ * estimate falls back to `fallback` should counting fail. Internal.
+ */
+export async function estimateRequestTokensEarly(
+  body: unknown,
+  options: Omit<EstimateRequestTokensOptions, 'wait'>,
+  fallback: () => RequestTokenEstimate,
+): Promise<EarlyCount<RequestTokenEstimate>> {
+  const { model, mode, run } = prepareEstimate(body, options);
+  return countEarly(model, mode, run, fallback);
+}
+
+/** Validates the body and the options, and returns the count to run. */
+function prepareEstimate(body: unknown, options: EstimateRequestTokensOptions) {
   const o = plainObject('options', options);
   knownKeys('estimateRequestTokens options', o, OPTION_KEYS);
   if (typeof o.provider !== 'string')
@@ -131,7 +152,8 @@ export async function estimateRequestTokens(
 
   const wait = waitOption('wait', o.wait);
   const api = forcedApi ?? detectApi(provider, request, model);
-  return countWith(model, mode, wait, (counter) => estimateShape(api, request, { counter, model, reservation }));
+  const run: CountRun<RequestTokenEstimate> = (counter) => estimateShape(api, request, { counter, model, reservation });
+  return { model, mode, wait, run };
 }
 
 async function estimateShape(

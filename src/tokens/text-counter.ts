@@ -1,7 +1,7 @@
 import { describeValue } from '../internal/describe.js';
 import { encodingForModel, loadEncoding, loadedEncoding } from './encoding.js';
 import type { TokenEncodingName } from './encoding.js';
-import { estimateTokensFast } from './fast-estimate.js';
+import { estimateTokensFast, utf8Length } from './fast-estimate.js';
 import { guardedCounter } from './guarded-count.js';
 import { countInWorker, startWorkerLoad, workerEnabled, workerReady } from './tokenizer-worker.js';
 
@@ -27,19 +27,28 @@ export type CountRun<T> = (counter: TextCounter) => Promise<T>;
 /*
  * Counting in the worker costs a message round trip, and an estimate asks for many strings one
  * after another (roles, contents, tool fields). So `run` goes twice: first with a counter that
- * only records the strings, which are then counted in one message; then with one that answers
+ * only records the strings (answering each with its UTF-8 size, which no BPE count exceeds: a
+ * token is at least one byte), which are then counted in one message; then with one that answers
  * from those counts. Estimators are pure in the counts they get (they only add them up), so the
  * second pass asks for the same strings in the same order; should one ever differ, it is counted
  * on its own.
  */
-async function runInWorker<T>(name: TokenEncodingName, run: CountRun<T>): Promise<T | undefined> {
+async function recordTexts<T>(run: CountRun<T>): Promise<{ bound: T; texts: string[] }> {
   const texts: string[] = [];
-  await run({
+  const bound = await run({
     count: async (text) => {
       texts.push(text);
-      return 0;
+      return utf8Length(text);
     },
   });
+  return { bound, texts };
+}
+
+async function answerFromWorker<T>(
+  name: TokenEncodingName,
+  texts: readonly string[],
+  run: CountRun<T>,
+): Promise<T | undefined> {
   const counts = texts.length === 0 ? [] : await countInWorker(name, texts);
   if (counts === undefined) return undefined;
   let next = 0;
@@ -51,6 +60,61 @@ async function runInWorker<T>(name: TokenEncodingName, run: CountRun<T>): Promis
       return one as number;
     },
   });
+}
+
+async function runInWorker<T>(name: TokenEncodingName, run: CountRun<T>): Promise<T | undefined> {
+  const { texts } = await recordTexts(run);
+  return answerFromWorker(name, texts, run);
+}
+
+/** A count at once, and the exact one when asked for. Internal. */
+export interface EarlyCount<T> {
+  /**
+   * What the count cannot exceed (every string as its UTF-8 bytes), known before the exact count;
+   * undefined when `exact()` answers as soon.
+   */
+  readonly bound: T | undefined;
+  /**
+   * The count `countWith` would give, never waiting for the tokenizer to load. Counted on the
+   * first call (the worker is not asked before), shared by later ones; never rejects.
+   */
+  readonly exact: () => Promise<T>;
+}
+
+const once = <T>(start: () => Promise<T>): (() => Promise<T>) => {
+  let started: Promise<T> | undefined;
+  return () => {
+    started ??= start();
+    return started;
+  };
+};
+
+/**
+ * Like `countWith(model, mode, false, run)`, but with an upper bound known at once when the count
+ * would go to the worker: a caller with room for the bound need not wait for the count, and need
+ * not count at all when something better (the usage a response reports) comes first. Internal.
+ */
+export async function countEarly<T>(
+  model: string | undefined,
+  mode: TokenCountMode,
+  run: CountRun<T>,
+  fallback: () => T,
+): Promise<EarlyCount<T>> {
+  const here = (): Promise<T> => countWith(model, mode, false, run).catch(fallback);
+  const name = mode === 'tiktoken' ? encodingForModel(model) : undefined;
+  if (name === undefined || !workerEnabled() || !workerReady(name)) {
+    const counted = here();
+    return { bound: undefined, exact: () => counted };
+  }
+  const { bound, texts } = await recordTexts(run);
+  if (texts.length === 0) return { bound: undefined, exact: () => Promise.resolve(bound) };
+  const exact = once(() =>
+    answerFromWorker(name, texts, run).then(
+      (counted) => counted ?? here(),
+      () => here(),
+    ),
+  );
+  return { bound, exact };
 }
 
 /**
