@@ -1,4 +1,5 @@
-import type { Clock, TimerHandle } from '../internal/clock.js';
+import type { Clock } from '../internal/clock.js';
+import { after, type Delayed } from './fixed-delay.js';
 import { parseRateLimitHeaders } from '../providers/headers.js';
 import type { ProviderName, RateLimitSnapshot } from '../providers/types.js';
 import type { AnsweredLease } from './answered-lease.js';
@@ -47,7 +48,7 @@ export class SentRequest {
   readonly #watch: SentWatch | undefined;
   #sentAt: number | undefined;
   /** Moves the count to `sentMarginMs` after the send when no answer came by then. */
-  #margin: TimerHandle | undefined;
+  #margin: Delayed | undefined;
 
   constructor(
     readonly lease: AnsweredLease,
@@ -63,10 +64,10 @@ export class SentRequest {
             // An answer slower than the window would otherwise find its entry expired at the send
             // plus a window, before the margin (added at the answer) had moved it.
             if (policy.sentMarginMs > 0) {
-              this.#margin = limiter.clock.setTimeout(() => {
+              this.#margin = after(limiter.clock, policy.sentMarginMs, () => {
                 this.#margin = undefined;
                 this.#countSent();
-              }, policy.sentMarginMs);
+              });
             }
           })
         : undefined;
@@ -123,8 +124,7 @@ export class SentRequest {
   }
 
   #stopMargin(): void {
-    if (this.#margin === undefined) return;
-    this.limiter.clock.clearTimeout(this.#margin);
+    this.#margin?.cancel();
     this.#margin = undefined;
   }
 

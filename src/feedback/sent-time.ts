@@ -52,6 +52,12 @@ function onSendHeaders(message: unknown): void {
   }
 }
 
+function isPlainRecord(value: unknown): value is Record<string, string> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 /** One attempt being watched for the moment it leaves. */
 export interface SentWatch {
   /** The attempt's fetch arguments, tagged. */
@@ -70,19 +76,26 @@ export function watchSent(
   onSent: () => void,
 ): SentWatch | undefined {
   const [input, init] = args;
-  let headers: Headers;
-  try {
-    headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-  } catch {
-    return undefined; // fetch refuses them with its own error.
+  counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
+  const tag = `${instance}.${counter.toString(36)}`;
+  const given = init?.headers;
+  let headers: HeadersInit;
+  if (isPlainRecord(given) && !Object.keys(given).some((name) => name.toLowerCase() === SENT_TAG_HEADER)) {
+    // What SDKs pass: a record is copied with the tag added (fetch checks it as it would have).
+    headers = { ...given, [SENT_TAG_HEADER]: tag };
+  } else {
+    try {
+      const copy = new Headers(given ?? (input instanceof Request ? input.headers : undefined));
+      copy.set(SENT_TAG_HEADER, tag);
+      headers = copy;
+    } catch {
+      return undefined; // fetch refuses them with its own error.
+    }
   }
   if (!subscribed) {
     subscribe(SEND_HEADERS_CHANNEL, onSendHeaders);
     subscribed = true;
   }
-  counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
-  const tag = `${instance}.${counter.toString(36)}`;
-  headers.set(SENT_TAG_HEADER, tag);
   waiting.set(tag, onSent);
   return {
     args: [input, { ...init, headers }],

@@ -1,0 +1,99 @@
+import type { Clock, TimerHandle } from '../internal/clock.js';
+
+/** A call `after()` will make, until cancelled. */
+export interface Delayed {
+  cancel(): void;
+}
+
+interface Item extends Delayed {
+  readonly at: number;
+  run: (() => void) | undefined;
+}
+
+/**
+ * Calls made a fixed delay after they were added, behind one timer: with one delay, they are due
+ * in the order they came, so a queue holds them, and adding or cancelling one costs no timer of
+ * its own (a timer set and cleared per request cost 7 µs of the fetch wrapper's 60). The timer is
+ * cleared once nothing is left to call, so it never keeps a process alive.
+ */
+class FixedDelayQueue {
+  #items: Item[] = [];
+  #head = 0;
+  #live = 0;
+  #timer: TimerHandle | undefined;
+
+  constructor(
+    readonly clock: Clock,
+    readonly ms: number,
+  ) {}
+
+  add(run: () => void): Delayed {
+    const item: Item = {
+      at: this.clock.now() + this.ms,
+      run,
+      cancel: () => {
+        if (item.run === undefined) return;
+        item.run = undefined;
+        if (--this.#live === 0) this.#stop();
+      },
+    };
+    this.#items.push(item);
+    this.#live++;
+    if (this.#timer === undefined) this.#arm();
+    return item;
+  }
+
+  #arm(): void {
+    while (this.#head < this.#items.length && (this.#items[this.#head] as Item).run === undefined) this.#head++;
+    const next = this.#items[this.#head];
+    if (next === undefined) {
+      this.#stop();
+      return;
+    }
+    this.#timer = this.clock.setTimeout(() => this.#fire(), Math.max(0, next.at - this.clock.now()));
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    const now = this.clock.now();
+    while (this.#head < this.#items.length) {
+      const item = this.#items[this.#head] as Item;
+      if (item.at > now) break;
+      this.#head++;
+      const run = item.run;
+      if (run === undefined) continue;
+      item.run = undefined;
+      this.#live--;
+      run();
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#arm();
+  }
+
+  #stop(): void {
+    if (this.#timer !== undefined) this.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#items = [];
+    this.#head = 0;
+  }
+}
+
+const queues = new WeakMap<Clock, Map<number, FixedDelayQueue>>();
+
+/** Calls `run` `ms` after now on `clock`, unless cancelled first. */
+export function after(clock: Clock, ms: number, run: () => void): Delayed {
+  let byDelay = queues.get(clock);
+  if (byDelay === undefined) {
+    byDelay = new Map();
+    queues.set(clock, byDelay);
+  }
+  let queue = byDelay.get(ms);
+  if (queue === undefined) {
+    queue = new FixedDelayQueue(clock, ms);
+    byDelay.set(ms, queue);
+  }
+  return queue.add(run);
+}
