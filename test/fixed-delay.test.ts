@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { after } from '../src/feedback/fixed-delay.js';
+import { afterDelay } from '../src/feedback/fixed-delay.js';
 import { urlPath } from '../src/internal/url-path.js';
 import { FakeClock } from '../src/testing/index.js';
 
@@ -8,11 +8,11 @@ describe('after(): calls a fixed delay later, behind one timer', () => {
     const clock = new FakeClock();
     const calls: [string, number][] = [];
     const at = (name: string) => () => calls.push([name, clock.now()]);
-    after(clock, 75, at('a'));
+    afterDelay(clock, 75, at('a'));
     await clock.advance(10);
-    const b = after(clock, 75, at('b'));
+    const b = afterDelay(clock, 75, at('b'));
     await clock.advance(10);
-    after(clock, 75, at('c'));
+    afterDelay(clock, 75, at('c'));
     expect(clock.pendingTimers).toBe(1);
     b.cancel();
     b.cancel();
@@ -26,13 +26,13 @@ describe('after(): calls a fixed delay later, behind one timer', () => {
 
   it('leaves no timer once everything is cancelled (nothing keeps a process alive)', async () => {
     const clock = new FakeClock();
-    const handles = Array.from({ length: 5 }, () => after(clock, 75, () => expect.fail('cancelled')));
+    const handles = Array.from({ length: 5 }, () => afterDelay(clock, 75, () => expect.fail('cancelled')));
     expect(clock.pendingTimers).toBe(1);
     for (const h of handles) h.cancel();
     expect(clock.pendingTimers).toBe(0);
     // And starts again afterwards.
     let called = false;
-    after(clock, 75, () => (called = true));
+    afterDelay(clock, 75, () => (called = true));
     await clock.advance(75);
     expect(called).toBe(true);
   });
@@ -40,11 +40,11 @@ describe('after(): calls a fixed delay later, behind one timer', () => {
   it('keeps delays apart, and a call made from a call waits its own delay', async () => {
     const clock = new FakeClock();
     const calls: string[] = [];
-    after(clock, 50, () => {
+    afterDelay(clock, 50, () => {
       calls.push(`short ${clock.now()}`);
-      after(clock, 50, () => calls.push(`again ${clock.now()}`));
+      afterDelay(clock, 50, () => calls.push(`again ${clock.now()}`));
     });
-    after(clock, 10, () => calls.push(`shorter ${clock.now()}`));
+    afterDelay(clock, 10, () => calls.push(`shorter ${clock.now()}`));
     await clock.advance(200);
     expect(calls).toEqual(['shorter 10', 'short 50', 'again 100']);
   });

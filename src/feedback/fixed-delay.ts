@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../internal/clock.js';
 
-/** A call `after()` will make, until cancelled. */
+/** A call `afterDelay()` will make, until cancelled. */
 export interface Delayed {
   cancel(): void;
 }
@@ -84,7 +84,7 @@ class FixedDelayQueue {
 const queues = new WeakMap<Clock, Map<number, FixedDelayQueue>>();
 
 /** Calls `run` `ms` after now on `clock`, unless cancelled first. */
-export function after(clock: Clock, ms: number, run: () => void): Delayed {
+export function afterDelay(clock: Clock, ms: number, run: () => void): Delayed {
   let byDelay = queues.get(clock);
   if (byDelay === undefined) {
     byDelay = new Map();

@@ -1,5 +1,5 @@
 import type { Clock } from '../internal/clock.js';
-import { after, type Delayed } from './fixed-delay.js';
+import { afterDelay, type Delayed } from './fixed-delay.js';
 import { parseRateLimitHeaders } from '../providers/headers.js';
 import type { ProviderName, RateLimitSnapshot } from '../providers/types.js';
 import type { AnsweredLease } from './answered-lease.js';
@@ -64,7 +64,7 @@ export class SentRequest {
             // An answer slower than the window would otherwise find its entry expired at the send
             // plus a window, before the margin (added at the answer) had moved it.
             if (policy.sentMarginMs > 0) {
-              this.#margin = after(limiter.clock, policy.sentMarginMs, () => {
+              this.#margin = afterDelay(limiter.clock, policy.sentMarginMs, () => {
                 this.#margin = undefined;
                 this.#countSent();
               });
