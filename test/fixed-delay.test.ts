@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { afterDelay } from '../src/feedback/fixed-delay.js';
+import { systemClock } from '../src/internal/clock.js';
 import { urlPath } from '../src/internal/url-path.js';
 import { FakeClock } from '../src/testing/index.js';
 
@@ -24,17 +25,29 @@ describe('after(): calls a fixed delay later, behind one timer', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
-  it('leaves no timer once everything is cancelled (nothing keeps a process alive)', async () => {
+  it('calls nothing cancelled, and re-arms only for what is left', async () => {
     const clock = new FakeClock();
     const handles = Array.from({ length: 5 }, () => afterDelay(clock, 75, () => expect.fail('cancelled')));
     expect(clock.pendingTimers).toBe(1);
     for (const h of handles) h.cancel();
+    await clock.advance(75);
     expect(clock.pendingTimers).toBe(0);
     // And starts again afterwards.
     let called = false;
     afterDelay(clock, 75, () => (called = true));
     await clock.advance(75);
     expect(called).toBe(true);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it("never keeps a process alive: Node's timer is unreferenced", () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    let called = false;
+    const handle = afterDelay(systemClock, 60_000, () => (called = true));
+    expect(timers()).toBe(before);
+    handle.cancel();
+    expect(called).toBe(false);
   });
 
   it('keeps delays apart, and a call made from a call waits its own delay', async () => {
