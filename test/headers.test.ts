@@ -80,13 +80,22 @@ describe('parseRateLimitHeaders: openai, openai-compatible, groq', () => {
     'x-ratelimit-reset-tokens': '1.8s',
   };
 
-  it.each<ProviderName>(['openai', 'openai-compatible'])('%s: per-minute requests and tokens', (provider) => {
-    expect(parseRateLimitHeaders(full, provider)).toEqual({
-      provider,
+  it('openai: per-minute requests and tokens', () => {
+    expect(parseRateLimitHeaders(full, 'openai')).toEqual({
+      provider: 'openai',
       requests: { limit: 500, remaining: 499, resetMs: 120, windowMs: 60_000 },
       tokens: { limit: 30_000, remaining: 29_100, resetMs: 1_800, windowMs: 60_000 },
     });
   });
+
+  it.each<ProviderName>(['openai-compatible', 'azure'])(
+    "%s: OpenAI's names, but no window: the headers do not say it, nor does a convention",
+    (provider) => {
+      const snapshot = parseRateLimitHeaders(full, provider);
+      expect(snapshot.requests).toEqual({ limit: 500, remaining: 499, resetMs: 120 });
+      expect(snapshot.tokens).toEqual({ limit: 30_000, remaining: 29_100, resetMs: 1_800 });
+    },
+  );
 
   it('groq: requests per day, tokens per minute', () => {
     const snapshot = parseRateLimitHeaders(

@@ -18,7 +18,7 @@ import {
 } from './args.js';
 import { limitsFromFlags, parseDurationFlag, parseLimitFlag } from './limit-flags.js';
 import { pendingRequests, scanInput } from './batch-input.js';
-import { API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URLS, fromEnv } from './endpoint.js';
+import { apiKeyEnv, baseUrlEnv, defaultBaseUrl, fromEnv } from './endpoint.js';
 import { INTERRUPT_EXIT_CODES, InterruptedError, onInterrupt, type InterruptSignal } from './interrupt.js';
 import { ProgressDisplay } from './progress.js';
 import { ResultsWriter, scanResults } from './results-file.js';
@@ -142,7 +142,7 @@ function readSettings(args: readonly string[], env: NodeJS.ProcessEnv): BatchSet
     );
   }
   const provider = providerName as ProviderName;
-  const baseUrl = stringFlag(flags, 'base-url') ?? fromEnv(env, BASE_URL_ENV[provider]) ?? DEFAULT_BASE_URLS[provider];
+  const baseUrl = stringFlag(flags, 'base-url') ?? fromEnv(env, baseUrlEnv(provider)) ?? defaultBaseUrl(provider);
   if (baseUrl === undefined) throw new UsageError(`${command}: --base-url is required for --provider ${provider}`);
   let parsedUrl: URL;
   try {
@@ -153,9 +153,9 @@ function readSettings(args: readonly string[], env: NodeJS.ProcessEnv): BatchSet
   if (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:') {
     throw new UsageError(`${command}: --base-url must be an http(s) URL, got ${JSON.stringify(redactString(baseUrl))}`);
   }
-  const apiKey = stringFlag(flags, 'api-key') ?? fromEnv(env, API_KEY_ENV[provider]);
+  const apiKey = stringFlag(flags, 'api-key') ?? fromEnv(env, apiKeyEnv(provider));
   if (apiKey === undefined || apiKey === '') {
-    throw new UsageError(`${command}: no API key: set ${API_KEY_ENV[provider].join(' or ')}, or pass --api-key`);
+    throw new UsageError(`${command}: no API key: set ${apiKeyEnv(provider).join(' or ')}, or pass --api-key`);
   }
   const timeout = positiveNumberFlag(command, flags, 'timeout') ?? 600;
   if (timeout * 1_000 > 2_147_483_647) throw new UsageError(`${command}: --timeout is at most 2147483 seconds`);

@@ -1,37 +1,5 @@
+import { PROVIDER_TABLE } from '../providers/table.js';
 import type { ProviderName } from '../providers/types.js';
-
-/** Where each provider's API lives when `--base-url` is not given (none: it must be given). */
-export const DEFAULT_BASE_URLS: Readonly<Record<ProviderName, string | undefined>> = {
-  openai: 'https://api.openai.com/v1',
-  'openai-compatible': undefined,
-  anthropic: 'https://api.anthropic.com',
-  azure: undefined,
-  groq: 'https://api.groq.com/openai/v1',
-  mistral: 'https://api.mistral.ai/v1',
-  gemini: 'https://generativelanguage.googleapis.com',
-};
-
-/** Environment variables read for the base URL, as the providers' SDKs read them. */
-export const BASE_URL_ENV: Readonly<Record<ProviderName, readonly string[]>> = {
-  openai: ['OPENAI_BASE_URL'],
-  'openai-compatible': ['OPENAI_BASE_URL'],
-  anthropic: ['ANTHROPIC_BASE_URL'],
-  azure: ['AZURE_OPENAI_ENDPOINT'],
-  groq: ['GROQ_BASE_URL'],
-  mistral: ['MISTRAL_BASE_URL'],
-  gemini: [],
-};
-
-/** Environment variables read for the API key, first found wins. */
-export const API_KEY_ENV: Readonly<Record<ProviderName, readonly string[]>> = {
-  openai: ['OPENAI_API_KEY'],
-  'openai-compatible': ['OPENAI_API_KEY'],
-  anthropic: ['ANTHROPIC_API_KEY'],
-  azure: ['AZURE_OPENAI_API_KEY'],
-  groq: ['GROQ_API_KEY'],
-  mistral: ['MISTRAL_API_KEY'],
-  gemini: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'],
-};
 
 /** The first of `names` set to a non-empty value in `env`. */
 export function fromEnv(env: NodeJS.ProcessEnv, names: readonly string[]): string | undefined {
@@ -69,18 +37,27 @@ export function joinUrl(baseUrl: string, path: string): string {
   return url.toString();
 }
 
-/** The headers that carry the API key, in each provider's convention. */
+/** Where the provider's API lives when `--base-url` is not given (undefined: it must be given). */
+export function defaultBaseUrl(provider: ProviderName): string | undefined {
+  return PROVIDER_TABLE[provider].baseURL;
+}
+
+/** Environment variables read for the base URL, as the provider's SDK reads them. */
+export function baseUrlEnv(provider: ProviderName): readonly string[] {
+  return PROVIDER_TABLE[provider].baseURLEnv;
+}
+
+/** Environment variables read for the API key, first found wins. */
+export function apiKeyEnv(provider: ProviderName): readonly string[] {
+  return PROVIDER_TABLE[provider].apiKeyEnv;
+}
+
+/** The headers that carry the API key, in the provider's convention, and any it always sends. */
 export function authHeaders(provider: ProviderName, apiKey: string): Record<string, string> {
-  switch (provider) {
-    case 'anthropic':
-      return { 'x-api-key': apiKey, 'anthropic-version': '2023-06-01' };
-    case 'azure':
-      return { 'api-key': apiKey };
-    case 'gemini':
-      return { 'x-goog-api-key': apiKey };
-    default:
-      return { authorization: `Bearer ${apiKey}` };
-  }
+  const spec = PROVIDER_TABLE[provider];
+  const key: Record<string, string> =
+    spec.auth === 'bearer' ? { authorization: `Bearer ${apiKey}` } : { [spec.auth]: apiKey };
+  return { ...key, ...spec.extraHeaders };
 }
 
 /** A header value made of printable ASCII (fetch refuses others): non-ASCII ids are percent-encoded. */

@@ -1,6 +1,6 @@
 import { StreamError } from '../providers/stream-error.js';
 import { createHeaderReader, type HeaderSource } from '../providers/header-reader.js';
-import { type StreamErrorKind, statusOfKind, streamErrorKind } from '../providers/stream-errors.js';
+import { providerStatusKind, type StreamErrorKind, statusOfKind, streamErrorKind } from '../providers/stream-errors.js';
 import { AttemptTimeoutError } from '../core/attempt-timeout-error.js';
 import {
   googleErrorDetails,
@@ -39,9 +39,15 @@ const RETRYABLE_STATUS: ReadonlyMap<number, FailureReason> = new Map<number, Fai
   [522, 'server-error'],
   [523, 'server-error'],
   [524, 'server-error'],
-  // Anthropic: the provider is out of capacity (not your limit).
-  [529, 'overloaded'],
 ]);
+
+/** A status as a failure: the shared ones above, else what a provider's module says of it (Anthropic's 529). */
+function retryableStatus(status: number): FailureReason | undefined {
+  const shared = RETRYABLE_STATUS.get(status);
+  if (shared !== undefined) return shared;
+  const own = providerStatusKind(status);
+  return own === undefined ? undefined : STREAM_VERDICT[own].reason;
+}
 
 // Network failures that a new connection may not meet. ENOTFOUND is left out: a misspelt host
 // fails forever, while EAI_AGAIN is DNS saying "not now".
@@ -313,7 +319,7 @@ export function classifyFailure(error: unknown, options: ClassifyOptions = {}): 
   if (permanent !== undefined) verdict = { retryable: false, reason: permanent };
   else if (fromStream) verdict = STREAM_VERDICT[streamKind];
   else if (status !== undefined) {
-    const reason = RETRYABLE_STATUS.get(status);
+    const reason = retryableStatus(status);
     verdict = reason === undefined ? { retryable: false, reason: 'http-error' } : { retryable: true, reason };
   } else if (network?.reason !== undefined) verdict = { retryable: true, reason: network.reason };
   else verdict = { retryable: false, reason: 'unknown' };

@@ -2,6 +2,7 @@ import type { TokenCost } from '../core/vocabulary.js';
 import type { Limiter } from '../limiter/limiter.js';
 import { LimiterRegistry } from '../registry/registry.js';
 import { modelFromUrl } from '../providers/model-group.js';
+import { PROVIDER_TABLE } from '../providers/table.js';
 import { classifyFailure } from '../feedback/classify.js';
 import { type AnswerPolicy, SentRequest } from '../feedback/sent-request.js';
 import { rememberRequestSecrets } from '../retry/kept-failure.js';
@@ -113,6 +114,7 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     acquireTimeoutMs,
     rateLimitPauseMs: pauseMs,
   } = resolveFetchOptions(options);
+  const modelInUrl = PROVIDER_TABLE[provider].modelIn === 'url';
   const answerPolicy: AnswerPolicy = {
     provider,
     sync,
@@ -158,11 +160,13 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     const request = await prepareRequest(input, init, callerSignal);
     const { text } = request;
     const body = parseJson(text);
-    // The body's `model`, else the URL's (Gemini's model, Azure's deployment).
-    const model =
+    // Where the provider names it: the URL (Gemini's model, Azure's deployment) or the body,
+    // else the other one.
+    const inBody =
       typeof body === 'object' && body !== null && typeof (body as { model?: unknown }).model === 'string'
         ? (body as { model: string }).model
-        : modelFromUrl(url);
+        : undefined;
+    const model = modelInUrl ? (modelFromUrl(url) ?? inBody) : (inBody ?? modelFromUrl(url));
     let limiter: Limiter;
     /** The cost once estimated; the first attempt may be admitted at its bound before that. */
     let cost: TokenCost | undefined;

@@ -7,98 +7,29 @@ import {
   pick,
   splitValues,
 } from './header-values.js';
-import { PROVIDER_NAMES, type ProviderName, type RateLimitSnapshot, type RateLimitWindowSnapshot } from './types.js';
+import type { HeaderSpec, LimitHeaders, LimitKey } from './provider-spec.js';
+import {
+  PROVIDER_NAMES,
+  type ProviderName,
+  providerSpec,
+  type RateLimitSnapshot,
+  type RateLimitWindowSnapshot,
+} from './types.js';
 
-const MINUTE = 60_000;
-const DAY = 86_400_000;
-
-type LimitKey = 'requests' | 'tokens' | 'inputTokens' | 'outputTokens' | 'monthlyTokens';
-
-/** Where one limit's headers live under a provider's conventions. */
-interface LimitHeaders {
-  readonly limit?: string;
-  readonly remaining?: string;
-  readonly reset?: string;
-  readonly windowMs?: number;
-}
-
-interface ProviderHeaders {
-  readonly limits: Partial<Record<LimitKey, LimitHeaders>>;
-  readonly reset: 'duration' | 'rfc3339';
-  /** Azure sends `-1` and `0` in limit and reset headers when it does not know. */
-  readonly zeroIsUnknown: boolean;
-  /**
-   * Anthropic's `tokens-*` headers are not a budget of their own but the most restrictive of the
-   * input and output limits in force (e.g. the 8,000 OTPM): read as one budget charged input plus
-   * output, they would refuse a request that fits both real limits. Left out when the separate
-   * input and output headers are there.
-   */
-  readonly combinedTokensSummarise?: true;
-}
-
-function openAiStyle(
-  requestsWindowMs: number | undefined,
-  tokensWindowMs: number | undefined,
-): ProviderHeaders['limits'] {
-  const names = (kind: string, windowMs: number | undefined): LimitHeaders => ({
-    limit: `x-ratelimit-limit-${kind}`,
-    remaining: `x-ratelimit-remaining-${kind}`,
-    reset: `x-ratelimit-reset-${kind}`,
-    ...(windowMs === undefined ? {} : { windowMs }),
-  });
-  return { requests: names('requests', requestsWindowMs), tokens: names('tokens', tokensWindowMs) };
-}
-
-function anthropicStyle(): ProviderHeaders['limits'] {
-  const names = (kind: string): LimitHeaders => ({
-    limit: `anthropic-ratelimit-${kind}-limit`,
-    remaining: `anthropic-ratelimit-${kind}-remaining`,
-    reset: `anthropic-ratelimit-${kind}-reset`,
-    windowMs: MINUTE,
-  });
-  return {
-    requests: names('requests'),
-    tokens: names('tokens'),
-    inputTokens: names('input-tokens'),
-    outputTokens: names('output-tokens'),
-  };
-}
-
-const OPENAI: ProviderHeaders = { limits: openAiStyle(MINUTE, MINUTE), reset: 'duration', zeroIsUnknown: false };
-
-const PROVIDERS: Readonly<Record<ProviderName, ProviderHeaders>> = {
-  openai: OPENAI,
-  'openai-compatible': OPENAI,
-  // Groq reuses OpenAI's names, but its request headers count per day.
-  groq: { limits: openAiStyle(DAY, MINUTE), reset: 'duration', zeroIsUnknown: false },
-  anthropic: { limits: anthropicStyle(), reset: 'rfc3339', zeroIsUnknown: false, combinedTokensSummarise: true },
-  // Azure checks its per-minute quota over 1 s or 10 s intervals, so the window of a "remaining"
-  // value is not knowable from the response: leave `windowMs` out rather than guess.
-  azure: { limits: openAiStyle(undefined, undefined), reset: 'duration', zeroIsUnknown: true },
-  mistral: {
-    limits: {
-      requests: {
-        limit: 'x-ratelimit-limit-req-minute',
-        remaining: 'x-ratelimit-remaining-req-minute',
-        windowMs: MINUTE,
-      },
-      tokens: {
-        limit: 'x-ratelimit-limit-tokens-minute',
-        remaining: 'x-ratelimit-remaining-tokens-minute',
-        windowMs: MINUTE,
-      },
-      monthlyTokens: { limit: 'x-ratelimit-limit-tokens-month', remaining: 'x-ratelimit-remaining-tokens-month' },
-    },
-    reset: 'duration',
-    zeroIsUnknown: false,
+/** How each reset format reads, as milliseconds from `now` until back to full. */
+const RESET_READERS: Readonly<Record<HeaderSpec['reset'], (value: string, now: number) => number | undefined>> = {
+  duration: (value) => parseDurationReset(value),
+  rfc3339: parseRfc3339Reset,
+  'epoch-ms': (value, now) => {
+    const at = parseNonNegative(value);
+    return at === undefined ? undefined : Math.max(0, at - now);
   },
-  gemini: { limits: {}, reset: 'duration', zeroIsUnknown: false },
 };
 
 function readLimit(
   read: HeaderReader,
   names: LimitHeaders,
-  spec: ProviderHeaders,
+  spec: HeaderSpec,
   now: number,
 ): RateLimitWindowSnapshot | undefined {
   const numbers = (name: string | undefined): (number | undefined)[] =>
@@ -115,7 +46,7 @@ function readLimit(
   if (names.reset !== undefined) {
     const values = splitValues(read(names.reset));
     resetMs = pick(
-      values.map((v) => (spec.reset === 'rfc3339' ? parseRfc3339Reset(v, now) : parseDurationReset(v))),
+      values.map((v) => RESET_READERS[spec.reset](v, now)),
       'max',
     );
     if (spec.zeroIsUnknown && resetMs === 0) resetMs = undefined;
@@ -166,8 +97,8 @@ export function parseRateLimitHeaders(
   provider: ProviderName,
   now: number = Date.now(),
 ): RateLimitSnapshot {
-  const spec = PROVIDERS[provider];
-  if (!Object.hasOwn(PROVIDERS, provider) || spec === undefined) {
+  const spec = providerSpec(provider)?.headers;
+  if (spec === undefined) {
     throw new TypeError(
       `Expected \`provider\` to be one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(String(provider))}`,
     );

@@ -1,4 +1,6 @@
 import { isObject } from '../internal/is-object.js';
+import type { ProviderSpec } from './provider-spec.js';
+import { PROVIDER_TABLE } from './table.js';
 
 /*
  * Errors a provider reports inside a stream that began with HTTP 200, and what each means:
@@ -23,33 +25,47 @@ export interface StreamErrorInfo {
   readonly message: string | undefined;
 }
 
-const BY_NAME: ReadonlyMap<string, StreamErrorKind> = new Map<string, StreamErrorKind>([
-  ['rate_limit_error', 'rate-limit'],
+/** Error names every provider may use; each provider's module adds its own (`errors.names`). */
+const SHARED_NAMES: readonly (readonly [string, StreamErrorKind])[] = [
   ['rate_limit_exceeded', 'rate-limit'],
   ['rate_limited', 'rate-limit'],
   ['too_many_requests', 'rate-limit'],
-  ['resource_exhausted', 'rate-limit'],
-  ['overloaded_error', 'overloaded'],
   ['overloaded', 'overloaded'],
   ['server_overloaded', 'overloaded'],
   ['service_unavailable', 'overloaded'],
-  ['unavailable', 'overloaded'],
-  ['api_error', 'server-error'],
   ['server_error', 'server-error'],
   ['internal_error', 'server-error'],
   ['internal_server_error', 'server-error'],
-  ['internal', 'server-error'],
   ['bad_gateway', 'server-error'],
   ['gateway_timeout', 'server-error'],
   ['deadline_exceeded', 'server-error'],
+];
+
+const SPECS = Object.values(PROVIDER_TABLE) as readonly ProviderSpec[];
+
+const BY_NAME: ReadonlyMap<string, StreamErrorKind> = new Map<string, StreamErrorKind>([
+  ...SHARED_NAMES,
+  ...SPECS.flatMap((spec) => Object.entries(spec.errors?.names ?? {})),
 ]);
+
+/** Statuses of providers' own (Anthropic's 529 overload, Groq's 498), from their modules. */
+const PROVIDER_STATUSES: ReadonlyMap<number, Exclude<StreamErrorKind, 'other'>> = new Map(
+  SPECS.flatMap((spec) => Object.entries(spec.errors?.statuses ?? {}).map(([status, kind]) => [Number(status), kind])),
+);
+
+/** What a provider's status of its own means, if any provider's module names it. Internal. */
+export function providerStatusKind(status: number): Exclude<StreamErrorKind, 'other'> | undefined {
+  return PROVIDER_STATUSES.get(status);
+}
 
 /** Names no number of attempts will fix, though they sound like a rate limit. */
 const PERMANENT = /insufficient_quota|spend_limit|billing/i;
 
 function kindOfStatus(status: number): StreamErrorKind {
+  const own = PROVIDER_STATUSES.get(status);
+  if (own !== undefined) return own;
   if (status === 429) return 'rate-limit';
-  if (status === 503 || status === 529) return 'overloaded';
+  if (status === 503) return 'overloaded';
   return status >= 500 && status <= 599 ? 'server-error' : 'other';
 }
 

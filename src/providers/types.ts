@@ -1,24 +1,21 @@
-/**
- * The providers whose rate-limit headers forestall reads.
- * - `openai`, `openai-compatible`: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, per minute.
- * - `groq`: the same names, but requests are per **day** and tokens per minute.
- * - `anthropic`: `anthropic-ratelimit-*` with RFC 3339 reset times, per minute.
- * - `azure`: Azure OpenAI, mainly `x-ratelimit-remaining-{requests,tokens}`.
- * - `mistral`: `x-ratelimit-{limit,remaining}-{req,tokens}-minute` (and `-month`).
- * - `gemini`: sends no rate-limit headers.
- */
-export type ProviderName = 'openai' | 'openai-compatible' | 'groq' | 'anthropic' | 'azure' | 'mistral' | 'gemini';
+import { PROVIDER_TABLE } from './table.js';
 
-/** Every {@link ProviderName}, for validation and iteration. */
-export const PROVIDER_NAMES: readonly ProviderName[] = Object.freeze([
-  'openai',
-  'openai-compatible',
-  'groq',
-  'anthropic',
-  'azure',
-  'mistral',
-  'gemini',
-]);
+/**
+ * The providers forestall knows, one module each (`src/providers/<name>.ts`, listed in
+ * `table.ts`): `openai`, `openai-compatible`, `groq`, `anthropic`, `azure`, `mistral`, `gemini`,
+ * and the OpenAI-compatible services with ways of their own: `openrouter`, `deepseek`, `xai`,
+ * `vllm`. Each says how its rate-limit headers read, where its model is named, its usage
+ * fields, error codes, base URL and key variable.
+ */
+export type ProviderName = keyof typeof PROVIDER_TABLE;
+
+/** Every {@link ProviderName}, for validation and iteration, in the table's order. */
+export const PROVIDER_NAMES: readonly ProviderName[] = Object.freeze(Object.keys(PROVIDER_TABLE) as ProviderName[]);
+
+/** The provider's module, or undefined for a name not in the table. */
+export function providerSpec(name: string): (typeof PROVIDER_TABLE)[ProviderName] | undefined {
+  return Object.hasOwn(PROVIDER_TABLE, name) ? PROVIDER_TABLE[name as ProviderName] : undefined;
+}
 
 /**
  * What the provider said about one limit. Every field is optional: a field is set only when its

@@ -1,6 +1,7 @@
 import { describeValue } from '../internal/describe.js';
 import { SseEventFilter } from './sse.js';
-import type { ProviderName } from './types.js';
+import type { UsageShape } from './provider-spec.js';
+import { type ProviderName, providerSpec } from './types.js';
 import { isObject } from '../internal/is-object.js';
 
 /** Tokens a response says it used, in the terms rate limits charge them. */
@@ -24,10 +25,11 @@ function count(value: unknown): number {
   return isCount(value) ? value : 0;
 }
 
-function providerName(value: unknown): string {
+/** The usage fields `provider`'s answers carry (OpenAI's for a name not in the table). */
+function usageShape(value: unknown): UsageShape {
   if (typeof value !== 'string')
     throw new TypeError(`Expected \`provider\` to be a string, got ${describeValue(value)}`);
-  return value;
+  return providerSpec(value)?.usage ?? 'openai';
 }
 
 /** An OpenAI- or Anthropic-style `usage` object. */
@@ -77,7 +79,7 @@ function fromGemini(body: unknown): TokenUsage | undefined {
  * if (usage) lease.reconcile(usage); // { input, output }
  */
 export function usageFromResponse(body: unknown, provider: ProviderName | (string & {})): TokenUsage | undefined {
-  if (providerName(provider) === 'gemini') return fromGemini(body);
+  if (usageShape(provider) === 'gemini') return fromGemini(body);
   if (!isObject(body)) return undefined;
   return (
     fromUsage(body.usage) ?? (isObject(body.x_groq) ? fromUsage(body.x_groq.usage) : undefined) ?? fromGemini(body)
@@ -160,7 +162,7 @@ export class StreamUsageReader {
   #cacheCreation = 0;
 
   constructor(provider: ProviderName | (string & {})) {
-    this.#gemini = providerName(provider) === 'gemini';
+    this.#gemini = usageShape(provider) === 'gemini';
   }
 
   /** What the data of an event that can carry usage contains. */

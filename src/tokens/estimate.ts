@@ -1,6 +1,6 @@
 import { describeValue } from '../internal/describe.js';
 import { knownKeys, nonNegativeInteger, plainObject } from '../internal/validate.js';
-import type { ProviderName } from '../providers/types.js';
+import { type ProviderName, providerSpec } from '../providers/types.js';
 import { estimateAnthropicMessages } from './anthropic-request.js';
 import { jsonText } from './content.js';
 import type { JsonObject } from '../internal/is-object.js';
@@ -73,7 +73,8 @@ export interface EstimateRequestTokensOptions {
 const OPTION_KEYS = ['provider', 'model', 'outputReservation', 'mode', 'api', 'wait'] as const;
 
 function detectApi(provider: string, body: JsonObject, model: string | undefined): RequestApi | undefined {
-  if (provider === 'anthropic') return 'anthropic-messages';
+  const shape = providerSpec(provider)?.requestShape;
+  if (shape !== undefined) return shape;
   if (Array.isArray(body.contents)) return 'gemini';
   if (Array.isArray(body.messages)) return 'chat';
   if (body.prompt !== undefined) return 'completions';
