@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { limitsFromFlags, parseDurationFlag, parseLimitFlag } from '../src/cli/limit-flags.js';
 import { root, runCli, useTempDirs } from './fixtures/cli-process.js';
+import { startMockProcess } from './helpers/mock-process.js';
 
 const KEY = 'sk-test-SECRET';
 const tempDir = useTempDirs();
@@ -121,6 +122,45 @@ describe('limits on the command line', () => {
       await server.close();
     }
   });
+
+  it.each([
+    ['without --rpm: the window read from the resets', [] as string[]],
+    ["with --rpm 360: the server tightens the user's limit until its reset", ['--rpm', '360']],
+  ])(
+    'a server allowing 20 per 10 s, through --provider openai-compatible, %s: no 429',
+    async (_name, flags) => {
+      // OpenAI's header names, which carry no window: it is not guessed as a minute (20 a minute
+      // would take over a minute for these 30; 20 per 10 s takes about 10 s).
+      const server = await startMockProcess({
+        provider: 'openai',
+        algorithm: 'sliding-window',
+        requests: { limit: 20, windowMs: 10_000 },
+        latencyMs: { min: 5, max: 20 },
+      });
+      try {
+        const dir = tempDir();
+        const input = writeRequests(dir, 30);
+        const out = join(dir, 'results.jsonl');
+        const { code, stderr } = await runCli(
+          ['batch', input, '--out', out, '--base-url', server.url, '--provider', 'openai-compatible', '-q', ...flags],
+          { OPENAI_API_KEY: KEY },
+        );
+        expect(code, stderr).toBe(0);
+        expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(30);
+        const seen = (await server.stats()).requestsSeen;
+        expect(seen.filter((r) => r.status === 429)).toHaveLength(0);
+        expect(seen.filter((r) => r.status === 200)).toHaveLength(30);
+        const arrivals = seen.map((r) => r.arrivedAt).sort((a, b) => a - b);
+        const span = (arrivals.at(-1) ?? 0) - (arrivals[0] ?? 0);
+        // Two windows' worth: the last ten wait for the first window to pass, and not for a minute.
+        expect(span).toBeGreaterThanOrEqual(9_900);
+        expect(span).toBeLessThan(30_000);
+      } finally {
+        await server.close();
+      }
+    },
+    60_000,
+  );
 
   it('--version prints the package version; bad flags name themselves', async () => {
     const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };

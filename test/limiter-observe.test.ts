@@ -57,6 +57,46 @@ describe('observe: adopting announced limits', () => {
   });
 });
 
+describe('observe: a window the headers do not state is not guessed as a minute', () => {
+  const unstated = (provider: RateLimitSnapshot['provider'], requests: RateLimitSnapshot['requests']) =>
+    ({ provider, requests }) as RateLimitSnapshot;
+
+  it('is read from the resets: the shortest of 1 s, 10 s, 1 min, 1 h, 1 day that holds the longest one', () => {
+    const limiter = new Limiter({ limits: 'auto', clock: new FakeClock() });
+    // A sliding window of 60 per 10 s: back to full 9.98 s after our request arrived.
+    limiter.observe(unstated('openai-compatible', { limit: 60, remaining: 59, resetMs: 9_980 }));
+    expect(limiter.limits.requests).toEqual([{ limit: 60, windowMs: 10_000 }]);
+    // A longer reset shows a longer window: never a shorter one after it.
+    limiter.observe(unstated('openai-compatible', { limit: 60, remaining: 10, resetMs: 42_000 }));
+    expect(limiter.limits.requests).toEqual([{ limit: 60, windowMs: 60_000 }]);
+    limiter.observe(unstated('openai-compatible', { limit: 60, remaining: 59, resetMs: 900 }));
+    expect(limiter.limits.requests).toEqual([{ limit: 60, windowMs: 60_000 }]);
+    // A reset rounded a little past the window still reads as that window.
+    const other = new Limiter({ limits: 'auto', clock: new FakeClock() });
+    other.observe(unstated('openrouter', { limit: 20, remaining: 0, resetMs: 10_050 }));
+    expect(other.limits.requests).toEqual([{ limit: 20, windowMs: 10_000 }]);
+  });
+
+  it("takes the provider's convention, then what the provider is known for, and a minute only when nothing says more", () => {
+    const openai = new Limiter({ limits: 'auto', clock: new FakeClock() });
+    openai.observe(unstated('openai', { limit: 60, remaining: 59, resetMs: 1_000, windowMs: 60_000 }));
+    expect(openai.limits.requests).toEqual([{ limit: 60, windowMs: 60_000 }]);
+    // Azure's quota is per minute, though its headers say no window and its checks run over 1 s or 10 s.
+    const azure = new Limiter({ limits: 'auto', clock: new FakeClock() });
+    azure.observe(unstated('azure', { limit: 60, remaining: 59, resetMs: 1_000 }));
+    expect(azure.limits.requests).toEqual([{ limit: 60, windowMs: 60_000 }]);
+    const silent = new Limiter({ limits: 'auto', clock: new FakeClock() });
+    silent.observe(unstated('openai-compatible', { limit: 60, remaining: 59 }));
+    expect(silent.limits.requests).toEqual([{ limit: 60, windowMs: 60_000 }]);
+  });
+
+  it('never replaces the windows the user gave', () => {
+    const limiter = new Limiter({ requests: { limit: 360, windowMs: 60_000 }, clock: new FakeClock() });
+    limiter.observe(unstated('openai-compatible', { limit: 60, remaining: 59, resetMs: 9_980 }));
+    expect(limiter.limits.requests).toEqual([{ limit: 360, windowMs: 60_000 }]);
+  });
+});
+
 describe('observe: tightening when others share the quota', () => {
   it('holds what others use as their share, one window beyond the reset, refreshed while seen', async () => {
     const clock = new FakeClock();

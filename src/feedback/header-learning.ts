@@ -1,6 +1,6 @@
 import type { OthersShareEvent } from '../core/events.js';
 import { type ResolvedLimits, WINDOW_KINDS, type WindowKind, type WindowLimit } from '../core/vocabulary.js';
-import type { RateLimitSnapshot } from '../providers/types.js';
+import { providerSpec, type RateLimitSnapshot } from '../providers/types.js';
 import type { LimiterStore } from '../stores/store.js';
 
 /** The limits in force, as header learning reads them. */
@@ -11,8 +11,30 @@ export interface LimitsInForce {
   userSet(kind: WindowKind): boolean;
 }
 
-/** The window OpenAI-style headers mean when they do not say (they carry no window). */
+/** The window of a limit nothing says anything about: no convention, no reset ever reported. */
 const ASSUMED_WINDOW_MS = 60_000;
+
+/** The windows a limit whose window is not stated is read as: the shortest the resets allow. */
+const STANDARD_WINDOWS_MS = [1_000, 10_000, 60_000, 3_600_000, 86_400_000] as const;
+
+/**
+ * The window a limit applies to when its headers do not state it, in this order: the provider's
+ * known window for it (its module's `assumeWindowMs`: Azure's minute); else the shortest of 1 s,
+ * 10 s, 1 min, 1 h and 1 day that holds the longest reset the server reported for it ("time until
+ * back to full" is never longer than the window); else a minute.
+ */
+export function unstatedWindowMs(
+  snapshot: RateLimitSnapshot,
+  kind: WindowKind,
+  longestResetMs: number | undefined,
+): number {
+  const known = providerSpec(snapshot.provider)?.headers.limits[kind]?.assumeWindowMs;
+  if (known !== undefined) return known;
+  if (longestResetMs === undefined || !(longestResetMs > 0)) return ASSUMED_WINDOW_MS;
+  // A hundredth of slack: a reset rounded up past a 10 s window is still the 10 s window.
+  const fits = STANDARD_WINDOWS_MS.find((w) => w * 1.01 >= longestResetMs);
+  return fits ?? (STANDARD_WINDOWS_MS.at(-1) as number);
+}
 
 /**
  * The limits a snapshot announces that the limiter should adopt: kinds the user did not set, with
@@ -21,13 +43,14 @@ const ASSUMED_WINDOW_MS = 60_000;
 export function announcedLimits(
   snapshot: RateLimitSnapshot,
   limits: LimitsInForce,
+  longestResetMs: Partial<Record<WindowKind, number>> = {},
 ): Partial<Record<WindowKind, WindowLimit>> {
   const adopted: Partial<Record<WindowKind, WindowLimit>> = {};
   for (const kind of WINDOW_KINDS) {
     const window = snapshot[kind];
     if (window?.limit === undefined || limits.userSet(kind)) continue;
     const limit = kind === 'requests' ? Math.floor(window.limit) : window.limit;
-    const windowMs = window.windowMs ?? ASSUMED_WINDOW_MS;
+    const windowMs = window.windowMs ?? unstatedWindowMs(snapshot, kind, longestResetMs[kind]);
     if (!(limit >= 1) || !Number.isFinite(limit) || !(windowMs > 0) || !Number.isFinite(windowMs)) continue;
     const current = limits.resolved[kind];
     if (current.length === 1 && current[0]?.limit === limit && current[0].windowMs === windowMs) continue;

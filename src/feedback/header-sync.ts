@@ -1,5 +1,5 @@
 import type { OthersShareEvent } from '../core/events.js';
-import type { WindowKind, WindowLimit } from '../core/vocabulary.js';
+import { WINDOW_KINDS, type WindowKind, type WindowLimit } from '../core/vocabulary.js';
 import type { RateLimitSnapshot } from '../providers/types.js';
 import type { LimiterStore } from '../stores/store.js';
 import { announcedLimits, type LimitsInForce, learnOthersShares, reportsRemaining } from './header-learning.js';
@@ -20,6 +20,8 @@ export interface Observation {
 export class HeaderSync {
   #observed = false;
   #probing: boolean;
+  /** The longest reset reported for each kind whose window the headers do not state. */
+  readonly #longestReset: Partial<Record<WindowKind, number>> = {};
 
   constructor(probing: boolean) {
     this.#probing = probing;
@@ -53,7 +55,12 @@ export class HeaderSync {
     at: { readonly since: number; readonly now: number; readonly refused: boolean },
     adopt: (adopted: Partial<Record<WindowKind, WindowLimit>>) => void,
   ): Observation {
-    const adopted = announcedLimits(snapshot, limits);
+    for (const kind of WINDOW_KINDS) {
+      const reset = snapshot[kind]?.resetMs;
+      if (snapshot[kind]?.windowMs === undefined && reset !== undefined && reset > (this.#longestReset[kind] ?? 0))
+        this.#longestReset[kind] = reset;
+    }
+    const adopted = announcedLimits(snapshot, limits, this.#longestReset);
     const changed = Object.keys(adopted).length > 0 || this.#probing;
     this.#observed = true;
     this.#probing = false;

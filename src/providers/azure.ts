@@ -1,10 +1,14 @@
-import { openAiHeaders, type ProviderSpec } from './provider-spec.js';
+import { MINUTE, openAiHeaders, type ProviderSpec } from './provider-spec.js';
 
 /** Azure OpenAI: mainly `x-ratelimit-remaining-*`; `-1` and `0` mean unknown; the deployment is in the URL. */
 export const azure: ProviderSpec = {
   title: 'Azure OpenAI',
-  // Quota is checked over 1 s or 10 s intervals: the window of a "remaining" is not knowable.
-  headers: { ...openAiHeaders(undefined, undefined), zeroIsUnknown: true },
+  // Quota is set per minute but checked over 1 s or 10 s intervals: the window of a "remaining"
+  // is not knowable, the limit's is a minute.
+  headers: {
+    ...openAiHeaders(undefined, undefined, MINUTE),
+    zeroIsUnknown: true,
+  },
   usage: 'openai',
   modelIn: 'url',
   baseURL: undefined,

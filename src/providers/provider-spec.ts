@@ -15,8 +15,13 @@ export interface LimitHeaders {
   readonly limit?: string;
   readonly remaining?: string;
   readonly reset?: string;
-  /** The window the limit applies to; absent when the headers cannot say (read it elsewhere). */
+  /** The window the limit applies to, as the provider's convention states it. */
   readonly windowMs?: number;
+  /**
+   * Not stated, but known of the provider: the window its limit is set per (Azure: a minute, though
+   * it checks over 1 s or 10 s). Without either, the window is read from the resets.
+   */
+  readonly assumeWindowMs?: number;
 }
 
 /** How a provider's rate-limit headers are named and what their values mean. */
@@ -79,12 +84,17 @@ export interface ProviderSpec {
 }
 
 /** OpenAI's header names, with the windows a provider's convention gives them. */
-export function openAiHeaders(requestsWindowMs: number | undefined, tokensWindowMs: number | undefined): HeaderSpec {
+export function openAiHeaders(
+  requestsWindowMs: number | undefined,
+  tokensWindowMs: number | undefined,
+  assumeWindowMs?: number,
+): HeaderSpec {
   const names = (kind: string, windowMs: number | undefined): LimitHeaders => ({
     limit: `x-ratelimit-limit-${kind}`,
     remaining: `x-ratelimit-remaining-${kind}`,
     reset: `x-ratelimit-reset-${kind}`,
     ...(windowMs === undefined ? {} : { windowMs }),
+    ...(assumeWindowMs === undefined ? {} : { assumeWindowMs }),
   });
   return {
     limits: { requests: names('requests', requestsWindowMs), tokens: names('tokens', tokensWindowMs) },
