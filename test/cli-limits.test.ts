@@ -162,6 +162,86 @@ describe('limits on the command line', () => {
     60_000,
   );
 
+  it("learns each model's limits on its own: two models of one file, 3 per second each, no 429", async () => {
+    // A server limiting each model apart, as providers do, saying so in OpenAI's header names.
+    const logs = new Map<string, number[]>();
+    const arrivals: { model: string; at: number; status: number }[] = [];
+    const server = http.createServer((req, res) => {
+      let text = '';
+      req.on('data', (chunk) => (text += chunk));
+      req.on('end', () => {
+        const model = (JSON.parse(text) as { model: string }).model;
+        const now = performance.now();
+        const log = (logs.get(model) ?? []).filter((t) => t > now - 1_000);
+        const status = log.length >= 3 ? 429 : 200;
+        if (status === 200) log.push(now);
+        logs.set(model, log);
+        arrivals.push({ model, at: now, status });
+        const resetMs = log.length === 0 ? 0 : Math.ceil((log.at(-1) as number) + 1_000 - now);
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'x-ratelimit-limit-requests': '3',
+          'x-ratelimit-remaining-requests': String(3 - log.length),
+          'x-ratelimit-reset-requests': `${resetMs}ms`,
+        });
+        res.end(
+          JSON.stringify({
+            id: 'x',
+            object: 'chat.completion',
+            model,
+            choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+            usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const dir = tempDir();
+      const input = join(dir, 'requests.jsonl');
+      const lines = Array.from({ length: 12 }, (_, i) =>
+        JSON.stringify({
+          custom_id: `req-${i}`,
+          method: 'POST',
+          url: '/v1/chat/completions',
+          body: {
+            model: i % 2 === 0 ? 'model-a' : 'model-b',
+            max_tokens: 5,
+            messages: [{ role: 'user', content: `hi ${i}` }],
+          },
+        }),
+      );
+      writeFileSync(input, `${lines.join('\n')}\n`);
+      const out = join(dir, 'results.jsonl');
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+      const { code, stderr } = await runCli(
+        [
+          'batch',
+          input,
+          '--out',
+          out,
+          '--base-url',
+          url,
+          '--provider',
+          'openai-compatible',
+          '--estimate',
+          'fast',
+          '-q',
+        ],
+        { OPENAI_API_KEY: KEY },
+      );
+      expect(code, stderr).toBe(0);
+      expect(arrivals.filter((a) => a.status === 429)).toHaveLength(0);
+      expect(arrivals).toHaveLength(12);
+      // Within the first second, each model used its own three: one shared limiter would have sent three in all.
+      const first = arrivals[0]?.at ?? 0;
+      for (const model of ['model-a', 'model-b'])
+        expect(arrivals.filter((a) => a.model === model && a.at < first + 950).length, model).toBe(3);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('--version prints the package version; bad flags name themselves', async () => {
     const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
     const shown = await runCli(['--version']);
