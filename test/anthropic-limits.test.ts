@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { LimiterRegistry, createLimitedFetch } from '../src/index.js';
 import { startMockServer } from '../src/testing/index.js';
+import { eventually } from './helpers/eventually.js';
 import { startMockProcess } from './helpers/mock-process.js';
 
 describe('Anthropic as it limits', () => {
@@ -47,6 +48,57 @@ describe('Anthropic as it limits', () => {
       const ideal = (Math.ceil(total / limits.requests.limit) - 1) * windowMs;
       console.log(`Anthropic recipe at the limit: ${((100 * ideal) / span).toFixed(1)}% of the allowed rate, 0 429s`);
       expect(ideal / span).toBeGreaterThanOrEqual(0.9);
+    } finally {
+      await registry.close();
+      await server.close();
+    }
+  }, 20_000);
+
+  it("with limits: 'auto', learns requests, input and output tokens apart from the headers, and fills a window without a 429", async () => {
+    const minute = 60_000;
+    const server = await startMockProcess({
+      provider: 'anthropic',
+      algorithm: 'sliding-window',
+      requests: { limit: 20, windowMs: minute },
+      inputTokens: { limit: 30_000, windowMs: minute },
+      outputTokens: { limit: 3_000, windowMs: minute },
+      latencyMs: { min: 5, max: 20 },
+      tokenizer: 'fast',
+    });
+    const registry = new LimiterRegistry({ providers: { anthropic: { default: 'auto' } } });
+    try {
+      const anthropic = new Anthropic({
+        apiKey: 'sk-ant-test',
+        baseURL: server.url,
+        maxRetries: 0,
+        fetch: createLimitedFetch({ limiter: registry, provider: 'anthropic' }),
+      });
+      // 24 requests of 150 output tokens: the 20 the minute allows go, the other 4 wait for it.
+      const sent = Array.from({ length: 24 }, (_, i) =>
+        anthropic.messages.create({
+          model: 'claude-sonnet-5-5',
+          max_tokens: 150,
+          messages: [{ role: 'user', content: `Request ${i}: ${'tell me about limits. '.repeat(10)}` }],
+        }),
+      );
+      const limiter = registry.get('anthropic', 'claude-sonnet-5-5');
+      const settled = Promise.allSettled(sent);
+      await eventually(() => limiter.stats().queued === 4 && limiter.stats().inFlight === 0, { timeoutMs: 10_000 });
+      expect(limiter.limits).toMatchObject({
+        requests: [{ limit: 20, windowMs: minute }],
+        inputTokens: [{ limit: 30_000, windowMs: minute }],
+        outputTokens: [{ limit: 3_000, windowMs: minute }],
+      });
+      // No combined budget from the tokens-* headers (the tightest of the two, here the 3,000).
+      expect(limiter.limits.tokens ?? []).toEqual([]);
+      const stats = await server.stats();
+      expect(stats.rejected429).toBe(0);
+      expect(stats.requestsSeen.filter((r) => r.status === 200)).toHaveLength(20);
+      expect(limiter.stats().queued).toBe(4);
+      await registry.close();
+      // Closing rejects the four still waiting for the minute: none was sent.
+      expect((await settled).filter((r) => r.status === 'rejected')).toHaveLength(4);
+      expect((await server.stats()).requestsSeen).toHaveLength(20);
     } finally {
       await registry.close();
       await server.close();
