@@ -54,6 +54,27 @@ describe('model groups', () => {
     expect(registry.get('anthropic', 'claude-haiku-4-5')).not.toBe(sonnet);
   });
 
+  it('stats and events say the provider and the group of the limiter, those created later included', async () => {
+    const registry = new LimiterRegistry({
+      providers: { openai: { default: { requests: { limit: 1, windowMs: 60_000 } } } },
+    });
+    const first = registry.get('openai', 'gpt-4o-2024-08-06');
+    const heard: string[] = [];
+    registry.on('acquired', (event, key) => heard.push(`${key.provider}/${key.model} waited ${event.waitedMs}`));
+    registry.on('rejected', (event, key) => heard.push(`${key.provider}/${key.model} ${event.reason}`));
+    (await first.acquire()).release();
+    // Created after the subscription: heard too.
+    (await registry.get('openai', 'gpt-4o-mini').acquire()).release();
+    expect(() => registry.get('openai', 'gpt-4o').tryAcquire({ tokens: 5 })).not.toThrow();
+    expect(heard).toEqual(['openai/gpt-4o waited 0', 'openai/gpt-4o-mini waited 0']);
+    expect(registry.stats().map(({ provider, model, stats }) => [provider, model, stats.requests[0]?.used])).toEqual([
+      ['openai', 'gpt-4o', 1],
+      ['openai', 'gpt-4o-mini', 1],
+    ]);
+    expect(() => registry.on('acquired', 'nope' as never)).toThrow(/`listener`/);
+    await registry.close();
+  });
+
   it('a group that is not a function, or names no group, is a TypeError naming the provider and the value', () => {
     expect(() => new LimiterRegistry({ providers: { openai: { group: 'gpt' as never } } })).toThrow(
       /`providers\.openai\.group` to be a function, got `"gpt"` \(string\)/,

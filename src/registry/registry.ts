@@ -4,7 +4,8 @@ import { defaultModelGroup } from '../providers/model-group.js';
 import { callable, knownKeys, plainObject } from '../internal/validate.js';
 import { Limiter } from '../limiter/limiter.js';
 import type { LimitOptions } from '../core/vocabulary.js';
-import type { LimiterOptions } from '../limiter/options.js';
+import type { LimiterOptions, LimiterStats } from '../limiter/options.js';
+import type { LimiterEvents } from '../core/events.js';
 
 /** Limits for one provider: a default and, optionally, per-model limits. */
 export interface ProviderLimits {
@@ -31,6 +32,12 @@ export interface LimiterKey {
   readonly provider: string;
   /** The model group the limiter serves (see `ProviderLimits.group`), or undefined for requests that name no model. */
   readonly model: string | undefined;
+}
+
+/** A listener `registry.on()` attached to every limiter. */
+interface Subscription {
+  readonly name: keyof LimiterEvents;
+  readonly listener: (event: unknown, key: LimiterKey) => void;
 }
 
 /** Options of `new LimiterRegistry()`. */
@@ -63,6 +70,7 @@ export class LimiterRegistry {
   readonly #create: (options: LimiterOptions, key: LimiterKey) => Limiter;
   readonly #clock: Clock | undefined;
   readonly #limiters = new Map<string, { key: LimiterKey; limiter: Limiter }>();
+  readonly #subscriptions: Subscription[] = [];
 
   constructor(options: LimiterRegistryOptions = {}) {
     plainObject('options', options);
@@ -101,6 +109,7 @@ export class LimiterRegistry {
     const limiter = this.#create(this.#optionsFor(key), key);
     if (!(limiter instanceof Limiter)) throw new TypeError('Expected `create` to return a Limiter');
     this.#limiters.set(id, { key, limiter });
+    for (const subscription of this.#subscriptions) this.#attach(subscription, key, limiter);
     return limiter;
   }
 
@@ -120,6 +129,31 @@ export class LimiterRegistry {
   /** Every limiter created so far, with its key. */
   entries(): Array<[LimiterKey, Limiter]> {
     return [...this.#limiters.values()].map(({ key, limiter }) => [key, limiter]);
+  }
+
+  /** Each limiter's `stats()`, with the provider and the model group it serves. */
+  stats(): Array<LimiterKey & { readonly stats: LimiterStats }> {
+    return [...this.#limiters.values()].map(({ key, limiter }) => ({ ...key, stats: limiter.stats() }));
+  }
+
+  /**
+   * Hears `name` from every limiter of the registry, those created later included, with the
+   * provider and model group of the limiter that emitted it.
+   */
+  on<E extends keyof LimiterEvents>(
+    name: E,
+    listener: (event: Parameters<LimiterEvents[E]>[0], key: LimiterKey) => void,
+  ): this {
+    callable('listener', listener);
+    const subscription: Subscription = { name, listener: listener as Subscription['listener'] };
+    this.#subscriptions.push(subscription);
+    for (const { key, limiter } of this.#limiters.values()) this.#attach(subscription, key, limiter);
+    return this;
+  }
+
+  #attach(subscription: Subscription, key: LimiterKey, limiter: Limiter): void {
+    const forward = (event: unknown): void => subscription.listener(event, key);
+    (limiter.on as (name: string, fn: (event: unknown) => void) => Limiter)(subscription.name, forward);
   }
 
   /** Closes every limiter (their waiters reject with `LimiterClosedError`). */
