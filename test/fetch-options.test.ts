@@ -21,7 +21,7 @@ describe('createLimitedFetch validates every option at creation', () => {
       'provider',
       { provider: 'openia' },
       RangeError,
-      /^Expected `provider` to be one of 'openai', .*'gemini', got `"openia"` \(string\)$/,
+      /^Expected `provider` to be one of 'openai', .*'vllm', got `"openia"` \(string\)$/,
     ],
     ['provider (not a string)', { provider: 7 }, TypeError, /`provider`.*got `7` \(number\)/],
     ['fetch', { fetch: 'fetch' }, TypeError, /^Expected `fetch` to be a function, got `"fetch"` \(string\)$/],

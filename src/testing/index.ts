@@ -14,6 +14,7 @@ export type {
 } from './mock-options.js';
 export type { MockOutcome, MockRequestRecord, MockStats, MockWindowStats } from './mock-stats.js';
 export type { TokenAmounts as MockTokenAmounts } from './mock-limits.js';
+export type { MockTokenizer } from './mock-tokenizer.js';
 export { FakeClock } from './fake-clock.js';
 export { storeConformance } from './store-conformance.js';
 export type { StoreConformanceCase, StoreConformanceOptions } from './store-conformance.js';

@@ -15,6 +15,13 @@ import {
   type WindowKind,
   type WindowLimits,
 } from '../core/vocabulary.js';
+import { DEFAULT_MOCK_TOKENIZER, type MockTokenizer } from './mock-tokenizer.js';
+
+/**
+ * Output tokens the mock reserves per generation when a body names no maximum. The mock's own
+ * default; forestall's estimator happens to assume the same.
+ */
+export const DEFAULT_MOCK_OUTPUT_RESERVATION = 1_024;
 
 /** Which API the mock server speaks. */
 export type MockProvider = 'openai' | 'anthropic';
@@ -76,12 +83,31 @@ export interface MockServerOptions extends Partial<PerWindowKind<WindowLimits | 
   readonly outputTokensPerResponse?: number | undefined;
   /**
    * Output tokens reserved up front per generation when the body names no `max_tokens`,
-   * `max_completion_tokens` or `max_output_tokens` (as `estimateRequestTokens` takes it).
+   * `max_completion_tokens` or `max_output_tokens`, times `n` for chat.
    * @default 1024
    */
   readonly outputReservation?: number | undefined;
-  /** Token counting used for prompts: exact (`tiktoken`) or a quick deterministic estimate. @default the estimator's default */
-  readonly tokenizer?: 'tiktoken' | 'fast' | undefined;
+  /**
+   * How the mock counts prompt tokens. It counts on its own, never with forestall's estimator, so
+   * a test against it catches a client that under-counts. Both ways charge text plus 4 tokens per
+   * message (each chat or Anthropic message, Responses input item, `instructions`; not Anthropic's
+   * `system`, which is text only), 3 per request for the reply, and fixed amounts for images (765,
+   * 85 at `detail: "low"`, 1,398 on Anthropic), other media (1,024) and Anthropic's tool-use system
+   * prompt (346; 313 for a forced tool). A function tool counts its name, description and schema
+   * JSON; embeddings their input. The full rule is in the README's mock section.
+   * - `tiktoken`: text as `o200k_base` tokens, counted in forestall's tokenizer worker (the BPE
+   *   encoder only: which texts count and the overheads are the mock's rule), which
+   *   `startMockServer` loads before it listens (about 0.7 s, once per process, off this thread).
+   * - `fast`: one token per four bytes of UTF-8 (four characters of English) of all the request's
+   *   text together, rounded up once: a character count like the one OpenAI says its rate limiter
+   *   makes up front; loads nothing. Plain English prose has about five characters a token, so
+   *   this charges it about a quarter more than `tiktoken` does.
+   * @default 'tiktoken'
+   * @example
+   * // 'Hello, mock!' (12 bytes): ceil(12 / 4) + 4 (the message) + 3 (the reply) = 10 prompt tokens
+   * await startMockServer({ provider: 'openai', tokenizer: 'fast' });
+   */
+  readonly tokenizer?: MockTokenizer | undefined;
   /** Milliseconds between streamed events. @default 0 */
   readonly streamChunkDelayMs?: number | undefined;
   /**
@@ -112,8 +138,8 @@ export interface ResolvedMockOptions {
   readonly faults: Required<MockFaults>;
   readonly seed: number;
   readonly outputTokensPerResponse: number;
-  readonly outputReservation: number | undefined;
-  readonly tokenizer: 'tiktoken' | 'fast' | undefined;
+  readonly outputReservation: number;
+  readonly tokenizer: MockTokenizer;
   readonly streamChunkDelayMs: number;
   readonly countRejected: boolean;
   readonly retryAfterMs: boolean;
@@ -226,15 +252,15 @@ export function resolveMockOptions(options: unknown): ResolvedMockOptions {
     faults: faults(o.faults),
     seed: opt(o.seed, (v) => nonNegativeInteger('seed', v), 1),
     outputTokensPerResponse: opt(o.outputTokensPerResponse, (v) => positiveInteger('outputTokensPerResponse', v), 20),
-    outputReservation: opt<number | undefined>(
+    outputReservation: opt(
       o.outputReservation,
       (v) => nonNegativeInteger('outputReservation', v),
-      undefined,
+      DEFAULT_MOCK_OUTPUT_RESERVATION,
     ),
-    tokenizer: opt<'tiktoken' | 'fast' | undefined>(
+    tokenizer: opt(
       o.tokenizer,
-      (v) => oneOf<'tiktoken' | 'fast'>('tokenizer', v, ['tiktoken', 'fast']),
-      undefined,
+      (v) => oneOf<MockTokenizer>('tokenizer', v, ['tiktoken', 'fast']),
+      DEFAULT_MOCK_TOKENIZER,
     ),
     streamChunkDelayMs: opt(o.streamChunkDelayMs, (v) => nonNegativeNumber('streamChunkDelayMs', v), 0),
     countRejected: opt(o.countRejected, (v) => boolean('countRejected', v), false),

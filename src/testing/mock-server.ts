@@ -10,6 +10,7 @@ import {
 } from './mock-options.js';
 import { prepareRequest, readBody, ROUTES } from './mock-request.js';
 import { computeStats, type MockStats } from './mock-stats.js';
+import { loadMockEncoder } from './mock-tokenizer.js';
 
 /** A running mock provider server. */
 export interface MockServer {
@@ -168,6 +169,12 @@ class MockProviderServer implements MockServer {
  * headers on every response, and answers over-limit requests with the provider's exact 429. Use it
  * to test that a client stays inside its limits: `stats()` tells what the server saw.
  *
+ * Tokens are counted by the mock's own rule (see the `tokenizer` option), never by forestall's
+ * estimator, so a client whose estimate falls short meets the mock's 429s. With the default
+ * `tokenizer: 'tiktoken'` the server loads the encoder (in forestall's tokenizer worker, off this
+ * thread) before it listens: the first start in a process takes about 0.7 s longer, and no
+ * request waits for it.
+ *
  * @example
  * const server = await startMockServer({ provider: 'openai', requests: { limit: 5, windowMs: 500 } });
  * const client = new OpenAI({ apiKey: 'sk-test', baseURL: server.url, maxRetries: 0 });
@@ -179,6 +186,8 @@ class MockProviderServer implements MockServer {
  */
 export async function startMockServer(options: MockServerOptions): Promise<MockServer> {
   const resolved = resolveMockOptions(options);
+  // Loaded before the first arrival, in the tokenizer worker: no request waits for it.
+  if (resolved.tokenizer === 'tiktoken') await loadMockEncoder();
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,7 +1,8 @@
 import { isObject, type JsonObject as Json } from '../internal/is-object.js';
-import { DEFAULT_OUTPUT_RESERVATION, estimateRequestTokens } from '../tokens/index.js';
+import { tallyPrompt } from './mock-counting.js';
 import type { TokenAmounts } from './mock-limits.js';
 import type { MockProvider } from './mock-options.js';
+import { measurePrompt, type MockTokenizer } from './mock-tokenizer.js';
 
 /** The endpoints the mock serves. */
 export type MockEndpoint = 'chat' | 'responses' | 'embeddings' | 'messages';
@@ -29,8 +30,8 @@ export interface RequestPlan {
 export interface PlanOptions {
   readonly provider: MockProvider;
   readonly outputTokensPerResponse: number;
-  readonly outputReservation: number | undefined;
-  readonly tokenizer: 'tiktoken' | 'fast' | undefined;
+  readonly outputReservation: number;
+  readonly tokenizer: MockTokenizer;
 }
 
 function positiveIntegerField(body: Json, ...names: string[]): number | undefined {
@@ -75,31 +76,42 @@ export function replyText(userText: string, words: number): string {
   return out.join(' ');
 }
 
-const ESTIMATOR_API = {
-  chat: 'chat',
-  responses: 'responses',
-  embeddings: 'embeddings',
-  messages: 'anthropic-messages',
-} as const satisfies Record<MockEndpoint, string>;
+/** The most output one choice may produce: the body's maximum for its endpoint, if it names one. */
+function maxOutputPerChoice(endpoint: MockEndpoint, body: Json): number | undefined {
+  switch (endpoint) {
+    case 'chat':
+      // `max_completion_tokens` replaced `max_tokens`; when a body has both, the newer one governs.
+      return positiveIntegerField(body, 'max_completion_tokens', 'max_tokens');
+    case 'responses':
+      return positiveIntegerField(body, 'max_output_tokens');
+    case 'messages':
+      return positiveIntegerField(body, 'max_tokens');
+    case 'embeddings':
+      return undefined;
+  }
+}
 
-/**
- * The up-front charge: prompt tokens, and the most output the body allows (its maximum times `n`,
- * or the output reservation when it names none). The same estimator a forestall client uses, so a
- * client that budgets with it sees the same numbers.
- */
-function estimate(endpoint: MockEndpoint, body: Json, options: PlanOptions): Promise<TokenAmounts> {
-  // No `model` option: the estimator reads the body's own, exactly as a client estimating it would.
-  return estimateRequestTokens(body, {
-    provider: options.provider,
-    api: ESTIMATOR_API[endpoint],
-    ...(options.tokenizer ? { mode: options.tokenizer } : {}),
-    ...(options.outputReservation !== undefined ? { outputReservation: options.outputReservation } : {}),
-  });
+/** Prompt tokens by the mock's own rule (mock-counting.ts), measured by the `tokenizer` option. */
+async function promptTokens(
+  endpoint: MockEndpoint,
+  body: Json,
+  rawBody: string,
+  tokenizer: MockTokenizer,
+): Promise<number> {
+  try {
+    return await measurePrompt(tallyPrompt(endpoint, body), tokenizer);
+  } catch {
+    // A body the mock cannot walk (nested deeper than the stack) still gets a stable charge.
+    return Math.ceil(Buffer.byteLength(rawBody, 'utf8') / 4);
+  }
 }
 
 /**
- * Works out a request's charge and answer. Deterministic for the same body: prompt tokens come
- * from the token estimator, output is `min(max output, outputTokensPerResponse)` per choice.
+ * Works out a request's charge and answer, counting on its own (mock-counting.ts), never with
+ * forestall's estimator. Deterministic for the same body: the up-front charge is the prompt
+ * tokens plus the most output the body allows, its maximum times `n`, or `outputReservation` per
+ * choice when it names none; the actual output is `min(max output, outputTokensPerResponse)` per
+ * choice.
  */
 export async function planRequest(
   endpoint: MockEndpoint,
@@ -111,19 +123,8 @@ export async function planRequest(
   const model = typeof body.model === 'string' && body.model !== '' ? body.model : fallbackModel;
   const stream = body.stream === true;
   const choices = endpoint === 'chat' ? (positiveIntegerField(body, 'n') ?? 1) : 1;
+  const input = await promptTokens(endpoint, body, rawBody, options.tokenizer);
 
-  let estimated: TokenAmounts;
-  try {
-    estimated = await estimate(endpoint, body, options);
-  } catch {
-    // A body the estimator chokes on still gets a stable charge: about four characters a token.
-    estimated = {
-      input: Math.ceil(rawBody.length / 4),
-      output: (options.outputReservation ?? DEFAULT_OUTPUT_RESERVATION) * choices,
-    };
-  }
-
-  const { input } = estimated;
   if (endpoint === 'embeddings') {
     const none = { input, output: 0 };
     return {
@@ -139,19 +140,14 @@ export async function planRequest(
     };
   }
 
-  const maxPerChoice =
-    endpoint === 'responses'
-      ? positiveIntegerField(body, 'max_output_tokens')
-      : endpoint === 'messages'
-        ? positiveIntegerField(body, 'max_tokens')
-        : positiveIntegerField(body, 'max_completion_tokens', 'max_tokens');
+  const maxPerChoice = maxOutputPerChoice(endpoint, body);
   const outputPerChoice = Math.min(maxPerChoice ?? Number.POSITIVE_INFINITY, options.outputTokensPerResponse);
   return {
     endpoint,
     model,
     stream,
     choices,
-    reserved: estimated,
+    reserved: { input, output: (maxPerChoice ?? options.outputReservation) * choices },
     actual: { input, output: outputPerChoice * choices },
     outputPerChoice,
     truncated: maxPerChoice !== undefined && maxPerChoice <= options.outputTokensPerResponse,
