@@ -176,4 +176,31 @@ describe('endpointOf', () => {
   ])('%s %s: %s', (method, url, kind) => {
     expect(endpointOf(url, method).kind).toBe(kind);
   });
+
+  it("reads each provider's own endpoints from its module", () => {
+    expect(endpointOf('https://api.anthropic.com/v1/messages', 'POST', 'anthropic')).toEqual({
+      kind: 'generate',
+      api: 'anthropic-messages',
+    });
+    expect(endpointOf('https://api.anthropic.com/v1/messages/count_tokens', 'POST', 'anthropic').kind).toBe(
+      'count-tokens',
+    );
+    expect(endpointOf('https://api.anthropic.com/v1/messages/batches', 'POST', 'anthropic').kind).toBe('pass');
+    const gemini = 'https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro';
+    expect(endpointOf(`${gemini}:streamGenerateContent?alt=sse`, 'POST', 'gemini')).toEqual({
+      kind: 'generate',
+      api: 'gemini',
+    });
+    expect(endpointOf(`${gemini}:countTokens`, 'POST', 'gemini').kind).toBe('count-tokens');
+    expect(endpointOf('https://openrouter.ai/api/v1/chat/completions', 'POST', 'openrouter')).toEqual({
+      kind: 'generate',
+      api: 'chat',
+    });
+    expect(endpointOf('https://api.deepseek.com/v1/files', 'POST', 'deepseek').kind).toBe('pass');
+    // A path no module knows is charged: better a slot spent than a limit passed.
+    expect(endpointOf('http://localhost:8000/v1/generate', 'POST', 'vllm')).toEqual({
+      kind: 'generate',
+      api: undefined,
+    });
+  });
 });

@@ -12,7 +12,9 @@ import { PROVIDER_TABLE } from '../src/providers/table.js';
 
 /*
  * One fixture per provider (test/fixtures/providers/<name>.json): a header set as the provider
- * documents it, the snapshot it reads as, a usage body, and an error answer with what it means.
+ * documents it, the snapshot it reads as, a usage body, a request in its shape with its estimate
+ * (fast mode: per text ceil(UTF-8 bytes / 4), 3 a message, 3 for the reply on chat), and an error
+ * answer with what it means.
  */
 
 interface Fixture {
@@ -22,6 +24,8 @@ interface Fixture {
   readonly headers: Record<string, string>;
   readonly snapshot: Record<string, unknown>;
   readonly usage: { readonly body: unknown; readonly expected: { input: number; output: number } };
+  /** A generation request in its shape, and its estimate in `fast` mode (UTF-8 bytes / 4 a text). */
+  readonly estimate: { readonly body: object; readonly expected: { input: number; output: number } };
   readonly error: {
     readonly status: number;
     readonly headers?: Record<string, string>;
@@ -78,6 +82,12 @@ describe.each(fixtures.map((f) => [f.provider, f] as const))('%s', (provider, fi
 
   it('reads its usage', () => {
     expect(usageFromResponse(fixture.usage.body, provider)).toMatchObject(fixture.usage.expected);
+  });
+
+  it('estimates a request in its shape', async () => {
+    expect(await estimateRequestTokens(fixture.estimate.body, { provider, mode: 'fast' })).toEqual(
+      fixture.estimate.expected,
+    );
   });
 
   it('tells what its error answer means', () => {

@@ -1,4 +1,7 @@
 import { urlPath } from '../internal/url-path.js';
+import type { EndpointSpec, ProviderSpec } from '../providers/provider-spec.js';
+import { PROVIDER_TABLE } from '../providers/table.js';
+import type { ProviderName } from '../providers/types.js';
 import type { RequestApi } from '../tokens/index.js';
 
 /*
@@ -17,46 +20,35 @@ export type Endpoint =
   /** Anything else: sent as it is, no request slot, no tokens. */
   | { readonly kind: 'pass' };
 
-/** The generation APIs, by the end of their path. */
-const GENERATE: readonly [RegExp, RequestApi | undefined][] = [
-  [/\/chat\/completions$/, 'chat'],
-  [/\/responses$/, 'responses'],
-  [/\/embeddings$/, 'embeddings'],
-  [/\/completions$/, 'completions'],
-  [/\/messages$/, 'anthropic-messages'],
-  [/:(?:stream)?generatecontent$/i, 'gemini'],
-  [/:(?:embedContent|batchEmbedContents)$/i, undefined],
-];
+const SPECS = Object.values(PROVIDER_TABLE) as readonly ProviderSpec[];
 
-/** Token counting: Anthropic, OpenAI Responses, Gemini. */
-const COUNT_TOKENS = /(?:\/messages\/count_tokens|\/responses\/input_tokens|:counttokens)$/i;
-
-/**
- * Management: models, files and uploads, batches (OpenAI's and Anthropic's message batches,
- * Gemini's batch calls), fine-tuning, vector stores, cached contents, the organization; and what
- * lies under a generation API's path (a stored completion or response, its cancel).
- */
-const MANAGEMENT =
-  /\/(?:models|files|uploads|batches|fine_tuning|fine-tuning|vector_stores|organization|organizations|containers|cachedContents|operations|upload)(?:\/|$|:)|:(?:batchGenerateContent|asyncBatchEmbedContent)$|\/(?:chat\/completions|responses|messages)\/[^/]+/i;
+/** Every provider's endpoints together: for a URL whose provider is not known. */
+const ALL_ENDPOINTS: EndpointSpec = {
+  generate: [...new Set(SPECS.flatMap((spec) => spec.endpoints.generate))],
+  countTokens: [...new Set(SPECS.flatMap((spec) => spec.endpoints.countTokens))],
+  manage: [...new Set(SPECS.flatMap((spec) => spec.endpoints.manage))],
+};
 
 /** Methods that never generate: they read, list or delete. */
 const READ_ONLY = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 
 /**
- * What a request is, from its URL and method:
- * - `generate`: a POST to chat/completions, completions, responses, embeddings, Anthropic
- *   messages, Gemini generateContent / streamGenerateContent, or to any path not known below (an
- *   unknown POST is charged, as it was before endpoints were told apart);
+ * What a request is, from its URL and method, by the provider's module (`endpoints`), or by
+ * every provider's when none is named:
+ * - `generate`: a POST to a generation endpoint (chat/completions, completions, responses,
+ *   embeddings, Anthropic messages, Gemini generateContent / streamGenerateContent, ...), or to any
+ *   path not known below (an unknown POST is charged, as it was before endpoints were told apart);
  * - `count-tokens`: `POST /v1/messages/count_tokens`, `POST /v1/responses/input_tokens`, Gemini
  *   `:countTokens`;
  * - `pass`: GET, HEAD, OPTIONS and DELETE, and models, files, batches and other management.
  */
-export function endpointOf(url: string, method: string): Endpoint {
+export function endpointOf(url: string, method: string, provider?: ProviderName): Endpoint {
   const path = urlPath(url).replace(/\/+$/, '');
   if (READ_ONLY.has(method.toUpperCase())) return { kind: 'pass' };
-  if (COUNT_TOKENS.test(path)) return { kind: 'count-tokens' };
-  for (const [pattern, api] of GENERATE) if (pattern.test(path)) return { kind: 'generate', api };
-  if (MANAGEMENT.test(path)) return { kind: 'pass' };
+  const endpoints = provider === undefined ? ALL_ENDPOINTS : PROVIDER_TABLE[provider].endpoints;
+  if (endpoints.countTokens.some((pattern) => pattern.test(path))) return { kind: 'count-tokens' };
+  for (const [pattern, api] of endpoints.generate) if (pattern.test(path)) return { kind: 'generate', api };
+  if (endpoints.manage.some((pattern) => pattern.test(path))) return { kind: 'pass' };
   return { kind: 'generate', api: undefined };
 }
 

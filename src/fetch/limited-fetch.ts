@@ -150,7 +150,7 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
 
   return async function limitedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const url = input instanceof Request ? input.url : String(input);
-    const endpoint = endpointOf(url, methodOf(input, init));
+    const endpoint = endpointOf(url, methodOf(input, init), provider);
     // Not generation: no slot, no tokens. Token counting has limits of its own only in a registry.
     if (endpoint.kind === 'pass' || (endpoint.kind === 'count-tokens' && !(source instanceof LimiterRegistry))) {
       return realFetch(input, init);

@@ -23,6 +23,12 @@ export const anthropic: ProviderSpec = {
   },
   usage: 'anthropic',
   requestShape: 'anthropic-messages',
+  endpoints: {
+    generate: [[/\/messages$/, 'anthropic-messages']],
+    countTokens: [/\/messages\/count_tokens$/],
+    // Message batches, models, files; and what lies under /messages (a batch's results).
+    manage: [/\/(?:models|files|organizations)(?:\/|$)/, /\/messages\/[^/]+/],
+  },
   modelIn: 'body',
   baseURL: 'https://api.anthropic.com',
   baseURLEnv: ['ANTHROPIC_BASE_URL'],

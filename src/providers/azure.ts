@@ -1,4 +1,4 @@
-import { MINUTE, openAiHeaders, type ProviderSpec } from './provider-spec.js';
+import { MINUTE, openAiHeaders, type ProviderSpec, OPENAI_ENDPOINTS } from './provider-spec.js';
 
 /** Azure OpenAI: mainly `x-ratelimit-remaining-*`; `-1` and `0` mean unknown; the deployment is in the URL. */
 export const azure: ProviderSpec = {
@@ -10,6 +10,7 @@ export const azure: ProviderSpec = {
     zeroIsUnknown: true,
   },
   usage: 'openai',
+  endpoints: OPENAI_ENDPOINTS,
   modelIn: 'url',
   baseURL: undefined,
   baseURLEnv: ['AZURE_OPENAI_ENDPOINT'],

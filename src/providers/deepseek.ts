@@ -1,10 +1,11 @@
-import { NO_HEADERS, type ProviderSpec } from './provider-spec.js';
+import { NO_HEADERS, type ProviderSpec, OPENAI_ENDPOINTS } from './provider-spec.js';
 
 /** DeepSeek: OpenAI's API, no fixed rate limit, no rate-limit headers. */
 export const deepseek: ProviderSpec = {
   title: 'DeepSeek',
   headers: NO_HEADERS,
   usage: 'openai',
+  endpoints: OPENAI_ENDPOINTS,
   modelIn: 'body',
   baseURL: 'https://api.deepseek.com',
   baseURLEnv: ['DEEPSEEK_BASE_URL'],

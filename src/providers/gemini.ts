@@ -5,6 +5,17 @@ export const gemini: ProviderSpec = {
   title: 'Google Gemini',
   headers: NO_HEADERS,
   usage: 'gemini',
+  endpoints: {
+    generate: [
+      [/:(?:stream)?generatecontent$/i, 'gemini'],
+      [/:(?:embedContent|batchEmbedContents)$/i, undefined],
+    ],
+    countTokens: [/:counttokens$/i],
+    manage: [
+      /\/(?:files|cachedContents|operations|upload|tunedModels)(?:\/|$|:)/i,
+      /:(?:batchGenerateContent|asyncBatchEmbedContent)$/i,
+    ],
+  },
   modelIn: 'url',
   baseURL: 'https://generativelanguage.googleapis.com',
   baseURLEnv: [],

@@ -1,10 +1,11 @@
-import { DAY, MINUTE, openAiHeaders, type ProviderSpec } from './provider-spec.js';
+import { DAY, MINUTE, openAiHeaders, type ProviderSpec, OPENAI_ENDPOINTS } from './provider-spec.js';
 
 /** Groq: OpenAI's header names, but requests count per day and tokens per minute. */
 export const groq: ProviderSpec = {
   title: 'Groq',
   headers: openAiHeaders(DAY, MINUTE),
   usage: 'openai',
+  endpoints: OPENAI_ENDPOINTS,
   modelIn: 'body',
   baseURL: 'https://api.groq.com/openai/v1',
   baseURLEnv: ['GROQ_BASE_URL'],

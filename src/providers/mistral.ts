@@ -1,4 +1,4 @@
-import { MINUTE, type ProviderSpec } from './provider-spec.js';
+import { MINUTE, type ProviderSpec, OPENAI_ENDPOINTS } from './provider-spec.js';
 
 /** Mistral: `x-ratelimit-*-req-minute` and `-tokens-minute`, and a monthly token quota. */
 export const mistral: ProviderSpec = {
@@ -21,6 +21,7 @@ export const mistral: ProviderSpec = {
     zeroIsUnknown: false,
   },
   usage: 'openai',
+  endpoints: OPENAI_ENDPOINTS,
   modelIn: 'body',
   baseURL: 'https://api.mistral.ai/v1',
   baseURLEnv: ['MISTRAL_BASE_URL'],

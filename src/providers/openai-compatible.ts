@@ -1,10 +1,11 @@
-import { NO_HEADERS, openAiHeaders, type ProviderSpec } from './provider-spec.js';
+import { NO_HEADERS, openAiHeaders, type ProviderSpec, OPENAI_ENDPOINTS } from './provider-spec.js';
 
 /** Any server speaking OpenAI's API: OpenAI's header names when it sends them, windows unknown. */
 export const openaiCompatible: ProviderSpec = {
   title: 'OpenAI-compatible server',
   headers: openAiHeaders(undefined, undefined),
   usage: 'openai',
+  endpoints: OPENAI_ENDPOINTS,
   modelIn: 'body',
   baseURL: undefined,
   baseURLEnv: ['OPENAI_BASE_URL'],
@@ -19,6 +20,7 @@ export const vllm: ProviderSpec = {
   title: 'vLLM',
   headers: NO_HEADERS,
   usage: 'openai',
+  endpoints: OPENAI_ENDPOINTS,
   modelIn: 'body',
   baseURL: 'http://localhost:8000/v1',
   baseURLEnv: ['VLLM_BASE_URL', 'OPENAI_BASE_URL'],

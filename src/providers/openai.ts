@@ -1,10 +1,11 @@
-import { MINUTE, openAiHeaders, type ProviderSpec } from './provider-spec.js';
+import { MINUTE, openAiHeaders, type ProviderSpec, OPENAI_ENDPOINTS } from './provider-spec.js';
 
 /** OpenAI: `x-ratelimit-*` per minute, resets as Go durations until back to full. */
 export const openai: ProviderSpec = {
   title: 'OpenAI',
   headers: openAiHeaders(MINUTE, MINUTE),
   usage: 'openai',
+  endpoints: OPENAI_ENDPOINTS,
   modelIn: 'body',
   baseURL: 'https://api.openai.com/v1',
   baseURLEnv: ['OPENAI_BASE_URL'],

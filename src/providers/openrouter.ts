@@ -1,4 +1,4 @@
-import type { ProviderSpec } from './provider-spec.js';
+import { OPENAI_ENDPOINTS, type ProviderSpec } from './provider-spec.js';
 
 /** OpenRouter: OpenAI's API; `X-RateLimit-*` (requests, reset in Unix milliseconds) on limited answers. */
 export const openrouter: ProviderSpec = {
@@ -11,6 +11,7 @@ export const openrouter: ProviderSpec = {
     zeroIsUnknown: false,
   },
   usage: 'openai',
+  endpoints: OPENAI_ENDPOINTS,
   modelIn: 'body',
   baseURL: 'https://openrouter.ai/api/v1',
   baseURLEnv: ['OPENROUTER_BASE_URL'],

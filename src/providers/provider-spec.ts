@@ -1,3 +1,4 @@
+import type { RequestApi } from '../tokens/estimate.js';
 import type { StreamErrorKind } from './stream-errors.js';
 
 /*
@@ -47,6 +48,32 @@ export type UsageShape = 'openai' | 'anthropic' | 'gemini';
 /** How a provider's API key is sent. */
 export type AuthScheme = 'bearer' | 'x-api-key' | 'api-key' | 'x-goog-api-key';
 
+/** Which of a provider's endpoints generate, count tokens, or manage (by the end of the path). */
+export interface EndpointSpec {
+  /** Generation (and embedding): charged to the model's limiter; `api` is the body shape, when the path says it. */
+  readonly generate: readonly (readonly [RegExp, RequestApi | undefined])[];
+  /** Token counting: the registry's `count_tokens` limiter, never charged tokens. */
+  readonly countTokens: readonly RegExp[];
+  /** Models, files, batches and the like: passed straight through. */
+  readonly manage: readonly RegExp[];
+}
+
+/** OpenAI's API, which OpenAI-compatible servers (Azure, Groq, Mistral, OpenRouter, ...) share. */
+export const OPENAI_ENDPOINTS: EndpointSpec = {
+  generate: [
+    [/\/chat\/completions$/, 'chat'],
+    [/\/responses$/, 'responses'],
+    [/\/embeddings$/, 'embeddings'],
+    [/\/completions$/, 'completions'],
+  ],
+  countTokens: [/\/responses\/input_tokens$/],
+  manage: [
+    /\/(?:models|files|uploads|batches|fine_tuning|fine-tuning|vector_stores|organization|organizations|containers)(?:\/|$)/,
+    // What lies under a generation API's path: a stored completion or response, its cancel.
+    /\/(?:chat\/completions|responses)\/[^/]+/,
+  ],
+};
+
 /** One provider. */
 export interface ProviderSpec {
   /** How people write it: "OpenAI", "Azure OpenAI". */
@@ -60,6 +87,8 @@ export interface ProviderSpec {
    * `anthropic-messages` for Anthropic; otherwise detected from the body (chat, responses, ...).
    */
   readonly requestShape?: 'anthropic-messages';
+  /** Which endpoints generate, count tokens, or manage. */
+  readonly endpoints: EndpointSpec;
   /** Where a request names its model: the body's `model`, or the URL (Gemini's model, Azure's deployment). */
   readonly modelIn: 'body' | 'url';
   /** Its API's base URL; undefined when every user has their own (Azure, a self-hosted server). */

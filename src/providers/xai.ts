@@ -1,10 +1,11 @@
-import { MINUTE, openAiHeaders, type ProviderSpec } from './provider-spec.js';
+import { MINUTE, openAiHeaders, type ProviderSpec, OPENAI_ENDPOINTS } from './provider-spec.js';
 
 /** xAI (Grok): OpenAI's API and header names; requests per second as well as per minute. */
 export const xai: ProviderSpec = {
   title: 'xAI',
   headers: openAiHeaders(MINUTE, MINUTE),
   usage: 'openai',
+  endpoints: OPENAI_ENDPOINTS,
   modelIn: 'body',
   baseURL: 'https://api.x.ai/v1',
   baseURLEnv: ['XAI_BASE_URL'],
