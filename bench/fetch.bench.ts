@@ -1,6 +1,22 @@
 import { Limiter, createLimitedFetch, preloadTokenizer } from 'forestall';
 import { startMockServer } from 'forestall/testing';
+import { fileURLToPath } from 'node:url';
+import { childJson } from './child.js';
 import { QUICK, median, percentile } from './core-util.js';
+
+const STALL_FIXTURE = fileURLToPath(new URL('../test/fixtures/fetch-stall.ts', import.meta.url));
+
+interface StallReport {
+  readonly maxDelayMs: number;
+  readonly maxGapMs: number;
+  readonly elapsedMs: number;
+}
+
+/** The longest the event loop was blocked in test/fixtures/fetch-stall.ts `scenario`, in a fresh process. */
+function stall(scenario: string): number {
+  const r = childJson<StallReport>([STALL_FIXTURE, scenario]);
+  return Math.max(r.maxDelayMs, r.maxGapMs);
+}
 
 /*
  * What the fetch wrapper adds to each request: the same requests to the mock server, one at a time,
@@ -94,6 +110,8 @@ export default async function fetchBench(): Promise<{ title: string; markdown: s
   } finally {
     await server.close();
   }
+  const firstStall = median([stall('first'), stall('first'), stall('first')]);
+  const largeStall = median([stall('large'), stall('large'), stall('large')]);
   return {
     title: 'Fetch wrapper overhead',
     markdown: [
@@ -108,6 +126,10 @@ export default async function fetchBench(): Promise<{ title: string; markdown: s
       '| goal | measured | result |',
       '| --- | --- | --- |',
       `| JSON request through the wrapper ≤ 1.25× plain fetch | ${jsonRatio.toFixed(2)}× | ${jsonRatio <= 1.25 ? 'PASS' : 'FAIL'} |`,
+      `| longest event-loop stall of a fresh process's first request through the fetch ≤ 50 ms (median of 3) | ${firstStall.toFixed(1)} ms | ${firstStall <= 50 ? 'PASS' : 'FAIL'} |`,
+      `| longest stall of a request with a 400 KB prompt through the fetch ≤ 20 ms (median of 3) | ${largeStall.toFixed(1)} ms | ${largeStall <= 20 ? 'PASS' : 'FAIL'} |`,
+      '',
+      "Stalls: `test/fixtures/fetch-stall.ts` in a fresh process (a `node:http` server in the same process), the event-loop delay histogram's maximum or the longest gap of a 1 ms interval, whichever is longer.",
     ].join('\n'),
   };
 }

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { childJson } from './child.js';
 import { fileURLToPath } from 'node:url';
 import { countTokens, preloadTokenizer } from '../src/tokens/index.js';
 import { loadEncoding } from '../src/tokens/encoding.js';
@@ -10,7 +10,6 @@ import { loadEncoding } from '../src/tokens/encoding.js';
  * tokenizer costs, all measured in fresh processes so the module cache cannot hide them.
  */
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const STALL_FIXTURE = fileURLToPath(new URL('../test/fixtures/tokens-stall.ts', import.meta.url));
 const MB = 1 << 20;
 
@@ -103,16 +102,6 @@ function longWords(chars: number): string {
     out += ' ';
   }
   return out;
-}
-
-function childJson<T>(args: readonly string[], env: Record<string, string> = {}): T {
-  const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', ...args], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return JSON.parse(out.trim().split('\n').pop() as string) as T;
 }
 
 /** Time until the tokenizer is ready in a fresh process, and this thread's heap after (GC'd). */
