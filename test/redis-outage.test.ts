@@ -172,6 +172,49 @@ describeWithRedis('RedisStore when Redis fails', () => {
     await eventually(async () => (await raw(client, ['ZCARD', store.keys.log])) === 1, UNTIL_BACK);
   });
 
+  it("the probe asks the node that serves the quota's key: a node that answers PING while the quota's is down ends no outage", async () => {
+    const server = await startRedisServer();
+    cleanups.push(() => server.stop());
+    const client = await nodeRedisClient(server.port);
+    cleanups.push(() => client.destroy());
+    // As a cluster client behaves when the master owning the quota's slot is down: commands on its
+    // keys fail, a PING (sent to any live node) succeeds.
+    let slotDown = false;
+    const sent: string[] = [];
+    const cluster = {
+      send: async (args: readonly string[]) => {
+        sent.push(args[0] as string);
+        if (slotDown && args[0] !== 'PING') throw new Error('CLUSTERDOWN The cluster is down');
+        return client.sendCommand([...args]);
+      },
+    };
+    const store = new RedisStore({
+      client: cluster,
+      key: uniqueKey('slot'),
+      onStoreError: 'local',
+      localShare: 1,
+      probeIntervalMs: 100,
+    });
+    const events: string[] = [];
+    store.on('outage', () => events.push('outage'));
+    store.on('recovered', () => events.push('recovered'));
+    const limiter = new Limiter({ requests: { limit: 100, windowMs: 1_000 }, store });
+    cleanups.push(() => limiter.close());
+    (await limiter.acquire()).release();
+    slotDown = true;
+    (await limiter.acquire()).release();
+    // Probes for a while: none ends the outage, and admissions keep going from the local share.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    for (let i = 0; i < 5; i++) (await limiter.acquire()).release();
+    expect(events).toEqual(['outage']);
+    expect(store.state).toBe('outage');
+    expect(sent).not.toContain('PING');
+    slotDown = false;
+    await eventually(async () => events.includes('recovered'), UNTIL_BACK);
+    expect(events).toEqual(['outage', 'recovered']);
+    expect(store.state).toBe('redis');
+  });
+
   it('a client that was never connected (or was closed) counts as an outage', async () => {
     const server = await startRedisServer();
     cleanups.push(() => server.stop());

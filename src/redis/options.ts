@@ -54,8 +54,10 @@ export interface RedisStoreOptions {
    */
   readonly pollMs?: number | undefined;
   /**
-   * While Redis is unavailable, probe it with `PING` after 100 ms, then at doubling intervals up to
-   * this long, and go back to it as soon as it answers. @default 2_000
+   * While Redis is unavailable, probe it after 100 ms, then at doubling intervals up to this long,
+   * and go back to it as soon as it answers. The probe is a script on the quota's own key, so in a
+   * cluster only the node that serves the quota can answer it (a `PING` any live node answers
+   * would end the outage while the quota's master is still down). @default 2_000
    */
   readonly probeIntervalMs?: number | undefined;
   /**

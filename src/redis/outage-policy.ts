@@ -7,6 +7,7 @@ import { RedisUnavailableError } from './errors.js';
 import type { RedisOutageEvent, RedisRecoveredEvent } from './events.js';
 import { fitCost, shareOf } from './local-share.js';
 import type { ResolvedRedisOptions } from './options.js';
+import { PROBE } from './lua/pause.js';
 import type { ScriptRunner } from './script-runner.js';
 import { BATCH } from './wire.js';
 
@@ -18,6 +19,8 @@ const MAX_PENDING = 10_000;
 export interface OutageHost {
   readonly options: ResolvedRedisOptions;
   readonly runner: ScriptRunner;
+  /** A key of the quota, for the probe to be routed to (and answered by) the node that serves it. */
+  readonly probeKey: string;
   /** How many stores used the key lately, as Redis last reported (0 before it answered). */
   peers(): number;
   /** Gives back, best effort, entries (`drop`) and leases (`release`) Redis could not be told of. */
@@ -134,7 +137,8 @@ export class OutageKeeper {
 
   #probe(): void {
     this.#probeTimer = undefined;
-    this.#host.runner.send(['PING']).then(
+    // Not PING, which any node answers: a script on the quota's own key reaches the one that serves it.
+    this.#host.runner.run(PROBE, [this.#host.probeKey], []).then(
       () => this.#recover(),
       () => {
         this.#probeDelay = Math.min(this.#probeDelay * 2, this.#host.options.probeIntervalMs);

@@ -87,6 +87,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     this.#outage = new OutageKeeper({
       options: this.#options,
       runner: this.#runner,
+      probeKey: this.#keys.clock,
       peers: () => this.#peers,
       cleanUp: (drop, release) => this.#forgetQuietly(drop, release),
       outage: (event) => this.emit('outage', event),

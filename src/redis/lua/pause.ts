@@ -18,3 +18,11 @@ redis.call('SET', pause_key, fmt(until_), 'PX', string.format('%d', math.ceil((d
 return { now, until_ }
 `,
 );
+
+/**
+ * The outage probe: answered only by the node that serves the quota's keys (in a cluster, the
+ * master owning their slot), so a live node elsewhere is not taken for the quota's recovery.
+ *
+ * KEYS: clock. Reply: 1 when the quota's clock key exists, else 0.
+ */
+export const PROBE = script('probe', "return redis.call('EXISTS', KEYS[1])");
