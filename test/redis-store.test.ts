@@ -287,7 +287,10 @@ describeWithRedis('RedisStore', () => {
       });
       const lease = await limiter.acquire({ tokens: 10 });
       limiter.pause(1_000);
+      // Someone else's use, as the headers show it: the others key.
+      limiter.observe({ provider: 'openai', requests: { limit: 5, remaining: 2, resetMs: 2_000, windowMs: 2_000 } });
       await eventually(async () => (await raw(client, ['EXISTS', store.keys.pause])) === 1);
+      await eventually(async () => (await raw(client, ['EXISTS', store.keys.others])) === 1);
       for (const name of Object.values(store.keys)) {
         expect(name.startsWith(`app:rl:{${key}}:`)).toBe(true);
         const ttl = (await raw(client, ['PTTL', name])) as number;
@@ -425,6 +428,7 @@ describe('RedisStore without a server', () => {
       pause: 'forestall:v1:{openai}:pause',
       clock: 'forestall:v1:{openai}:clock',
       peers: 'forestall:v1:{openai}:peers',
+      others: 'forestall:v1:{openai}:others',
     });
   });
 

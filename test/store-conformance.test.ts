@@ -273,7 +273,7 @@ describeWithRedis('storeConformance on RedisStore (real time, Redis TIME)', () =
   const declares = storeCapabilities(new RedisStore({ client: { send: () => Promise.resolve('OK') }, key: 'probe' }));
   const cases = storeConformance(async () => new RedisStore({ client, key: uniqueKey('conformance') }), { declares });
 
-  it('runs on real timers and skips by declaration what the Redis store lacks (restamp it has)', () => {
+  it('runs on real timers and skips by declaration what the Redis store lacks (restamp and learnOthersShare it has)', () => {
     expect(declares).toMatchObject({ synchronous: false, limiterClock: false, bookings: true });
     const skipped = Object.fromEntries(cases.filter((c) => c.skip !== undefined).map((c) => [c.name, c.skip]));
     expect(skipped).toEqual({
@@ -282,8 +282,6 @@ describeWithRedis('storeConformance on RedisStore (real time, Redis TIME)', () =
       ),
       'earliest: a wait beyond timeoutMs is rejected at once, and earliest takes nothing':
         expect.stringMatching(/no `earliest`/),
-      'learnOthersShare: a report that less remains lowers what is admitted':
-        expect.stringMatching(/no `learnOthersShare`/),
     });
   });
 

@@ -160,6 +160,8 @@ export interface QuotaKeys {
   readonly pause: string;
   /** String: the latest server time seen, so time never runs backwards. */
   readonly clock: string;
+  /** Hash: window -> others' share learned from the provider's headers (see lua/others.ts). */
+  readonly others: string;
   /** Sorted set: store id -> last admission (microseconds), to size the local share. */
   readonly peers: string;
 }
@@ -174,5 +176,6 @@ export function quotaKeys(prefix: string, key: string): QuotaKeys {
     pause: `${base}:pause`,
     clock: `${base}:clock`,
     peers: `${base}:peers`,
+    others: `${base}:others`,
   };
 }

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import type { Cost, ResolvedLimits } from '../core/vocabulary.js';
 import { messageOf } from '../internal/message-of.js';
-import type { AdmitResult, LimiterStore, StoreEntry, StoreUsage } from '../stores/store.js';
+import type { AdmitResult, LimiterStore, RemainingReport, StoreEntry, StoreUsage } from '../stores/store.js';
 import { admitArgs, parseAdmitReply, type AdmitReply } from './admit-protocol.js';
 import { type Booking, LocalEntry, RedisEntry } from './entries.js';
 import { isOutage, RedisStoreError } from './errors.js';
@@ -19,37 +19,26 @@ import {
 } from './options.js';
 import { OutageKeeper } from './outage-policy.js';
 import { ScriptRunner } from './script-runner.js';
-import { ADMIT, ADMIT_STATUS, FORGET, PAUSE, RECONCILE, RESTAMP, type RedisScript } from './scripts.js';
+import { SharedOthers } from './others-share.js';
+import { ADMIT, ADMIT_STATUS, FORGET, LEARN_OTHERS, PAUSE, RECONCILE, RESTAMP, type RedisScript } from './scripts.js';
 import { UsageSnapshot } from './usage-snapshot.js';
 import { EMPTY_LAYOUT, layoutOf, type WindowLayout } from './window-layout.js';
 import { SLACK_US, us } from './wire.js';
 
 /**
  * A `LimiterStore` that keeps a quota's windows in Redis, so every limiter using the same `key`
- * (in any process, on any machine) shares one set of limits. Hand it to a limiter:
- *
- * ```ts
- * import { createClient } from 'redis';
- * import { RedisStore } from 'forestall/redis';
- * const client = await createClient({ url, disableOfflineQueue: true }).on('error', log).connect();
- * const limiter = new Limiter({ requests: { limit: 500, windowMs: 60_000 }, store: new RedisStore({ client, key: 'openai' }) });
- * ```
- *
- * - Limits stay in each limiter's configuration (give every process the same); Redis holds only
- *   the log of starts, token charges, concurrency leases and the pause.
- * - Each admission is one Lua script run (EVALSHA, EVAL after a script-cache loss) timed by the
- *   server's clock. A caller that must wait gets a booked future slot in that same call, which
- *   every other process counts at once; it starts at the booked time without asking again.
- *   Only the head of each limiter's queue talks to Redis.
- * - Concurrency leases expire after `leaseTtlMs` unless renewed; this store renews the ones it
- *   holds every third of that, so a crashed process frees its slots.
- * - When Redis cannot be reached (or does not answer within `commandTimeoutMs`) the
- *   `onStoreError` policy applies, an `outage` event is emitted, and the store probes Redis until
- *   it answers, then emits `recovered` and goes back to it.
- * - `usage()` (behind `limiter.stats()`) is a snapshot taken at this store's latest admission,
- *   slots booked by waiting callers included; during an outage under `'local'`, the local books.
- *
- * `close()` (called by `limiter.close()`) stops the store's timers; it never quits the client.
+ * (in any process, on any machine) shares one set of limits:
+ * `new Limiter({ requests, store: new RedisStore({ client, key: 'openai' }) })` (the README's Redis
+ * section says more).
+ * - Limits stay in each limiter's configuration (give every process the same); Redis holds the log
+ *   of starts, token charges, concurrency leases, the pause and others' learned shares.
+ * - Each admission is one Lua script run on the server's clock; a caller that must wait gets a
+ *   booked future slot in that same call, which every process counts at once. Only the head of
+ *   each limiter's queue talks to Redis. Leases expire after `leaseTtlMs` unless renewed.
+ * - Without Redis (no answer within `commandTimeoutMs`) the `onStoreError` policy applies, with
+ *   `outage` and `recovered` events around it.
+ * - `usage()` is a snapshot taken at this store's latest admission; during a `'local'` outage, the
+ *   local books. `close()` stops the store's timers; it never quits the client.
  */
 export class RedisStore extends TypedEmitter<RedisStoreEvents> implements LimiterStore {
   /** Windows are measured with Redis's `TIME`, the one clock every process shares. */
@@ -62,11 +51,11 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   /** This store's id among the peers, and the prefix of every entry id it makes. */
   readonly #peer = randomBytes(6).toString('base64url');
   #counter = 0;
-
   #limits: ResolvedLimits | undefined = undefined;
   #layout: WindowLayout = EMPTY_LAYOUT;
   #peers = 0;
   readonly #snapshot = new UsageSnapshot();
+  readonly #others: SharedOthers;
   /** The latest pause this store knows of (its own, or one Redis reported), on the limiter's clock. */
   #pausedUntil = 0;
 
@@ -82,8 +71,11 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     this.#runner = new ScriptRunner(this.#options.client, this.#options.commandTimeoutMs);
     this.#keys = quotaKeys(this.#options.prefix, this.#options.key);
     const k = this.#keys;
-    this.#admitKeys = [k.log, k.amt, k.conc, k.pause, k.clock, k.peers];
+    this.#admitKeys = [k.log, k.amt, k.conc, k.pause, k.clock, k.peers, k.others];
     this.#forgetKeys = [k.log, k.amt, k.conc];
+    this.#others = new SharedOthers([k.log, k.amt, k.others, k.clock], (keys, args, onReply) =>
+      this.#write('learnOthersShare', LEARN_OTHERS, keys, args, onReply, true),
+    );
     this.#outage = new OutageKeeper({
       options: this.#options,
       runner: this.#runner,
@@ -192,6 +184,12 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       [this.#keys.log, this.#keys.amt, this.#keys.clock],
       [entry.id, us(now - at)],
     );
+  }
+
+  /** Others' share of a window, learned in Redis (in order: admissions sent after count it). */
+  learnOthersShare(report: RemainingReport, now: number): number {
+    if (this.#outage.active) return this.#outage.local.learnOthersShare(report, now);
+    return this.#others.learn(report, now, this.#limits);
   }
 
   /** Removes the entry's start, tokens and lease: the request was never sent. */
@@ -397,11 +395,12 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
    * A write the limiter fires and forgets: an outage is reported by the `outage` event (and the
    * write dropped), any other failure rejects, which the limiter emits as `storeError`.
    */
-  #write(operation: string, script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<void> {
-    return this.#track(this.#runner.run(script, keys, args)).then(
-      () => undefined,
+  #write(op: string, script: RedisScript, keys: Args, args: Args, onReply?: Reply, inOrder?: true): Promise<void> {
+    const sent = inOrder ? this.#runner.runInOrder(script, keys, args) : this.#runner.run(script, keys, args);
+    return this.#track(sent).then(
+      (reply) => onReply?.(reply),
       (error: unknown) => {
-        if (!isOutage(error)) throw new RedisStoreError(operation, messageOf(error), { cause: error });
+        if (!isOutage(error)) throw new RedisStoreError(op, messageOf(error), { cause: error });
         this.#outage.enter(error);
       },
     );
@@ -414,5 +413,8 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     this.#leases.stopIfIdle();
   }
 }
+
+type Args = readonly string[];
+type Reply = (reply: unknown) => void;
 
 function ignore(): void {}

@@ -24,6 +24,15 @@ export class ScriptRunner {
     }
   }
 
+  /**
+   * Runs a script by EVAL, never EVALSHA: it then runs in the order it was sent, before any command
+   * sent after it, even when the server's script cache has lost it (EVALSHA's fallback would run
+   * it after them). For a write that later admissions must see.
+   */
+  runInOrder(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.send(['EVAL', script.source, String(keys.length), ...keys, ...args]);
+  }
+
   /** One command, rejected with `RedisTimeoutError` when it takes longer than `timeoutMs`. */
   send(args: readonly string[]): Promise<unknown> {
     let sent: Promise<unknown>;

@@ -287,11 +287,12 @@ export function recordCommands(client: object): CommandRecord {
     const name = isScript ? (names.get(script as string) ?? 'other-script') : (command ?? '?');
     record.commands[name] = (record.commands[name] ?? 0) + 1;
     if (name === ADMIT.name) {
-      // EVALSHA sha 6 k1..k6 id input output ...
-      const id = args[9] as string;
-      const tokens = Number(args[10]) + Number(args[11]);
+      // EVALSHA sha <n> k1..kn id input output flags ...
+      const at = 3 + Number(args[2]);
+      const id = args[at] as string;
+      const tokens = Number(args[at + 1]) + Number(args[at + 2]);
       // Flag 4: a booking that came due too late to stand for the request's start, booked again.
-      if ((Number(args[12]) & 4) !== 0) record.commands.rebook = (record.commands.rebook ?? 0) + 1;
+      if ((Number(args[at + 3]) & 4) !== 0) record.commands.rebook = (record.commands.rebook ?? 0) + 1;
       reply.then(
         (r) => {
           const [status, , at] = r as number[];

@@ -1,4 +1,4 @@
-import { AMOUNTS, PRELUDE, script } from './prelude.js';
+import { AMOUNTS, OTHERS, PRELUDE, script } from './prelude.js';
 
 /** Status codes of the admit script's first reply element. */
 export const ADMIT_STATUS = {
@@ -16,7 +16,9 @@ export const ADMIT_STATUS = {
  * Admission: every request window, token budget, the concurrency leases and the pause, in one step.
  *
  * KEYS: log (zset id -> start), amt (hash id -> "input,output"), conc (zset lease id -> expiry),
- * pause (string: until), clock (string: last time seen), peers (zset store id -> last seen).
+ * pause (string: until), clock (string: last time seen), peers (zset store id -> last seen),
+ * others (hash window -> others' share, see OTHERS in prelude.ts): each window admits only what
+ * its limit leaves beside the share in force, and its usage counts the share.
  *
  * ARGV: id, input, output, flags (1 = may book a future slot, 2 = a booking also takes its
  * concurrency lease, 4 = replace: drop this id's old entry and admit afresh), concurrency (-1 =
@@ -38,8 +40,9 @@ export const ADMIT_STATUS = {
  */
 export const ADMIT = script(
   'admit',
-  `${PRELUDE}${AMOUNTS}
+  `${PRELUDE}${AMOUNTS}${OTHERS}
 local log, amt, conc, pause_key, clock_key, peers_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local others_key = KEYS[7]
 local id, input_text, output_text = ARGV[1], ARGV[2], ARGV[3]
 local input, output = tonumber(input_text), tonumber(output_text)
 local flags = tonumber(ARGV[4])
@@ -54,7 +57,7 @@ local n_req = tonumber(ARGV[i]); i = i + 1
 local req = {}
 local max_span = 0
 for r = 1, n_req do
-  req[r] = { tonumber(ARGV[i]), tonumber(ARGV[i + 1]) }
+  req[r] = { tonumber(ARGV[i]), tonumber(ARGV[i + 1]), 'r:' .. ARGV[i] .. ':' .. ARGV[i + 1] }
   if req[r][2] > max_span then max_span = req[r][2] end
   i = i + 2
 end
@@ -62,7 +65,7 @@ local n_tok = tonumber(ARGV[i]); i = i + 1
 local tok = {}
 local max_tok_span = 0
 for k = 1, n_tok do
-  tok[k] = { tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]) }
+  tok[k] = { tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), 't:' .. ARGV[i] .. ':' .. ARGV[i + 1] .. ':' .. ARGV[i + 2] }
   if tok[k][3] > max_tok_span then max_tok_span = tok[k][3] end
   i = i + 3
 end
@@ -171,13 +174,29 @@ if newest[2] ~= nil and tonumber(newest[2]) > at then at = tonumber(newest[2]) e
 local base = at
 local usage = {}
 
+-- Others' shares in force, by window (usually none: one read of an empty hash).
+local shares = {}
+local share_rows = redis.call('HGETALL', others_key)
+for s = 1, #share_rows, 2 do shares[share_rows[s]] = share_rows[s + 1] end
+local function share_of(field)
+  local value = shares[field]
+  if value == nil then return 0, now end
+  local list, headroom = others_parse(value)
+  return others_level(list, headroom, now)
+end
+
 for r = 1, n_req do
   local limit, span = req[r][1], req[r][2]
+  local theirs, lapse = share_of(req[r][3])
   local count = redis.call('ZCOUNT', log, '(' .. fmt(base - span), '+inf')
-  usage[r] = count
-  if count >= limit then
-    -- Every entry is at or before base, so the limit-th newest is inside the window.
-    local e = redis.call('ZREVRANGE', log, limit - 1, limit - 1, 'WITHSCORES')
+  usage[r] = count + theirs
+  -- What the limit leaves beside others' share.
+  local room = limit - theirs
+  if room < 1 then
+    if lapse > at then at = lapse end
+  elseif count >= room then
+    -- Every entry is at or before base, so the room-th newest is inside the window.
+    local e = redis.call('ZREVRANGE', log, room - 1, room - 1, 'WITHSCORES')
     local t = tonumber(e[2]) + span
     if t > at then at = t end
   end
@@ -208,10 +227,13 @@ if n_tok > 0 then
     local dim, limit, span = tok[k][1], tok[k][2], tok[k][3]
     local need = amount(dim, input, output)
     local total = amount(dim, total_in, total_out)
+    local theirs, lapse = share_of(tok[k][4])
     -- Every window holds a part of the log, so the log's total bounds its use.
-    tok_usage[k] = total
-    if need > 0 and total + need > limit then
+    tok_usage[k] = total + theirs
+    if need > 0 and total + theirs + need > limit then
       if need > limit then return reply(${ADMIT_STATUS.tooLarge}, now) end
+      -- Beside others' share it never fits: not before the share lapses.
+      if theirs + need > limit and lapse > at then at = lapse end
       if n == nil then load() end
       local from = base - span
       local first = n + 1
@@ -222,9 +244,9 @@ if n_tok > 0 then
           sum = sum + amount(dim, ins[e], outs[e])
         end
       end
-      tok_usage[k] = sum
-      if sum + need > limit then
-        local excess = sum + need - limit
+      tok_usage[k] = sum + theirs
+      if theirs + need <= limit and sum + theirs + need > limit then
+        local excess = sum + theirs + need - limit
         local freed = 0
         local t = nil
         for e = first, n do

@@ -82,3 +82,35 @@ local function forget_entry(log, amt, x)
   return removed
 end
 `;
+
+/*
+ * Others' share of a window (clients outside forestall, as the provider's headers show them), the
+ * memory store's rule kept in Redis so every process of the key holds it: the hash `others` maps a
+ * window ("r:<limit>:<span>" for requests, "t:<dimension>:<limit>:<span>" for tokens) to its
+ * observations, "seen/until;...", then "|" and the headroom 429s that got through added. The level
+ * is the largest observation still in force, plus the headroom while there is one.
+ */
+export const OTHERS = `
+local function others_parse(value)
+  local list, headroom = {}, 0
+  if not value then return list, headroom end
+  local body, h = string.match(value, '^(.*)|([^|]*)$')
+  headroom = tonumber(h) or 0
+  for seen, until_ in string.gmatch(body or '', '([^/;]+)/([^;]+)') do
+    list[#list + 1] = { tonumber(seen), tonumber(until_) }
+  end
+  return list, headroom
+end
+-- The level at now, and when it falls to 0 if nothing more is learned.
+local function others_level(list, headroom, now)
+  local level, lapse = 0, now
+  for _, e in ipairs(list) do
+    if e[2] > now then
+      if e[1] > level then level = e[1] end
+      if e[2] > lapse then lapse = e[2] end
+    end
+  end
+  if level == 0 then return 0, now end
+  return level + headroom, lapse
+end
+`;
