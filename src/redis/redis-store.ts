@@ -239,10 +239,9 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   }
 
   /**
-   * Stops renewing leases and probing Redis, and resolves once the writes already sent (reconciles,
-   * releases, cancels, a pause) are answered or timed out, so the client can be closed right after.
-   * Leases still held expire after `leaseTtlMs` unless released. The client is left open: it
-   * belongs to the caller.
+   * Stops renewing leases and probing Redis, and resolves once the writes already sent are answered
+   * or timed out, so the client can be closed right after. Leases still held expire after
+   * `leaseTtlMs` unless released. The client is left open: it belongs to the caller.
    */
   async close(): Promise<void> {
     this.#leases.close();
