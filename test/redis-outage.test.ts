@@ -172,6 +172,25 @@ describeWithRedis('RedisStore when Redis fails', () => {
     await eventually(async () => (await raw(client, ['ZCARD', store.keys.log])) === 1, UNTIL_BACK);
   });
 
+  it('a reconcile made during an outage is written to Redis when it is back', async () => {
+    const { server, client, store, events } = await setup('node-redis', { onStoreError: 'local', localShare: 1 });
+    const limiter = new Limiter({ tokens: { limit: 10_000, windowMs: 60_000 }, store });
+    cleanups.push(() => limiter.close());
+    cleanups.push(() => server.thaw());
+    const lease = await limiter.acquire({ tokens: 3_000 });
+    expect(await raw(client, ['HGET', store.keys.amt, '#in'])).toBe('3000');
+    server.freeze();
+    // An admission that meets the frozen server starts the outage.
+    (await limiter.acquire()).release();
+    expect(events).toEqual(['outage:local']);
+    lease.reconcile(800);
+    lease.release();
+    server.thaw();
+    await eventually(async () => events.includes('recovered'), UNTIL_BACK);
+    // Redis holds what the request used, not what it reserved.
+    await eventually(async () => (await raw(client, ['HGET', store.keys.amt, '#in'])) === '800', UNTIL_BACK);
+  });
+
   it("the probe asks the node that serves the quota's key: a node that answers PING while the quota's is down ends no outage", async () => {
     const server = await startRedisServer();
     cleanups.push(() => server.stop());

@@ -25,6 +25,8 @@ export interface OutageHost {
   peers(): number;
   /** Gives back, best effort, entries (`drop`) and leases (`release`) Redis could not be told of. */
   cleanUp(drop: readonly string[], release: readonly string[]): void;
+  /** Writes, best effort, a charge corrected while Redis could not be told of it. */
+  recharge(id: string, cost: Cost): void;
   outage(event: RedisOutageEvent): void;
   recovered(event: RedisRecoveredEvent): void;
 }
@@ -48,6 +50,8 @@ export class OutageKeeper {
   readonly #orphans = new Set<string>();
   /** Ids whose lease must go once Redis is back. */
   readonly #releases = new Set<string>();
+  /** Charges corrected during the outage (the latest for each id), written once Redis is back. */
+  readonly #recharges = new Map<string, Cost>();
   #closed = false;
 
   constructor(host: OutageHost) {
@@ -92,6 +96,11 @@ export class OutageKeeper {
   /** The entry `id` (log, charge and lease) is to be dropped once Redis is back. */
   orphan(id: string): void {
     if (this.#orphans.size < MAX_PENDING) this.#orphans.add(id);
+  }
+
+  /** The charge of `id` is to be `cost` once Redis is back (the reconcile made during the outage). */
+  pendingRecharge(id: string, cost: Cost): void {
+    if (this.#recharges.size < MAX_PENDING || this.#recharges.has(id)) this.#recharges.set(id, cost);
   }
 
   /** The lease `id` is to be released once Redis is back. */
@@ -157,6 +166,10 @@ export class OutageKeeper {
     this.#releases.clear();
     for (let i = 0; i < drop.length; i += BATCH) this.#host.cleanUp(drop.slice(i, i + BATCH), []);
     for (let i = 0; i < release.length; i += BATCH) this.#host.cleanUp([], release.slice(i, i + BATCH));
+    // After the clean-ups: the charge of an entry dropped meanwhile finds nothing to correct.
+    const recharges = [...this.#recharges];
+    this.#recharges.clear();
+    for (const [id, cost] of recharges) this.#host.recharge(id, cost);
     this.#host.recovered({ outageMs: performance.now() - outage.since });
   }
 }

@@ -62,8 +62,6 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   readonly #bookings = new WeakMap<object, Booking>();
   readonly #leases: LeaseRenewal;
   readonly #outage: OutageKeeper;
-  /** Writes on the wire, awaited by `close()`. */
-  readonly #inflight = new Set<Promise<unknown>>();
 
   constructor(options: RedisStoreOptions) {
     super();
@@ -82,6 +80,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       probeKey: this.#keys.clock,
       peers: () => this.#peers,
       cleanUp: (drop, release) => this.#forgetQuietly(drop, release),
+      recharge: (id, cost) => void this.#recharge(id, cost).catch(ignore),
       outage: (event) => this.emit('outage', event),
       recovered: (event) => this.emit('recovered', event),
     });
@@ -158,16 +157,20 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     else if (booking.booked) this.#forgetQuietly([booking.id], []);
   }
 
-  /** Replaces the entry's token charge in Redis (or in the local books, for a local admission). */
+  /** Replaces the entry's token charge in Redis (once it is back, during an outage), or in the local books. */
   reconcile(entry: StoreEntry, cost: Cost, now: number): void | Promise<void> {
     if (entry instanceof LocalEntry) return this.#outage.local.reconcile(entry.inner, cost, now);
-    if (!(entry instanceof RedisEntry) || entry.cancelled || this.#outage.active) return undefined;
-    // During an outage the charge is not corrected: the entry leaves the windows as reserved.
+    if (!(entry instanceof RedisEntry) || entry.cancelled) return undefined;
+    if (this.#outage.active) return this.#outage.pendingRecharge(entry.id, cost);
+    return this.#recharge(entry.id, cost);
+  }
+
+  #recharge(id: string, cost: Cost): Promise<void> {
     return this.#write(
       'reconcile',
       RECONCILE,
       [this.#keys.log, this.#keys.amt],
-      [entry.id, String(cost.input), String(cost.output)],
+      [id, `${cost.input}`, `${cost.output}`],
     );
   }
 
@@ -246,15 +249,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   async close(): Promise<void> {
     this.#leases.close();
     this.#outage.close();
-    await Promise.allSettled([...this.#inflight]);
-  }
-
-  /** Keeps track of a write until it settles, for `close()`. */
-  #track<T>(promise: Promise<T>): Promise<T> {
-    this.#inflight.add(promise);
-    const done = (): void => void this.#inflight.delete(promise);
-    promise.then(done, done);
-    return promise;
+    await this.#runner.settled();
   }
 
   async #admitRemote(
@@ -373,7 +368,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       return undefined;
     }
     const args = [String(drop.length), ...drop, ...release];
-    return this.#track(this.#runner.run(FORGET, this.#forgetKeys, args)).then(
+    return this.#runner.run(FORGET, this.#forgetKeys, args).then(
       () => undefined,
       (error: unknown) => {
         if (!isOutage(error))
@@ -396,7 +391,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
    */
   #write(op: string, script: RedisScript, keys: Args, args: Args, onReply?: Reply, inOrder?: true): Promise<void> {
     const sent = inOrder ? this.#runner.runInOrder(script, keys, args) : this.#runner.run(script, keys, args);
-    return this.#track(sent).then(
+    return sent.then(
       (reply) => onReply?.(reply),
       (error: unknown) => {
         if (!isOutage(error)) throw new RedisStoreError(op, messageOf(error), { cause: error });

@@ -9,6 +9,9 @@ import type { RedisScript } from './lua/prelude.js';
  * settings.
  */
 export class ScriptRunner {
+  /** Commands on the wire, for `settled()`. */
+  readonly #inflight = new Set<Promise<unknown>>();
+
   constructor(
     readonly client: RedisCommandClient,
     readonly timeoutMs: number,
@@ -33,8 +36,21 @@ export class ScriptRunner {
     return this.send(['EVAL', script.source, String(keys.length), ...keys, ...args]);
   }
 
+  /** Resolves once every command sent so far is answered or timed out. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#inflight]);
+  }
+
   /** One command, rejected with `RedisTimeoutError` when it takes longer than `timeoutMs`. */
   send(args: readonly string[]): Promise<unknown> {
+    const answer = this.#send(args);
+    this.#inflight.add(answer);
+    const done = (): void => void this.#inflight.delete(answer);
+    answer.then(done, done);
+    return answer;
+  }
+
+  #send(args: readonly string[]): Promise<unknown> {
     let sent: Promise<unknown>;
     try {
       sent = this.client.send(args);
