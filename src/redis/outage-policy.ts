@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Cost, ResolvedLimits } from '../core/vocabulary.js';
+import { type Cost, type ResolvedLimits, WINDOW_KINDS } from '../core/vocabulary.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { AdmitResult, StoreUsage } from '../stores/store.js';
 import { LocalEntry, OpenEntry } from './entries.js';
@@ -25,6 +25,8 @@ export interface OutageHost {
   peers(): number;
   /** Gives back, best effort, entries (`drop`) and leases (`release`) Redis could not be told of. */
   cleanUp(drop: readonly string[], release: readonly string[]): void;
+  /** The limiter's clock now. */
+  now(): number;
   /** Writes, best effort, a charge corrected while Redis could not be told of it. */
   recharge(id: string, cost: Cost): void;
   outage(event: RedisOutageEvent): void;
@@ -50,6 +52,8 @@ export class OutageKeeper {
   readonly #orphans = new Set<string>();
   /** Ids whose lease must go once Redis is back. */
   readonly #releases = new Set<string>();
+  /** This store's admissions in Redis within the longest window, oldest first: the local books start from them. */
+  #recent: { readonly at: number; readonly cost: Cost }[] = [];
   /** Charges corrected during the outage (the latest for each id), written once Redis is back. */
   readonly #recharges = new Map<string, Cost>();
   #closed = false;
@@ -108,6 +112,18 @@ export class OutageKeeper {
     if (this.#releases.size < MAX_PENDING) this.#releases.add(id);
   }
 
+  /** Redis admitted a request of this store's at `at` (the limiter's clock). */
+  admitted(at: number, cost: Cost, now: number): void {
+    const limits = this.#limits;
+    if (limits === undefined) return;
+    const longest = Math.max(0, ...WINDOW_KINDS.flatMap((kind) => limits[kind].map((w) => w.windowMs)));
+    let keep = 0;
+    while (keep < this.#recent.length && (this.#recent[keep] as { at: number }).at + longest + limits.marginMs <= now)
+      keep++;
+    if (keep > 0 || this.#recent.length >= MAX_PENDING) this.#recent = this.#recent.slice(Math.max(keep, 1));
+    this.#recent.push({ at, cost });
+  }
+
   /** Redis failed: the policy applies from now on, and probing starts. Once per outage. */
   enter(error: unknown): void {
     // After close, a write cut short by the caller closing the client is no outage to report.
@@ -115,6 +131,12 @@ export class OutageKeeper {
     this.#outage = { since: performance.now(), error };
     // The share is fixed when the outage starts, from the peers Redis last reported.
     this.#configureLocal();
+    // The local books start from what this store had admitted in Redis, not from empty.
+    const now = this.#host.now();
+    const limits = this.#localLimits;
+    for (const { at, cost } of this.#recent)
+      this.local.record(limits === undefined ? cost : fitCost(cost, limits), at, now);
+    this.#recent = [];
     this.#probeDelay = FIRST_PROBE_MS;
     this.#scheduleProbe();
     this.#host.outage({ error, policy: this.#host.options.onStoreError });

@@ -58,6 +58,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   readonly #others: SharedOthers;
   /** The latest pause this store knows of (its own, or one Redis reported), on the limiter's clock. */
   #pausedUntil = 0;
+  #latestAdmission = { now: 0, performanceNow: 0 };
 
   readonly #bookings = new WeakMap<object, Booking>();
   readonly #leases: LeaseRenewal;
@@ -81,6 +82,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       peers: () => this.#peers,
       cleanUp: (drop, release) => this.#forgetQuietly(drop, release),
       recharge: (id, cost) => void this.#recharge(id, cost).catch(ignore),
+      now: () => this.#latestAdmission.now + (performance.now() - this.#latestAdmission.performanceNow),
       outage: (event) => this.emit('outage', event),
       recovered: (event) => this.emit('recovered', event),
     });
@@ -128,6 +130,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
    * outage policy); never throws synchronously.
    */
   admit(cost: Cost, now: number, waiter?: object): AdmitResult | Promise<AdmitResult> {
+    this.#latestAdmission = { now, performanceNow: performance.now() };
     if (this.#pausedUntil > now) return this.#pausedUntil;
     const booking = waiter === undefined ? undefined : this.#bookings.get(waiter);
     if (booking?.booked === true) {
@@ -326,12 +329,14 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       case ADMIT_STATUS.admitted: {
         if (waiter !== undefined) this.#bookings.delete(waiter);
         if (limited) this.#leases.hold(booking.id);
+        this.#outage.admitted(local(r.at), cost, received);
         // A caller that left meanwhile gets this entry cancelled and released by the limiter.
         return new RedisEntry(local(r.at), booking.id, limited);
       }
       case ADMIT_STATUS.booked: {
         booking.booked = true;
         booking.at = local(r.at);
+        this.#outage.admitted(booking.at, cost, received);
         booking.leased = limited && !o.confirmBookings;
         if (booking.leased) this.#leases.hold(booking.id);
         if (booking.withdrawn) this.#forgetQuietly([booking.id], []);

@@ -72,6 +72,18 @@ export class MemoryStore implements LimiterStore {
     return entry;
   }
 
+  /**
+   * Counts a request admitted elsewhere at `at`, beyond the limits if so, holding no concurrency
+   * slot: the Redis store's own recent admissions, when an outage hands its quota to these books.
+   * @internal
+   */
+  record(cost: Cost, at: number, now: number): void {
+    const entry = new MemoryEntry(at, cost.input, cost.output);
+    entry.released = true;
+    for (const rule of this.#requests) rule.insert(at, now);
+    for (const rule of this.#tokens) rule.insert(entry, now);
+  }
+
   reconcile(entry: StoreEntry, cost: Cost, now: number): void {
     const e = entry as MemoryEntry;
     if (e.cancelled) return;
