@@ -5,6 +5,16 @@ import { startMockServer } from '../src/testing/index.js';
 import { eventually } from './helpers/eventually.js';
 import { startMockProcess } from './helpers/mock-process.js';
 
+/** The real SDK, its own retries off, through a limited fetch on `registry`. */
+function throughForestall(registry: LimiterRegistry, baseURL: string, retry = false): Anthropic {
+  return new Anthropic({
+    apiKey: 'sk-ant-test',
+    baseURL,
+    maxRetries: 0,
+    fetch: createLimitedFetch({ limiter: registry, provider: 'anthropic', retry }),
+  });
+}
+
 describe('Anthropic as it limits', () => {
   // The README recipe's shape (requests, input and output tokens apart), its minute scaled to 2 s
   // so the test stays short: requests bind (150 of 50 per window), the token budgets nearly.
@@ -24,12 +34,7 @@ describe('Anthropic as it limits', () => {
     });
     const registry = new LimiterRegistry({ providers: { anthropic: { default: limits } } });
     try {
-      const anthropic = new Anthropic({
-        apiKey: 'sk-ant-test',
-        baseURL: server.url,
-        maxRetries: 0,
-        fetch: createLimitedFetch({ limiter: registry, provider: 'anthropic' }),
-      });
+      const anthropic = throughForestall(registry, server.url);
       const total = 150;
       await Promise.all(
         Array.from({ length: total }, (_, i) =>
@@ -67,12 +72,7 @@ describe('Anthropic as it limits', () => {
     });
     const registry = new LimiterRegistry({ providers: { anthropic: { default: 'auto' } } });
     try {
-      const anthropic = new Anthropic({
-        apiKey: 'sk-ant-test',
-        baseURL: server.url,
-        maxRetries: 0,
-        fetch: createLimitedFetch({ limiter: registry, provider: 'anthropic' }),
-      });
+      const anthropic = throughForestall(registry, server.url);
       // 24 requests of 150 output tokens: the 20 the minute allows go, the other 4 wait for it.
       const sent = Array.from({ length: 24 }, (_, i) =>
         anthropic.messages.create({
@@ -114,12 +114,7 @@ describe('Anthropic as it limits', () => {
     const server = await startMockServer({ provider: 'anthropic', ...limits, tokenizer: 'fast' });
     const registry = new LimiterRegistry({ providers: { anthropic: { default: limits } } });
     try {
-      const anthropic = new Anthropic({
-        apiKey: 'sk-ant-test',
-        baseURL: server.url,
-        maxRetries: 0,
-        fetch: createLimitedFetch({ limiter: registry, provider: 'anthropic', retry: true }),
-      });
+      const anthropic = throughForestall(registry, server.url, true);
       const ask = (content: string, maxTokens: number) =>
         anthropic.messages.create({
           model: 'claude-sonnet-5-5',

@@ -72,6 +72,14 @@ describe('model groups', () => {
       ['openai', 'gpt-4o-mini', 1],
     ]);
     expect(() => registry.on('acquired', 'nope' as never)).toThrow(/`listener`/);
+    // Taken back: not heard again, from any limiter.
+    const before = heard.length;
+    const onAcquired = (_e: unknown, key: { model: string | undefined }) => heard.push(`again ${key.model}`);
+    registry.on('acquired', onAcquired);
+    registry.off('acquired', onAcquired);
+    (await registry.get('openai', 'gpt-4.1').acquire()).release();
+    expect(heard.slice(before)).toEqual(['openai/gpt-4.1 waited 0']);
+    expect(first.listenerCount('acquired')).toBe(1);
     await registry.close();
   });
 

@@ -1,4 +1,4 @@
-import { PROVIDER_TABLE } from '../providers/table.js';
+import { PROVIDER_SPECS } from '../providers/table.js';
 
 /**
  * The keys a command line may carry: the value of `--api-key` (as `--api-key=K` or `--api-key K`)
@@ -11,7 +11,7 @@ export function commandSecrets(argv: readonly string[], env: NodeJS.ProcessEnv):
     if (arg.startsWith('--api-key=')) secrets.add(arg.slice('--api-key='.length));
     else if (arg === '--api-key' && argv[i + 1] !== undefined) secrets.add(argv[i + 1] as string);
   }
-  for (const name of new Set(Object.values(PROVIDER_TABLE).flatMap((spec) => spec.apiKeyEnv))) {
+  for (const name of new Set(PROVIDER_SPECS.flatMap((spec) => spec.apiKeyEnv))) {
     const value = env[name];
     if (value !== undefined) secrets.add(value);
   }

@@ -31,7 +31,8 @@ function uncountedOf(limiter: Limiter): Set<BoundLease> {
 export function countBounds(limiter: Limiter): void {
   const leases = uncounted.get(limiter);
   if (leases === undefined || leases.size === 0) return;
-  for (const lease of [...leases]) lease.count();
+  // Each deletes itself as it goes, which a Set allows while it is iterated.
+  for (const lease of leases) lease.count();
 }
 
 /** A lease admitted at an upper bound of its token estimate. */

@@ -1,6 +1,6 @@
 import { urlPath } from '../internal/url-path.js';
-import type { EndpointSpec, ProviderSpec } from '../providers/provider-spec.js';
-import { PROVIDER_TABLE } from '../providers/table.js';
+import type { EndpointSpec } from '../providers/provider-spec.js';
+import { PROVIDER_SPECS, PROVIDER_TABLE } from '../providers/table.js';
 import type { ProviderName } from '../providers/types.js';
 import type { RequestApi } from '../tokens/index.js';
 
@@ -20,13 +20,11 @@ export type Endpoint =
   /** Anything else: sent as it is, no request slot, no tokens. */
   | { readonly kind: 'pass' };
 
-const SPECS = Object.values(PROVIDER_TABLE) as readonly ProviderSpec[];
-
 /** Every provider's endpoints together: for a URL whose provider is not known. */
 const ALL_ENDPOINTS: EndpointSpec = {
-  generate: [...new Set(SPECS.flatMap((spec) => spec.endpoints.generate))],
-  countTokens: [...new Set(SPECS.flatMap((spec) => spec.endpoints.countTokens))],
-  manage: [...new Set(SPECS.flatMap((spec) => spec.endpoints.manage))],
+  generate: [...new Set(PROVIDER_SPECS.flatMap((spec) => spec.endpoints.generate))],
+  countTokens: [...new Set(PROVIDER_SPECS.flatMap((spec) => spec.endpoints.countTokens))],
+  manage: [...new Set(PROVIDER_SPECS.flatMap((spec) => spec.endpoints.manage))],
 };
 
 /** Methods that never generate: they read, list or delete. */

@@ -1,6 +1,5 @@
 import { isObject } from '../internal/is-object.js';
-import type { ProviderSpec } from './provider-spec.js';
-import { PROVIDER_TABLE } from './table.js';
+import { PROVIDER_SPECS } from './table.js';
 
 /*
  * Errors a provider reports inside a stream that began with HTTP 200, and what each means:
@@ -41,16 +40,16 @@ const SHARED_NAMES: readonly (readonly [string, StreamErrorKind])[] = [
   ['deadline_exceeded', 'server-error'],
 ];
 
-const SPECS = Object.values(PROVIDER_TABLE) as readonly ProviderSpec[];
-
 const BY_NAME: ReadonlyMap<string, StreamErrorKind> = new Map<string, StreamErrorKind>([
   ...SHARED_NAMES,
-  ...SPECS.flatMap((spec) => Object.entries(spec.errors?.names ?? {})),
+  ...PROVIDER_SPECS.flatMap((spec) => Object.entries(spec.errors?.names ?? {})),
 ]);
 
 /** Statuses of providers' own (Anthropic's 529 overload, Groq's 498), from their modules. */
 const PROVIDER_STATUSES: ReadonlyMap<number, Exclude<StreamErrorKind, 'other'>> = new Map(
-  SPECS.flatMap((spec) => Object.entries(spec.errors?.statuses ?? {}).map(([status, kind]) => [Number(status), kind])),
+  PROVIDER_SPECS.flatMap((spec) =>
+    Object.entries(spec.errors?.statuses ?? {}).map(([status, kind]) => [Number(status), kind]),
+  ),
 );
 
 /** What a provider's status of its own means, if any provider's module names it. Internal. */

@@ -24,3 +24,6 @@ export const PROVIDER_TABLE = {
   xai,
   vllm,
 } as const satisfies Readonly<Record<string, ProviderSpec>>;
+
+/** Every provider's module, in the table's order. */
+export const PROVIDER_SPECS: readonly ProviderSpec[] = Object.values(PROVIDER_TABLE);

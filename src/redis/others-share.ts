@@ -1,6 +1,7 @@
-import type { ResolvedLimits, ResolvedWindow } from '../core/vocabulary.js';
+import type { ResolvedLimits } from '../core/vocabulary.js';
 import { TOKEN_WINDOW_KINDS } from '../core/vocabulary.js';
 import { messageOf } from '../internal/message-of.js';
+import { closestWindow, refusalHeadroom, reportHold } from '../stores/remaining-report.js';
 import type { RemainingReport } from '../stores/store.js';
 import { SLACK_US, us } from './wire.js';
 
@@ -8,16 +9,6 @@ import { SLACK_US, us } from './wire.js';
 export interface OthersLearning {
   readonly field: string;
   readonly args: readonly string[];
-}
-
-/** The store's window of the report's kind closest to its window (an exact match, else the longest). */
-function closest(windows: readonly ResolvedWindow[], windowMs: number | undefined): ResolvedWindow | undefined {
-  let best: ResolvedWindow | undefined;
-  for (const w of windows) {
-    if (w.windowMs === windowMs) return w;
-    if (best === undefined || w.windowMs > best.windowMs) best = w;
-  }
-  return best;
 }
 
 /**
@@ -58,15 +49,13 @@ export class SharedOthers {
     if (limits === undefined) return undefined;
     const margin = limits.marginMs;
     const windows = report.kind === 'requests' ? limits.requests : limits[report.kind];
-    const window = closest(windows, report.windowMs);
+    const window = closestWindow(windows, report.windowMs);
     if (window === undefined) return undefined;
     const span = us(window.windowMs + margin);
     const tokens = report.kind !== 'requests';
     const dim = tokens ? TOKEN_WINDOW_KINDS.indexOf(report.kind) : 0;
     const field = tokens ? `t:${dim}:${window.limit}:${span}` : `r:${window.limit}:${span}`;
-    // A limit of the server's own shows what it enforces until its reset, not others' use of ours.
-    const foreign = report.limit !== undefined && report.limit !== window.limit;
-    const until = foreign ? Math.min(report.until, report.resetAt ?? now) : report.until;
+    const { foreign, until } = reportHold(report, window.limit, now);
     const refused = !tokens && report.refused === true;
     return {
       field,
@@ -81,7 +70,7 @@ export class SharedOthers {
         us(Math.max(0, until - now)),
         foreign ? '1' : '0',
         refused ? '1' : '0',
-        String(Math.max(1, Math.floor(window.limit / 10))),
+        String(refusalHeadroom(window.limit)),
         String(SLACK_US),
       ],
     };

@@ -1,11 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import { type Cost, type ResolvedLimits, WINDOW_KINDS } from '../core/vocabulary.js';
+import type { Cost, ResolvedLimits } from '../core/vocabulary.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { AdmitResult, StoreUsage } from '../stores/store.js';
 import { LocalEntry, OpenEntry } from './entries.js';
 import { RedisUnavailableError } from './errors.js';
 import type { RedisOutageEvent, RedisRecoveredEvent } from './events.js';
 import { fitCost, shareOf } from './local-share.js';
+import { type RecentAdmission, RecentAdmissions } from './recent-admissions.js';
 import type { ResolvedRedisOptions } from './options.js';
 import { PROBE } from './lua/pause.js';
 import type { ScriptRunner } from './script-runner.js';
@@ -25,8 +26,6 @@ export interface OutageHost {
   peers(): number;
   /** Gives back, best effort, entries (`drop`) and leases (`release`) Redis could not be told of. */
   cleanUp(drop: readonly string[], release: readonly string[]): void;
-  /** The limiter's clock now. */
-  now(): number;
   /** Writes, best effort, a charge corrected while Redis could not be told of it. */
   recharge(id: string, cost: Cost): void;
   outage(event: RedisOutageEvent): void;
@@ -52,8 +51,10 @@ export class OutageKeeper {
   readonly #orphans = new Set<string>();
   /** Ids whose lease must go once Redis is back. */
   readonly #releases = new Set<string>();
-  /** This store's admissions in Redis within the longest window, oldest first: the local books start from them. */
-  #recent: { readonly at: number; readonly cost: Cost }[] = [];
+  /** This store's admissions in Redis still in their windows: the local books start from them. */
+  readonly #recent = new RecentAdmissions(MAX_PENDING);
+  /** Taken from `#recent` when the outage began, recorded in the local books at their first use. */
+  #unrecorded: RecentAdmission[] = [];
   /** Charges corrected during the outage (the latest for each id), written once Redis is back. */
   readonly #recharges = new Map<string, Cost>();
   #closed = false;
@@ -70,6 +71,7 @@ export class OutageKeeper {
   /** Takes the full limits; the local share is worked out from them. */
   configure(limits: ResolvedLimits): void {
     this.#limits = limits;
+    this.#recent.configure(limits);
     this.#configureLocal();
   }
 
@@ -82,6 +84,7 @@ export class OutageKeeper {
       case 'closed':
         return Promise.reject(new RedisUnavailableError(this.#host.options.key, outage?.error));
       default: {
+        this.#recordRecent(now);
         const limits = this.#localLimits;
         const answer = this.local.admit(limits === undefined ? cost : fitCost(cost, limits), now);
         if (typeof answer === 'object') return new LocalEntry(now, answer);
@@ -94,6 +97,7 @@ export class OutageKeeper {
   /** The local books, when they are what `usage()` reports (under `'local'`, during an outage). */
   usage(now: number): StoreUsage | undefined {
     if (this.#outage === undefined || this.#host.options.onStoreError !== 'local') return undefined;
+    this.#recordRecent(now);
     return this.local.usage(now);
   }
 
@@ -114,14 +118,7 @@ export class OutageKeeper {
 
   /** Redis admitted a request of this store's at `at` (the limiter's clock). */
   admitted(at: number, cost: Cost, now: number): void {
-    const limits = this.#limits;
-    if (limits === undefined) return;
-    const longest = Math.max(0, ...WINDOW_KINDS.flatMap((kind) => limits[kind].map((w) => w.windowMs)));
-    let keep = 0;
-    while (keep < this.#recent.length && (this.#recent[keep] as { at: number }).at + longest + limits.marginMs <= now)
-      keep++;
-    if (keep > 0 || this.#recent.length >= MAX_PENDING) this.#recent = this.#recent.slice(Math.max(keep, 1));
-    this.#recent.push({ at, cost });
+    this.#recent.add(at, cost, now);
   }
 
   /** Redis failed: the policy applies from now on, and probing starts. Once per outage. */
@@ -132,11 +129,7 @@ export class OutageKeeper {
     // The share is fixed when the outage starts, from the peers Redis last reported.
     this.#configureLocal();
     // The local books start from what this store had admitted in Redis, not from empty.
-    const now = this.#host.now();
-    const limits = this.#localLimits;
-    for (const { at, cost } of this.#recent)
-      this.local.record(limits === undefined ? cost : fitCost(cost, limits), at, now);
-    this.#recent = [];
+    this.#unrecorded = this.#recent.take();
     this.#probeDelay = FIRST_PROBE_MS;
     this.#scheduleProbe();
     this.#host.outage({ error, policy: this.#host.options.onStoreError });
@@ -147,6 +140,14 @@ export class OutageKeeper {
     this.#closed = true;
     if (this.#probeTimer !== undefined) clearTimeout(this.#probeTimer);
     this.#probeTimer = undefined;
+  }
+
+  #recordRecent(now: number): void {
+    if (this.#unrecorded.length === 0) return;
+    const limits = this.#localLimits;
+    for (const { at, cost } of this.#unrecorded)
+      this.local.record(limits === undefined ? cost : fitCost(cost, limits), at, now);
+    this.#unrecorded = [];
   }
 
   #share(): number {

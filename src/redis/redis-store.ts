@@ -58,7 +58,6 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   readonly #others: SharedOthers;
   /** The latest pause this store knows of (its own, or one Redis reported), on the limiter's clock. */
   #pausedUntil = 0;
-  #latestAdmission = { now: 0, performanceNow: 0 };
 
   readonly #bookings = new WeakMap<object, Booking>();
   readonly #leases: LeaseRenewal;
@@ -82,7 +81,6 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       peers: () => this.#peers,
       cleanUp: (drop, release) => this.#forgetQuietly(drop, release),
       recharge: (id, cost) => void this.#recharge(id, cost).catch(ignore),
-      now: () => this.#latestAdmission.now + (performance.now() - this.#latestAdmission.performanceNow),
       outage: (event) => this.emit('outage', event),
       recovered: (event) => this.emit('recovered', event),
     });
@@ -130,7 +128,6 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
    * outage policy); never throws synchronously.
    */
   admit(cost: Cost, now: number, waiter?: object): AdmitResult | Promise<AdmitResult> {
-    this.#latestAdmission = { now, performanceNow: performance.now() };
     if (this.#pausedUntil > now) return this.#pausedUntil;
     const booking = waiter === undefined ? undefined : this.#bookings.get(waiter);
     if (booking?.booked === true) {

@@ -38,7 +38,11 @@ export interface LimiterKey {
 interface Subscription {
   readonly name: keyof LimiterEvents;
   readonly listener: (event: unknown, key: LimiterKey) => void;
+  /** What it attached to each limiter, for `off`. */
+  readonly forwards: Map<Limiter, (event: unknown) => void>;
 }
+
+type AnyListener = (name: string, fn: (event: unknown) => void) => Limiter;
 
 /** Options of `new LimiterRegistry()`. */
 export interface LimiterRegistryOptions {
@@ -145,15 +149,29 @@ export class LimiterRegistry {
     listener: (event: Parameters<LimiterEvents[E]>[0], key: LimiterKey) => void,
   ): this {
     callable('listener', listener);
-    const subscription: Subscription = { name, listener: listener as Subscription['listener'] };
+    const subscription: Subscription = { name, listener: listener as Subscription['listener'], forwards: new Map() };
     this.#subscriptions.push(subscription);
     for (const { key, limiter } of this.#limiters.values()) this.#attach(subscription, key, limiter);
     return this;
   }
 
+  /** Stops `listener` hearing `name` from the registry's limiters (as given to `on`). */
+  off<E extends keyof LimiterEvents>(
+    name: E,
+    listener: (event: Parameters<LimiterEvents[E]>[0], key: LimiterKey) => void,
+  ): this {
+    const i = this.#subscriptions.findIndex((s) => s.name === name && s.listener === listener);
+    if (i < 0) return this;
+    const [subscription] = this.#subscriptions.splice(i, 1) as [Subscription];
+    for (const [limiter, forward] of subscription.forwards)
+      (limiter.off as AnyListener).call(limiter, subscription.name, forward);
+    return this;
+  }
+
   #attach(subscription: Subscription, key: LimiterKey, limiter: Limiter): void {
     const forward = (event: unknown): void => subscription.listener(event, key);
-    (limiter.on as (name: string, fn: (event: unknown) => void) => Limiter)(subscription.name, forward);
+    subscription.forwards.set(limiter, forward);
+    (limiter.on as AnyListener).call(limiter, subscription.name, forward);
   }
 
   /** Closes every limiter (their waiters reject with `LimiterClosedError`). */

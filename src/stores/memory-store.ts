@@ -1,5 +1,6 @@
 import { RequestWindow } from '../windows/request-window.js';
 import { TokenWindow } from '../windows/token-window.js';
+import { closestWindow, refusalHeadroom, reportHold } from './remaining-report.js';
 import type { AdmitResult, LimiterStore, RemainingReport, StoreEntry, StoreUsage } from './store.js';
 import {
   type Cost,
@@ -115,8 +116,8 @@ export class MemoryStore implements LimiterStore {
   learnOthersShare(report: RemainingReport, now: number): number {
     const rule =
       report.kind === 'requests'
-        ? closest(this.#requests, report.windowMs)
-        : closest(
+        ? closestWindow(this.#requests, report.windowMs)
+        : closestWindow(
             this.#tokens.filter((r) => r.kind === report.kind),
             report.windowMs,
           );
@@ -126,16 +127,12 @@ export class MemoryStore implements LimiterStore {
     let seen = rule.limit - rule.usedSince(report.since, now) - report.remaining;
     const refused = rule instanceof RequestWindow && report.refused === true && report.remaining < 1;
     if (rule instanceof RequestWindow) seen = Math.floor(seen);
-    // A report about a limit other than this window's (the server's 60 per 10 s matched to a
-    // user's 360 per minute) shows what the server enforces until its reset, not what others use
-    // over this window: held no longer, or the user's rate would fall to the server's per window.
-    const foreign = report.limit !== undefined && report.limit !== rule.limit;
-    const until = foreign ? Math.min(report.until, report.resetAt ?? now) : report.until;
+    const { foreign, until } = reportHold(report, rule.limit, now);
     // What the server counts as used now, by everyone: no share of others' can be more.
     const total = foreign ? undefined : rule.limit - report.remaining;
     const level = rule.others.observe(seen, until, now, total);
     // A 429 the limiter let through: room for one more of theirs (at most a tenth of the limit).
-    return refused ? rule.others.refused(Math.max(1, Math.floor(rule.limit / 10)), until, now) : level;
+    return refused ? rule.others.refused(refusalHeadroom(rule.limit), until, now) : level;
   }
 
   release(entry: StoreEntry): void {
@@ -184,16 +181,6 @@ export class MemoryStore implements LimiterStore {
     }
     return { starts, entries };
   }
-}
-
-/** The rule whose window is `windowMs`, else the longest (a per-minute limit, say, when unknown). */
-function closest<R extends { windowMs: number }>(rules: readonly R[], windowMs: number | undefined): R | undefined {
-  let best: R | undefined;
-  for (const rule of rules) {
-    if (rule.windowMs === windowMs) return rule;
-    if (best === undefined || rule.windowMs > best.windowMs) best = rule;
-  }
-  return best;
 }
 
 function windowUsage(limit: number, windowMs: number, used: number): WindowUsage {

@@ -27,22 +27,27 @@ export type CountRun<T> = (counter: TextCounter) => Promise<T>;
 /*
  * Counting in the worker costs a message round trip, and an estimate asks for many strings one
  * after another (roles, contents, tool fields). So `run` goes twice: first with a counter that
- * only records the strings (answering each with its UTF-8 size, which no BPE count exceeds: a
- * token is at least one byte), which are then counted in one message; then with one that answers
+ * only records the strings (answering each with `measure`: for `countEarly`, its UTF-8 size, which
+ * no BPE count exceeds, a token being at least one byte), which are then counted in one message; then with one that answers
  * from those counts. Estimators are pure in the counts they get (they only add them up), so the
  * second pass asks for the same strings in the same order; should one ever differ, it is counted
  * on its own.
  */
-async function recordTexts<T>(run: CountRun<T>): Promise<{ bound: T; texts: string[] }> {
+async function recordTexts<T>(
+  run: CountRun<T>,
+  measure: (text: string) => number,
+): Promise<{ bound: T; texts: string[] }> {
   const texts: string[] = [];
   const bound = await run({
     count: async (text) => {
       texts.push(text);
-      return utf8Length(text);
+      return measure(text);
     },
   });
   return { bound, texts };
 }
+
+const nothing = (): number => 0;
 
 async function answerFromWorker<T>(
   name: TokenEncodingName,
@@ -63,7 +68,7 @@ async function answerFromWorker<T>(
 }
 
 async function runInWorker<T>(name: TokenEncodingName, run: CountRun<T>): Promise<T | undefined> {
-  const { texts } = await recordTexts(run);
+  const { texts } = await recordTexts(run, nothing);
   return answerFromWorker(name, texts, run);
 }
 
@@ -106,7 +111,7 @@ export async function countEarly<T>(
     const counted = here();
     return { bound: undefined, exact: () => counted };
   }
-  const { bound, texts } = await recordTexts(run);
+  const { bound, texts } = await recordTexts(run, utf8Length);
   if (texts.length === 0) return { bound: undefined, exact: () => Promise.resolve(bound) };
   const exact = once(() =>
     answerFromWorker(name, texts, run).then(
