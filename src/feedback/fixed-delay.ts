@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../internal/clock.js';
+import { type Clock, type TimerHandle, unrefTimer } from '../internal/clock.js';
 
 /** A call `afterDelay()` will make, until cancelled. */
 export interface Delayed {
@@ -53,9 +53,8 @@ class FixedDelayQueue {
       this.#head = 0;
       return;
     }
-    this.#timer = this.clock.setTimeout(() => this.#fire(), Math.max(0, next.at - this.clock.now()));
-    // Nothing it calls needs the process kept alive for it (Node's timers; a fake clock's have no unref).
-    (this.#timer as { unref?: () => void } | undefined)?.unref?.();
+    // Nothing it calls needs the process kept alive for it.
+    this.#timer = unrefTimer(this.clock.setTimeout(() => this.#fire(), Math.max(0, next.at - this.clock.now())));
   }
 
   #fire(): void {

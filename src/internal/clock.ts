@@ -22,6 +22,7 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A delay longer than Node's timers hold, as a chain of timers that each stay under the cap. */
 class ChainedTimer {
   #timer: ReturnType<typeof setTimeout>;
+  #unref = false;
 
   constructor(fn: () => void, ms: number) {
     const end = performance.now() + ms;
@@ -29,8 +30,10 @@ class ChainedTimer {
       const left = end - performance.now();
       return setTimeout(
         () => {
-          if (end - performance.now() > 0 && left > MAX_TIMER_MS) this.#timer = arm();
-          else fn();
+          if (end - performance.now() > 0 && left > MAX_TIMER_MS) {
+            this.#timer = arm();
+            if (this.#unref) this.#timer.unref();
+          } else fn();
         },
         Math.min(Math.max(0, left), MAX_TIMER_MS),
       );
@@ -40,6 +43,11 @@ class ChainedTimer {
 
   clear(): void {
     clearTimeout(this.#timer);
+  }
+
+  unref(): void {
+    this.#unref = true;
+    this.#timer.unref();
   }
 }
 
@@ -65,4 +73,13 @@ export function validateClock(value: unknown): Clock {
   callable('clock.setTimeout', clock.setTimeout);
   callable('clock.clearTimeout', clock.clearTimeout);
   return value as Clock;
+}
+
+/**
+ * Lets a timer not keep the process alive, when the clock's timers can (Node's can; a fake clock's
+ * have no `unref` and need none). Returns the handle.
+ */
+export function unrefTimer(handle: TimerHandle): TimerHandle {
+  (handle as { unref?: () => void } | undefined)?.unref?.();
+  return handle;
 }

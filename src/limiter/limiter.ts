@@ -93,6 +93,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.#sync = new HeaderSync(options.limits === 'auto');
     this.#driver = new StoreDriver(
       store,
+      this.#clock,
       (waiter, answer) => this.#scheduler.answer(waiter, answer),
       (operation, error) => this.#storeError(operation, error),
     );

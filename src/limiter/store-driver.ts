@@ -1,5 +1,6 @@
 import type { StoreErrorEvent } from '../core/events.js';
 import type { Cost, ResolvedLimits } from '../core/vocabulary.js';
+import type { Clock } from '../internal/clock.js';
 import { isThenable } from '../internal/is-thenable.js';
 import { type StoreCapabilities, storeCapabilities, storeName } from '../stores/capabilities.js';
 import type { AdmitResult, LimiterStore, StoreEntry, StoreUsage } from '../stores/store.js';
@@ -31,12 +32,16 @@ export class StoreDriver {
   readonly #onAnswer: (waiter: Waiter, answer: LateAnswer) => void;
   readonly #onWriteError: (operation: WriteOperation, error: unknown) => void;
 
+  readonly #clock: Clock;
+
   constructor(
     store: LimiterStore,
+    clock: Clock,
     onAnswer: (waiter: Waiter, answer: LateAnswer) => void,
     onWriteError: (operation: WriteOperation, error: unknown) => void,
   ) {
     this.store = store;
+    this.#clock = clock;
     this.capabilities = storeCapabilities(store);
     this.synchronous = this.capabilities.synchronous;
     this.#onAnswer = onAnswer;
@@ -44,7 +49,7 @@ export class StoreDriver {
   }
 
   configure(limits: ResolvedLimits): void {
-    this.store.configure(limits);
+    this.store.configure(limits, this.#clock);
     this.roomMade();
   }
 

@@ -31,18 +31,3 @@ export class LocalEntry implements StoreEntry {
 export class OpenEntry implements StoreEntry {
   constructor(readonly start: number) {}
 }
-
-/** What the store knows about one waiting caller across `admit` calls. */
-export interface Booking {
-  readonly id: string;
-  /** A future slot is booked in Redis. */
-  booked: boolean;
-  /** When the booked slot starts, on the limiter's clock. */
-  at: number;
-  /** The booking holds its concurrency lease. */
-  leased: boolean;
-  /** An admit call for it is on the wire. */
-  inflight: boolean;
-  /** The caller left while the call was on the wire: whatever it booked must be given back. */
-  withdrawn: boolean;
-}

@@ -1,3 +1,4 @@
+import { type TimerHandle, unrefTimer } from '../internal/clock.js';
 import { isOutage } from './errors.js';
 import { RENEW } from './lua/leases.js';
 import type { QuotaKeys } from './options.js';
@@ -23,7 +24,7 @@ export interface LeaseRenewalHost {
 export class LeaseRenewal {
   readonly #host: LeaseRenewalHost;
   readonly #held = new Set<string>();
-  #timer: ReturnType<typeof setInterval> | undefined = undefined;
+  #timer: TimerHandle | undefined = undefined;
   #closed = false;
 
   constructor(host: LeaseRenewalHost) {
@@ -33,10 +34,7 @@ export class LeaseRenewal {
   /** Starts renewing the lease `id`. */
   hold(id: string): void {
     this.#held.add(id);
-    if (this.#timer !== undefined || this.#closed) return;
-    this.#timer = setInterval(() => this.#renew(), Math.max(1, this.#host.leaseTtlMs / 3));
-    // Renewals alone must not keep a process alive.
-    this.#timer.unref();
+    if (this.#timer === undefined && !this.#closed) this.#arm();
   }
 
   /** Stops renewing the lease `id`; the timer stays until `stopIfIdle`. */
@@ -46,15 +44,33 @@ export class LeaseRenewal {
 
   /** Stops the timer once no lease is held. */
   stopIfIdle(): void {
-    if (this.#held.size !== 0 || this.#timer === undefined) return;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    if (this.#held.size !== 0) return;
+    this.#stop();
   }
 
   /** Stops renewing for good; leases still held expire after `leaseTtlMs`. */
   close(): void {
     this.#closed = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#stop();
+  }
+
+  /** Every third of the ttl, on the store's clock; renewals alone must not keep a process alive. */
+  #arm(): void {
+    const clock = this.#host.runner.clock;
+    this.#timer = unrefTimer(
+      clock.setTimeout(
+        () => {
+          this.#timer = undefined;
+          this.#renew();
+          if (this.#held.size > 0 && !this.#closed) this.#arm();
+        },
+        Math.max(1, this.#host.leaseTtlMs / 3),
+      ),
+    );
+  }
+
+  #stop(): void {
+    if (this.#timer !== undefined) this.#host.runner.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 

@@ -1,5 +1,5 @@
-import { performance } from 'node:perf_hooks';
 import type { Cost, ResolvedLimits } from '../core/vocabulary.js';
+import { type TimerHandle, unrefTimer } from '../internal/clock.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { AdmitResult, StoreUsage } from '../stores/store.js';
 import { LocalEntry, OpenEntry } from './entries.js';
@@ -45,7 +45,7 @@ export class OutageKeeper {
   #limits: ResolvedLimits | undefined = undefined;
   #localLimits: ResolvedLimits | undefined = undefined;
   #outage: { readonly since: number; readonly error: unknown } | undefined = undefined;
-  #probeTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  #probeTimer: TimerHandle | undefined = undefined;
   #probeDelay = FIRST_PROBE_MS;
   /** Ids whose log entry, charge and lease must go once Redis is back. */
   readonly #orphans = new Set<string>();
@@ -94,6 +94,14 @@ export class OutageKeeper {
     }
   }
 
+  /** When `cost` could start by the policy, while Redis is out (`'local'`: by the local books). */
+  earliest(cost: Cost, now: number): number {
+    if (this.#host.options.onStoreError !== 'local') return now;
+    this.#recordRecent(now);
+    const limits = this.#localLimits;
+    return this.local.earliest(limits === undefined ? cost : fitCost(cost, limits), now);
+  }
+
   /** The local books, when they are what `usage()` reports (under `'local'`, during an outage). */
   usage(now: number): StoreUsage | undefined {
     if (this.#outage === undefined || this.#host.options.onStoreError !== 'local') return undefined;
@@ -125,7 +133,7 @@ export class OutageKeeper {
   enter(error: unknown): void {
     // After close, a write cut short by the caller closing the client is no outage to report.
     if (this.#outage !== undefined || this.#closed) return;
-    this.#outage = { since: performance.now(), error };
+    this.#outage = { since: this.#host.runner.clock.now(), error };
     // The share is fixed when the outage starts, from the peers Redis last reported.
     this.#configureLocal();
     // The local books start from what this store had admitted in Redis, not from empty.
@@ -138,7 +146,7 @@ export class OutageKeeper {
   /** Stops probing; no outage starts or ends after this. */
   close(): void {
     this.#closed = true;
-    if (this.#probeTimer !== undefined) clearTimeout(this.#probeTimer);
+    if (this.#probeTimer !== undefined) this.#host.runner.clock.clearTimeout(this.#probeTimer);
     this.#probeTimer = undefined;
   }
 
@@ -163,8 +171,7 @@ export class OutageKeeper {
 
   #scheduleProbe(): void {
     if (this.#closed) return;
-    this.#probeTimer = setTimeout(() => this.#probe(), this.#probeDelay);
-    this.#probeTimer.unref();
+    this.#probeTimer = unrefTimer(this.#host.runner.clock.setTimeout(() => this.#probe(), this.#probeDelay));
   }
 
   #probe(): void {
@@ -193,6 +200,6 @@ export class OutageKeeper {
     const recharges = [...this.#recharges];
     this.#recharges.clear();
     for (const [id, cost] of recharges) this.#host.recharge(id, cost);
-    this.#host.recovered({ outageMs: performance.now() - outage.since });
+    this.#host.recovered({ outageMs: this.#host.runner.clock.now() - outage.since });
   }
 }

@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import type { Cost, ResolvedLimits } from '../core/vocabulary.js';
+import type { Clock } from '../internal/clock.js';
 import { messageOf } from '../internal/message-of.js';
 import type { AdmitResult, LimiterStore, RemainingReport, StoreEntry, StoreUsage } from '../stores/store.js';
 import { admitArgs, parseAdmitReply, type AdmitReply } from './admit-protocol.js';
-import { type Booking, LocalEntry, RedisEntry } from './entries.js';
+import { type Booking, Bookings } from './bookings.js';
+import { LocalEntry, RedisEntry } from './entries.js';
 import { isOutage, RedisStoreError } from './errors.js';
 import type { RedisStoreEvents } from './events.js';
 import { LeaseRenewal } from './lease-renewal.js';
@@ -48,9 +48,6 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   readonly #keys: QuotaKeys;
   readonly #admitKeys: readonly string[];
   readonly #forgetKeys: readonly string[];
-  /** This store's id among the peers, and the prefix of every entry id it makes. */
-  readonly #peer = randomBytes(6).toString('base64url');
-  #counter = 0;
   #limits: ResolvedLimits | undefined = undefined;
   #layout: WindowLayout = EMPTY_LAYOUT;
   #peers = 0;
@@ -59,7 +56,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   /** The latest pause this store knows of (its own, or one Redis reported), on the limiter's clock. */
   #pausedUntil = 0;
 
-  readonly #bookings = new WeakMap<object, Booking>();
+  readonly #bookings = new Bookings();
   readonly #leases: LeaseRenewal;
   readonly #outage: OutageKeeper;
 
@@ -113,8 +110,12 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     return this.#options.onStoreError;
   }
 
-  /** Records the limits; they are sent with every admission, never read back from Redis. */
-  configure(limits: ResolvedLimits): void {
+  /**
+   * Records the limits (sent with every admission, never read back from Redis) and the limiter's
+   * clock, which times commands, probes and renewals and converts Redis's times to the limiter's.
+   */
+  configure(limits: ResolvedLimits, clock: Clock): void {
+    this.#runner.clock = clock;
     this.#limits = limits;
     this.#layout = layoutOf(limits);
     this.#snapshot.reconfigure();
@@ -129,13 +130,13 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
    */
   admit(cost: Cost, now: number, waiter?: object): AdmitResult | Promise<AdmitResult> {
     if (this.#pausedUntil > now) return this.#pausedUntil;
-    const booking = waiter === undefined ? undefined : this.#bookings.get(waiter);
+    const booking = this.#bookings.get(waiter);
     if (booking?.booked === true) {
       if (now < booking.at) return booking.at;
       // The slot was booked (and, with concurrency, its lease taken) in one call: every process
       // already counts it, so it starts now without asking Redis again.
       if (!this.#options.confirmBookings && now - booking.at <= this.#layout.lateMs) {
-        this.#bookings.delete(waiter as object);
+        this.#bookings.delete(waiter);
         return new RedisEntry(booking.at, booking.id, booking.leased);
       }
     }
@@ -146,6 +147,17 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     return this.#admitRemote(cost, now, waiter, booking);
   }
 
+  /**
+   * When `cost` could start at the earliest, from what this store knows without asking Redis: not
+   * during a pause, and not before the latest slot Redis booked for it (new entries never start
+   * before the newest one). So a caller queued behind a booked wait, with a `timeoutMs` shorter
+   * than it, is rejected at once. During an outage, the policy's answer.
+   */
+  earliest(cost: Cost, now: number): number {
+    if (this.#outage.active) return this.#outage.earliest(cost, now);
+    return Math.max(now, this.#pausedUntil, this.#bookings.newestStart);
+  }
+
   /** The waiter left the queue: its booked slot (and lease) is given back. */
   withdraw(waiter: object): void {
     const booking = this.#bookings.get(waiter);
@@ -154,7 +166,10 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     // The answer still on the wire may book a slot: its handler gives it back.
     if (booking.inflight) booking.withdrawn = true;
     // Nobody to tell if this fails: the slot then leaves with its window.
-    else if (booking.booked) this.#forgetQuietly([booking.id], []);
+    else if (booking.booked) {
+      this.#bookings.givenBack(booking.at);
+      this.#forgetQuietly([booking.id], []);
+    }
   }
 
   /** Replaces the entry's token charge in Redis (once it is back, during an outage), or in the local books. */
@@ -200,6 +215,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     if (entry instanceof LocalEntry) return this.#outage.local.cancel(entry.inner, now);
     if (!(entry instanceof RedisEntry) || entry.cancelled) return undefined;
     entry.cancelled = true;
+    this.#bookings.givenBack(entry.start);
     // One call gives back the slot, the tokens and the lease; the release that follows sends nothing.
     if (entry.leased && !entry.released) {
       entry.leaseFreed = true;
@@ -260,36 +276,24 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   ): Promise<AdmitResult> {
     // A stale booking (or one to confirm) goes back to Redis under its own id.
     const replace = previous?.booked === true && !this.#options.confirmBookings;
-    const booking: Booking = previous ?? {
-      id: `${this.#peer}.${(this.#counter++).toString(36)}`,
-      booked: false,
-      at: 0,
-      leased: false,
-      inflight: false,
-      withdrawn: false,
-    };
-    if (waiter !== undefined && previous === undefined) this.#bookings.set(waiter, booking);
+    const booking = this.#bookings.open(waiter, previous);
     const o = this.#options;
+    const concurrency = this.#layout.limited ? this.#limits?.concurrency : undefined;
+    const { peer } = this.#bookings;
     const args = admitArgs(
-      {
-        id: booking.id,
-        cost,
-        mayBook: waiter !== undefined,
-        replace,
-        concurrency: this.#layout.limited ? this.#limits?.concurrency : undefined,
-        peer: this.#peer,
-      },
+      { id: booking.id, cost, mayBook: waiter !== undefined, replace, concurrency, peer },
       o,
       this.#layout,
     );
     booking.inflight = true;
-    const sent = performance.now();
+    const clock = this.#runner.clock;
+    const sent = clock.now();
     let reply: unknown;
     try {
       reply = await this.#runner.run(ADMIT, this.#admitKeys, args);
     } catch (error) {
       booking.inflight = false;
-      if (waiter !== undefined) this.#bookings.delete(waiter);
+      this.#bookings.delete(waiter);
       if (!isOutage(error)) {
         if (booking.booked) this.#forgetQuietly([booking.id], []);
         throw new RedisStoreError('admit', messageOf(error), { cause: error });
@@ -300,12 +304,12 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       return this.#outage.admit(cost, now);
     }
     booking.inflight = false;
-    const received = now + (performance.now() - sent);
+    const received = now + (clock.now() - sent);
     let r: AdmitReply;
     try {
       r = parseAdmitReply(reply);
     } catch (error) {
-      if (waiter !== undefined) this.#bookings.delete(waiter);
+      this.#bookings.delete(waiter);
       throw error;
     }
     // Server times to the limiter's clock, as if the script ran when the answer arrived: waits end
@@ -324,15 +328,14 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     }
     switch (r.status) {
       case ADMIT_STATUS.admitted: {
-        if (waiter !== undefined) this.#bookings.delete(waiter);
+        this.#bookings.delete(waiter);
         if (limited) this.#leases.hold(booking.id);
         this.#outage.admitted(local(r.at), cost, received);
         // A caller that left meanwhile gets this entry cancelled and released by the limiter.
         return new RedisEntry(local(r.at), booking.id, limited);
       }
       case ADMIT_STATUS.booked: {
-        booking.booked = true;
-        booking.at = local(r.at);
+        this.#bookings.book(booking, local(r.at));
         this.#outage.admitted(booking.at, cost, received);
         booking.leased = limited && !o.confirmBookings;
         if (booking.leased) this.#leases.hold(booking.id);
@@ -344,7 +347,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
         this.#leases.stopIfIdle();
         return local(r.at);
       default:
-        if (waiter !== undefined) this.#bookings.delete(waiter);
+        this.#bookings.delete(waiter);
         this.#leases.stopIfIdle();
         throw new RedisStoreError(
           'admit',

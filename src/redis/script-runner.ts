@@ -1,3 +1,4 @@
+import { type Clock, systemClock, unrefTimer } from '../internal/clock.js';
 import type { RedisCommandClient } from './clients.js';
 import { isNoScript, RedisTimeoutError } from './errors.js';
 import type { RedisScript } from './lua/prelude.js';
@@ -6,11 +7,12 @@ import type { RedisScript } from './lua/prelude.js';
  * Runs scripts by EVALSHA, falling back to EVAL when the server's script cache does not hold them
  * (after a restart, a failover or SCRIPT FLUSH); EVAL caches the script again. Every command is
  * raced against `timeoutMs`, so no caller waits on a hung connection, whatever the client's own
- * settings.
+ * settings. The timeouts run on `clock`: the limiter's, once the store is configured.
  */
 export class ScriptRunner {
   /** Commands on the wire, for `settled()`. */
   readonly #inflight = new Set<Promise<unknown>>();
+  clock: Clock = systemClock;
 
   constructor(
     readonly client: RedisCommandClient,
@@ -58,17 +60,17 @@ export class ScriptRunner {
       // A client that throws instead of rejecting (closed, misconfigured) is answered the same way.
       return Promise.reject(error);
     }
+    const clock = this.clock;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new RedisTimeoutError(this.timeoutMs)), this.timeoutMs);
       // A late answer must not keep the process alive, nor its rejection go unhandled.
-      timer.unref();
+      const timer = unrefTimer(clock.setTimeout(() => reject(new RedisTimeoutError(this.timeoutMs)), this.timeoutMs));
       sent.then(
         (reply) => {
-          clearTimeout(timer);
+          clock.clearTimeout(timer);
           resolve(reply);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          clock.clearTimeout(timer);
           reject(error);
         },
       );

@@ -1,3 +1,4 @@
+import type { Clock } from '../internal/clock.js';
 import type { Cost, PerWindowKind, ResolvedLimits, WindowKind, WindowUsage } from '../core/vocabulary.js';
 
 /** A store's record of one admitted request; the limiter treats it as opaque. */
@@ -84,8 +85,12 @@ export interface LimiterStore {
    * @default false
    */
   readonly ownClock?: boolean | undefined;
-  /** Sets or replaces the limits. Existing entries are kept and counted against the new limits. At once. */
-  configure(limits: ResolvedLimits): void;
+  /**
+   * Sets or replaces the limits. Existing entries are kept and counted against the new limits. At
+   * once. `clock` is the limiter's: a store that keeps time or timers of its own (timeouts, probes,
+   * renewals) uses it, so a fake clock drives them too.
+   */
+  configure(limits: ResolvedLimits, clock: Clock): void;
   /**
    * Admits `cost` now if every limit allows it, taking all of them at once; otherwise returns when
    * it could start. `waiter` identifies the caller across calls, so a store may book a future slot

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+
+/** What the store knows about one waiting caller across `admit` calls. */
+export interface Booking {
+  readonly id: string;
+  /** A future slot is booked in Redis. */
+  booked: boolean;
+  /** When the booked slot starts, on the limiter's clock. */
+  at: number;
+  /** The booking holds its concurrency lease. */
+  leased: boolean;
+  /** An admit call for it is on the wire. */
+  inflight: boolean;
+  /** The caller left while the call was on the wire: whatever it booked must be given back. */
+  withdrawn: boolean;
+}
+
+/**
+ * The store's admissions in the making: an id for each (this store's id among the peers, then a
+ * counter), the booking of each waiting caller, and the newest start Redis answered, which no
+ * later admission precedes (Redis books first come, first served).
+ */
+export class Bookings {
+  /** This store's id among the peers, and the prefix of every entry id it makes. */
+  readonly peer = randomBytes(6).toString('base64url');
+  readonly #byWaiter = new WeakMap<object, Booking>();
+  #counter = 0;
+  #newestStart = 0;
+
+  /** The latest start Redis answered (a booked slot, perhaps), on the limiter's clock; 0 when given back. */
+  get newestStart(): number {
+    return this.#newestStart;
+  }
+
+  get(waiter: object | undefined): Booking | undefined {
+    return waiter === undefined ? undefined : this.#byWaiter.get(waiter);
+  }
+
+  /** `previous`, or a new booking under a new id, kept for `waiter` (if any) until deleted. */
+  open(waiter: object | undefined, previous: Booking | undefined): Booking {
+    if (previous !== undefined) return previous;
+    const booking: Booking = {
+      id: `${this.peer}.${(this.#counter++).toString(36)}`,
+      booked: false,
+      at: 0,
+      leased: false,
+      inflight: false,
+      withdrawn: false,
+    };
+    if (waiter !== undefined) this.#byWaiter.set(waiter, booking);
+    return booking;
+  }
+
+  delete(waiter: object | undefined): void {
+    if (waiter !== undefined) this.#byWaiter.delete(waiter);
+  }
+
+  /** Redis booked a slot for `booking` starting at `at`. */
+  book(booking: Booking, at: number): void {
+    booking.booked = true;
+    booking.at = at;
+    if (at > this.#newestStart) this.#newestStart = at;
+  }
+
+  /** A start was given back: when it was the newest, it no longer bounds the next admission. */
+  givenBack(at: number): void {
+    if (at >= this.#newestStart) this.#newestStart = 0;
+  }
+}
