@@ -1,6 +1,5 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Limiter } from '../src/index.js';
 import { RedisStore } from '../src/redis/index.js';
@@ -12,29 +11,11 @@ import {
   uniqueKey,
   type RedisServer,
 } from './helpers/redis-server.js';
+import { nextMessage, startFixture } from './helpers/workers.js';
 import { maxInAnyWindow, maxSumInAnyWindow } from './helpers/windows.js';
 
-const WORKER = fileURLToPath(new URL('./fixtures/redis-worker.ts', import.meta.url));
-
 function startWorker(config: WorkerConfig): ChildProcess {
-  return fork(WORKER, [JSON.stringify(config)], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-}
-
-function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: { type: string; message?: string }): void => {
-      if (message.type === 'error') reject(new Error(`worker failed: ${message.message}`));
-      else if (message.type === type) {
-        child.off('message', onMessage);
-        resolve(message as T);
-      }
-    };
-    child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before sending ${type}`)));
-  });
+  return startFixture('redis-worker', config);
 }
 
 describeWithRedis('Redis store shared by processes', () => {
