@@ -168,9 +168,10 @@ describeWithRedis('RedisStore when Redis fails', () => {
 
     server.thaw();
     await eventually(async () => events.includes('recovered'), UNTIL_BACK);
-    // The admission that timed out may have run once the server woke; it is given back too.
+    // The admission that timed out may have run once the server woke; it is given back, and the
+    // one the local share made instead is written back: the first and that one count.
     await eventually(async () => (await raw(client, ['ZCARD', store.keys.conc])) === 0, UNTIL_BACK);
-    await eventually(async () => (await raw(client, ['ZCARD', store.keys.log])) === 1, UNTIL_BACK);
+    await eventually(async () => (await raw(client, ['ZCARD', store.keys.log])) === 2, UNTIL_BACK);
   });
 
   it("'local' starts from this process's own recent admissions: a share it had used up stays used", async () => {
@@ -203,6 +204,40 @@ describeWithRedis('RedisStore when Redis fails', () => {
     await eventually(async () => events.includes('recovered'), UNTIL_BACK);
     // Redis holds what the request used, not what it reserved.
     await eventually(async () => (await raw(client, ['HGET', store.keys.amt, '#in'])) === '800', UNTIL_BACK);
+  });
+
+  it('Redis restarted empty: what this process admitted, before and during the outage, is written back with its charges as they stand, and its leases', async () => {
+    const { server, client, store, events } = await setup('node-redis', { onStoreError: 'local', localShare: 1 });
+    const limiter = new Limiter({
+      requests: { limit: 100, windowMs: 60_000 },
+      tokens: { limit: 10_000, windowMs: 60_000 },
+      concurrency: 10,
+      store,
+    });
+    cleanups.push(() => limiter.close());
+    const done = await limiter.acquire({ tokens: 1_000 });
+    done.reconcile(400);
+    done.release();
+    const held = await limiter.acquire({ tokens: 1_000 });
+    await server.kill();
+    // The admission that meets the dead server starts the outage; the local share admits it.
+    const local = await limiter.acquire({ tokens: 1_000 });
+    expect(events).toEqual(['outage:local']);
+    local.reconcile(300);
+    held.reconcile(500);
+    // Never sent: not written back.
+    (await limiter.acquire({ tokens: 1_000 })).cancel();
+    await server.restart();
+    await eventually(async () => events.includes('recovered'), UNTIL_BACK);
+    const count = async (command: string, key: string): Promise<unknown> => raw(client, [command, key]);
+    await eventually(async () => (await count('ZCARD', store.keys.log)) === 3, UNTIL_BACK);
+    await eventually(async () => (await raw(client, ['HGET', store.keys.amt, '#in'])) === '1200', UNTIL_BACK);
+    // The lease held across the outage and the local one still held count in Redis again.
+    expect(await count('ZCARD', store.keys.conc)).toBe(2);
+    local.release();
+    held.release();
+    await eventually(async () => (await count('ZCARD', store.keys.conc)) === 0, UNTIL_BACK);
+    expect(await count('ZCARD', store.keys.log)).toBe(3);
   });
 
   it("the probe asks the node that serves the quota's key: a node that answers PING while the quota's is down ends no outage", async () => {

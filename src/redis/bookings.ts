@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { RecentAdmission } from './recent-admissions.js';
 
 /** What the store knows about one waiting caller across `admit` calls. */
 export interface Booking {
@@ -13,6 +14,8 @@ export interface Booking {
   inflight: boolean;
   /** The caller left while the call was on the wire: whatever it booked must be given back. */
   withdrawn: boolean;
+  /** How the store remembers the booked admission, to write it back after an outage. */
+  recent?: RecentAdmission | undefined;
 }
 
 /**
@@ -36,11 +39,16 @@ export class Bookings {
     return waiter === undefined ? undefined : this.#byWaiter.get(waiter);
   }
 
+  /** A new entry id: this store's id among the peers, then a counter. */
+  newId(): string {
+    return `${this.peer}.${(this.#counter++).toString(36)}`;
+  }
+
   /** `previous`, or a new booking under a new id, kept for `waiter` (if any) until deleted. */
   open(waiter: object | undefined, previous: Booking | undefined): Booking {
     if (previous !== undefined) return previous;
     const booking: Booking = {
-      id: `${this.peer}.${(this.#counter++).toString(36)}`,
+      id: this.newId(),
       booked: false,
       at: 0,
       leased: false,
@@ -62,8 +70,12 @@ export class Bookings {
     if (at > this.#newestStart) this.#newestStart = at;
   }
 
-  /** A start was given back: when it was the newest, it no longer bounds the next admission. */
-  givenBack(at: number): void {
+  /**
+   * An admission was given back (cancelled, withdrawn, replaced): not to be written back after an
+   * outage, and when its start was the newest, it no longer bounds the next admission.
+   */
+  givenBack(at: number, recent: RecentAdmission | undefined): void {
+    if (recent !== undefined) recent.gone = true;
     if (at >= this.#newestStart) this.#newestStart = 0;
   }
 }

@@ -1,4 +1,6 @@
+import type { Cost } from '../core/vocabulary.js';
 import type { StoreEntry } from '../stores/store.js';
+import type { RecentAdmission } from './recent-admissions.js';
 
 /*
  * What the Redis store hands the limiter for an admission, one class per place the admission is
@@ -16,14 +18,26 @@ export class RedisEntry implements StoreEntry {
     readonly start: number,
     readonly id: string,
     readonly leased: boolean,
+    /** How this store remembers it, to write it back after an outage; kept up to date. */
+    readonly recent: RecentAdmission | undefined,
   ) {}
 }
 
-/** An admission made from the local share during an outage; its books stay local. */
+/**
+ * An admission made from the local share during an outage; its books stay local, and it is
+ * written back to Redis (start, charge, lease) once Redis answers again.
+ */
 export class LocalEntry implements StoreEntry {
+  released = false;
+  cancelled = false;
+  /** Its id in Redis once written back; its lease is then released there too. */
+  restoredId: string | undefined = undefined;
+
   constructor(
-    readonly start: number,
+    public start: number,
     readonly inner: StoreEntry,
+    /** The charge as it stands (reconciled), in full: the local books may hold it scaled. */
+    public cost: Cost,
   ) {}
 }
 

@@ -37,6 +37,11 @@ export class LeaseRenewal {
     if (this.#timer === undefined && !this.#closed) this.#arm();
   }
 
+  /** The leases held and renewed. */
+  held(): readonly string[] {
+    return [...this.#held];
+  }
+
   /** Stops renewing the lease `id`; the timer stays until `stopIfIdle`. */
   forget(id: string): void {
     this.#held.delete(id);

@@ -6,7 +6,7 @@ import { LocalEntry, OpenEntry } from './entries.js';
 import { RedisUnavailableError } from './errors.js';
 import type { RedisOutageEvent, RedisRecoveredEvent } from './events.js';
 import { fitCost, shareOf } from './local-share.js';
-import { type RecentAdmission, RecentAdmissions } from './recent-admissions.js';
+import { type RecentAdmission, RecentAdmissions, type WrittenBack, writeBackArgs } from './recent-admissions.js';
 import type { ResolvedRedisOptions } from './options.js';
 import { PROBE } from './lua/pause.js';
 import type { ScriptRunner } from './script-runner.js';
@@ -28,6 +28,12 @@ export interface OutageHost {
   cleanUp(drop: readonly string[], release: readonly string[]): void;
   /** Writes, best effort, a charge corrected while Redis could not be told of it. */
   recharge(id: string, cost: Cost): void;
+  /** Runs, best effort and in order, a write-back (the restore script's ARGV). */
+  restore(args: readonly string[]): void;
+  /** The leases this store holds and renews; `hold` adds one. */
+  readonly leases: { held(): readonly string[]; hold(id: string): void };
+  /** A new entry id of this store's. */
+  newId(): string;
   outage(event: RedisOutageEvent): void;
   recovered(event: RedisRecoveredEvent): void;
 }
@@ -53,8 +59,10 @@ export class OutageKeeper {
   readonly #releases = new Set<string>();
   /** This store's admissions in Redis still in their windows: the local books start from them. */
   readonly #recent = new RecentAdmissions(MAX_PENDING);
-  /** Taken from `#recent` when the outage began, recorded in the local books at their first use. */
+  /** Read from `#recent` when the outage began, recorded in the local books at their first use. */
   #unrecorded: RecentAdmission[] = [];
+  /** What the local share admitted during this outage, to write back when Redis answers. */
+  #localEntries: LocalEntry[] = [];
   /** Charges corrected during the outage (the latest for each id), written once Redis is back. */
   readonly #recharges = new Map<string, Cost>();
   #closed = false;
@@ -87,7 +95,11 @@ export class OutageKeeper {
         this.#recordRecent(now);
         const limits = this.#localLimits;
         const answer = this.local.admit(limits === undefined ? cost : fitCost(cost, limits), now);
-        if (typeof answer === 'object') return new LocalEntry(now, answer);
+        if (typeof answer === 'object') {
+          const entry = new LocalEntry(now, answer, cost);
+          if (this.#localEntries.length < MAX_PENDING) this.#localEntries.push(entry);
+          return entry;
+        }
         // Infinity means "until a local release"; Redis may come back before that.
         return Number.isFinite(answer) ? answer : now + this.#host.options.pollMs;
       }
@@ -109,6 +121,40 @@ export class OutageKeeper {
     return this.local.usage(now);
   }
 
+  /** A local admission's charge corrected: in the local books, and in Redis once written back. */
+  reconcileLocal(entry: LocalEntry, cost: Cost, now: number): void {
+    if (entry.cancelled) return;
+    entry.cost = cost;
+    this.local.reconcile(entry.inner, cost, now);
+    const id = entry.restoredId;
+    if (id === undefined) return;
+    if (this.active) this.pendingRecharge(id, cost);
+    else this.#host.recharge(id, cost);
+  }
+
+  /** A local admission counts from `at`; one already written back keeps the start it was written with. */
+  restampLocal(entry: LocalEntry, at: number, now: number): void {
+    if (entry.cancelled || entry.restoredId !== undefined || at <= entry.start) return;
+    entry.start = at;
+    this.local.restamp?.(entry.inner, at, now);
+  }
+
+  /** A local admission never sent: out of the local books, and out of Redis if written back. */
+  cancelLocal(entry: LocalEntry, now: number): void {
+    if (entry.cancelled) return;
+    entry.cancelled = true;
+    this.local.cancel(entry.inner, now);
+    if (entry.restoredId !== undefined) this.#host.cleanUp([entry.restoredId], []);
+  }
+
+  /** A local admission's concurrency slot freed, locally and (once written back) in Redis. */
+  releaseLocal(entry: LocalEntry): void {
+    if (entry.released) return;
+    entry.released = true;
+    this.local.release(entry.inner);
+    if (entry.restoredId !== undefined) this.#host.cleanUp([], [entry.restoredId]);
+  }
+
   /** The entry `id` (log, charge and lease) is to be dropped once Redis is back. */
   orphan(id: string): void {
     if (this.#orphans.size < MAX_PENDING) this.#orphans.add(id);
@@ -124,20 +170,21 @@ export class OutageKeeper {
     if (this.#releases.size < MAX_PENDING) this.#releases.add(id);
   }
 
-  /** Redis admitted a request of this store's at `at` (the limiter's clock). */
-  admitted(at: number, cost: Cost, now: number): void {
-    this.#recent.add(at, cost, now);
+  /** Redis admitted a request of this store's at `at` (the limiter's clock): kept to write back. */
+  admitted(id: string, at: number, cost: Cost, now: number): RecentAdmission {
+    return this.#recent.add(id, at, cost, now);
   }
 
   /** Redis failed: the policy applies from now on, and probing starts. Once per outage. */
   enter(error: unknown): void {
     // After close, a write cut short by the caller closing the client is no outage to report.
     if (this.#outage !== undefined || this.#closed) return;
-    this.#outage = { since: this.#host.runner.clock.now(), error };
+    const now = this.#host.runner.clock.now();
+    this.#outage = { since: now, error };
     // The share is fixed when the outage starts, from the peers Redis last reported.
     this.#configureLocal();
     // The local books start from what this store had admitted in Redis, not from empty.
-    this.#unrecorded = this.#recent.take();
+    this.#unrecorded = this.#recent.live(now);
     this.#probeDelay = FIRST_PROBE_MS;
     this.#scheduleProbe();
     this.#host.outage({ error, policy: this.#host.options.onStoreError });
@@ -156,6 +203,32 @@ export class OutageKeeper {
     for (const { at, cost } of this.#unrecorded)
       this.local.record(limits === undefined ? cost : fitCost(cost, limits), at, now);
     this.#unrecorded = [];
+  }
+
+  /**
+   * After the clean-ups: what Redis must count again, because a restarted server lost it or it was
+   * admitted locally meanwhile: every admission of this store's still in its window, with its
+   * charge as it stands, and the leases still held (a local one's is released in Redis later).
+   */
+  #writeBack(): void {
+    const now = this.#host.runner.clock.now();
+    const span = this.#recent.spanMs;
+    const entries: WrittenBack[] = this.#recent.live(now);
+    /** Local admissions still holding their slot: their lease goes to Redis too. */
+    const leases: string[] = [];
+    for (const entry of this.#localEntries) {
+      if (entry.cancelled || entry.start + span <= now) continue;
+      entry.restoredId = this.#host.newId();
+      entries.push({ id: entry.restoredId, at: entry.start, cost: entry.cost });
+      if (!entry.released && this.#limits?.concurrency !== Number.POSITIVE_INFINITY) leases.push(entry.restoredId);
+    }
+    this.#localEntries = [];
+    this.#unrecorded = [];
+    // Renewed from now on, with the leases held across the outage, which a restart lost too.
+    for (const id of leases) this.#host.leases.hold(id);
+    const held = this.#host.leases.held();
+    const ttl = this.#host.options.leaseTtlMs;
+    for (const args of writeBackArgs(entries, held, now, span, ttl)) this.#host.restore(args);
   }
 
   #share(): number {
@@ -196,6 +269,7 @@ export class OutageKeeper {
     this.#releases.clear();
     for (let i = 0; i < drop.length; i += BATCH) this.#host.cleanUp(drop.slice(i, i + BATCH), []);
     for (let i = 0; i < release.length; i += BATCH) this.#host.cleanUp([], release.slice(i, i + BATCH));
+    this.#writeBack();
     // After the clean-ups: the charge of an entry dropped meanwhile finds nothing to correct.
     const recharges = [...this.#recharges];
     this.#recharges.clear();

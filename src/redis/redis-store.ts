@@ -20,8 +20,9 @@ import {
 import { OutageKeeper } from './outage-policy.js';
 import { ScriptRunner } from './script-runner.js';
 import { SharedOthers } from './others-share.js';
-import { ADMIT, ADMIT_STATUS, FORGET, LEARN_OTHERS, PAUSE, RECONCILE, RESTAMP, type RedisScript } from './scripts.js';
+import { ADMIT, ADMIT_STATUS, LEARN_OTHERS, PAUSE, RECONCILE, RESTAMP, RESTORE } from './scripts.js';
 import { UsageSnapshot } from './usage-snapshot.js';
+import { ignore, RedisWrites } from './writes.js';
 import { EMPTY_LAYOUT, layoutOf, type WindowLayout } from './window-layout.js';
 import { SLACK_US, us } from './wire.js';
 
@@ -47,7 +48,6 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   readonly #runner: ScriptRunner;
   readonly #keys: QuotaKeys;
   readonly #admitKeys: readonly string[];
-  readonly #forgetKeys: readonly string[];
   #limits: ResolvedLimits | undefined = undefined;
   #layout: WindowLayout = EMPTY_LAYOUT;
   #peers = 0;
@@ -59,6 +59,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   readonly #bookings = new Bookings();
   readonly #leases: LeaseRenewal;
   readonly #outage: OutageKeeper;
+  readonly #writes: RedisWrites;
 
   constructor(options: RedisStoreOptions) {
     super();
@@ -67,17 +68,22 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     this.#keys = quotaKeys(this.#options.prefix, this.#options.key);
     const k = this.#keys;
     this.#admitKeys = [k.log, k.amt, k.conc, k.pause, k.clock, k.peers, k.others];
-    this.#forgetKeys = [k.log, k.amt, k.conc];
     this.#others = new SharedOthers([k.log, k.amt, k.others, k.clock], (keys, args, onReply) =>
-      this.#write('learnOthersShare', LEARN_OTHERS, keys, args, onReply, true),
+      this.#writes.write('learnOthersShare', LEARN_OTHERS, keys, args, onReply, true),
     );
     this.#outage = new OutageKeeper({
       options: this.#options,
       runner: this.#runner,
       probeKey: this.#keys.clock,
       peers: () => this.#peers,
-      cleanUp: (drop, release) => this.#forgetQuietly(drop, release),
+      cleanUp: (drop, release) => this.#writes.forgetQuietly(drop, release),
       recharge: (id, cost) => void this.#recharge(id, cost).catch(ignore),
+      restore: (args) =>
+        void this.#writes
+          .write('restore', RESTORE, [k.log, k.amt, k.conc, k.clock], args, undefined, true)
+          .catch(ignore),
+      leases: { held: () => this.#leases.held(), hold: (id) => this.#leases.hold(id) },
+      newId: () => this.#bookings.newId(),
       outage: (event) => this.emit('outage', event),
       recovered: (event) => this.emit('recovered', event),
     });
@@ -88,6 +94,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       inOutage: () => this.#outage.active,
       enterOutage: (error) => this.#outage.enter(error),
     });
+    this.#writes = new RedisWrites(this.#runner, [k.log, k.amt, k.conc], this.#leases, this.#outage);
   }
 
   /** The quota key this store serves. */
@@ -137,7 +144,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       // already counts it, so it starts now without asking Redis again.
       if (!this.#options.confirmBookings && now - booking.at <= this.#layout.lateMs) {
         this.#bookings.delete(waiter);
-        return new RedisEntry(booking.at, booking.id, booking.leased);
+        return new RedisEntry(booking.at, booking.id, booking.leased, booking.recent);
       }
     }
     if (this.#outage.active) {
@@ -167,21 +174,22 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     if (booking.inflight) booking.withdrawn = true;
     // Nobody to tell if this fails: the slot then leaves with its window.
     else if (booking.booked) {
-      this.#bookings.givenBack(booking.at);
-      this.#forgetQuietly([booking.id], []);
+      this.#bookings.givenBack(booking.at, booking.recent);
+      this.#writes.forgetQuietly([booking.id], []);
     }
   }
 
   /** Replaces the entry's token charge in Redis (once it is back, during an outage), or in the local books. */
   reconcile(entry: StoreEntry, cost: Cost, now: number): void | Promise<void> {
-    if (entry instanceof LocalEntry) return this.#outage.local.reconcile(entry.inner, cost, now);
+    if (entry instanceof LocalEntry) return this.#outage.reconcileLocal(entry, cost, now);
     if (!(entry instanceof RedisEntry) || entry.cancelled) return undefined;
+    if (entry.recent !== undefined) entry.recent.cost = cost;
     if (this.#outage.active) return this.#outage.pendingRecharge(entry.id, cost);
     return this.#recharge(entry.id, cost);
   }
 
   #recharge(id: string, cost: Cost): Promise<void> {
-    return this.#write(
+    return this.#writes.write(
       'reconcile',
       RECONCILE,
       [this.#keys.log, this.#keys.amt],
@@ -194,9 +202,10 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
    * the script runs), so every process counts the request from when it reached the provider.
    */
   restamp(entry: StoreEntry, at: number, now: number): void | Promise<void> {
-    if (entry instanceof LocalEntry) return this.#outage.local.restamp?.(entry.inner, at, now);
+    if (entry instanceof LocalEntry) return this.#outage.restampLocal(entry, at, now);
     if (!(entry instanceof RedisEntry) || entry.cancelled || this.#outage.active) return undefined;
-    return this.#write(
+    if (entry.recent !== undefined) entry.recent.at = at;
+    return this.#writes.write(
       'restamp',
       RESTAMP,
       [this.#keys.log, this.#keys.amt, this.#keys.clock],
@@ -212,28 +221,28 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
 
   /** Removes the entry's start, tokens and lease: the request was never sent. */
   cancel(entry: StoreEntry, now: number): void | Promise<void> {
-    if (entry instanceof LocalEntry) return this.#outage.local.cancel(entry.inner, now);
+    if (entry instanceof LocalEntry) return this.#outage.cancelLocal(entry, now);
     if (!(entry instanceof RedisEntry) || entry.cancelled) return undefined;
     entry.cancelled = true;
-    this.#bookings.givenBack(entry.start);
+    this.#bookings.givenBack(entry.start, entry.recent);
     // One call gives back the slot, the tokens and the lease; the release that follows sends nothing.
     if (entry.leased && !entry.released) {
       entry.leaseFreed = true;
       this.#leases.forget(entry.id);
       this.#leases.stopIfIdle();
     }
-    return this.#forget([entry.id], []);
+    return this.#writes.forget([entry.id], []);
   }
 
   /** Frees the entry's concurrency lease (nothing to send when there is no concurrency limit). */
   release(entry: StoreEntry, _now?: number): void | Promise<void> {
-    if (entry instanceof LocalEntry) return this.#outage.local.release(entry.inner);
+    if (entry instanceof LocalEntry) return this.#outage.releaseLocal(entry);
     if (!(entry instanceof RedisEntry) || entry.released) return undefined;
     entry.released = true;
     if (!entry.leased || entry.leaseFreed) return undefined;
     this.#leases.forget(entry.id);
     this.#leases.stopIfIdle();
-    return this.#forget([], [entry.id]);
+    return this.#writes.forget([], [entry.id]);
   }
 
   /** Holds admissions in every process sharing the key until `until`; never shortens a longer pause. */
@@ -243,7 +252,12 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     // Also held locally: admissions from the local share, and no Redis call while it lasts.
     this.#outage.local.pause(until);
     if (this.#outage.active) return undefined;
-    return this.#write('pause', PAUSE, [this.#keys.pause, this.#keys.clock], [us(until - now), String(SLACK_US)]);
+    return this.#writes.write(
+      'pause',
+      PAUSE,
+      [this.#keys.pause, this.#keys.clock],
+      [us(until - now), String(SLACK_US)],
+    );
   }
 
   /**
@@ -276,6 +290,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   ): Promise<AdmitResult> {
     // A stale booking (or one to confirm) goes back to Redis under its own id.
     const replace = previous?.booked === true && !this.#options.confirmBookings;
+    if (previous?.recent !== undefined) previous.recent.gone = true;
     const booking = this.#bookings.open(waiter, previous);
     const o = this.#options;
     const concurrency = this.#layout.limited ? this.#limits?.concurrency : undefined;
@@ -295,11 +310,11 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       booking.inflight = false;
       this.#bookings.delete(waiter);
       if (!isOutage(error)) {
-        if (booking.booked) this.#forgetQuietly([booking.id], []);
+        if (booking.booked) this.#writes.forgetQuietly([booking.id], []);
         throw new RedisStoreError('admit', messageOf(error), { cause: error });
       }
       // The script may have run before the connection failed: whatever it took is given back later.
-      this.#orphan(booking.id);
+      this.#writes.orphan(booking.id);
       this.#outage.enter(error);
       return this.#outage.admit(cost, now);
     }
@@ -330,16 +345,19 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       case ADMIT_STATUS.admitted: {
         this.#bookings.delete(waiter);
         if (limited) this.#leases.hold(booking.id);
-        this.#outage.admitted(local(r.at), cost, received);
+        const recent = this.#outage.admitted(booking.id, local(r.at), cost, received);
         // A caller that left meanwhile gets this entry cancelled and released by the limiter.
-        return new RedisEntry(local(r.at), booking.id, limited);
+        return new RedisEntry(local(r.at), booking.id, limited, recent);
       }
       case ADMIT_STATUS.booked: {
         this.#bookings.book(booking, local(r.at));
-        this.#outage.admitted(booking.at, cost, received);
+        booking.recent = this.#outage.admitted(booking.id, booking.at, cost, received);
         booking.leased = limited && !o.confirmBookings;
         if (booking.leased) this.#leases.hold(booking.id);
-        if (booking.withdrawn) this.#forgetQuietly([booking.id], []);
+        if (booking.withdrawn) {
+          this.#bookings.givenBack(booking.at, booking.recent);
+          this.#writes.forgetQuietly([booking.id], []);
+        }
         return booking.at;
       }
       case ADMIT_STATUS.wait:
@@ -359,61 +377,6 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   /** A waiter's booking cannot be used during an outage: its slot is given back once Redis returns. */
   #abandon(waiter: object, booking: Booking): void {
     this.#bookings.delete(waiter);
-    if (booking.booked) this.#orphan(booking.id);
-  }
-
-  /** Removes entries (`drop`: log, charge and lease) and leases (`release`) in one call per batch. */
-  #forget(drop: readonly string[], release: readonly string[]): Promise<void> | undefined {
-    for (const id of drop) this.#leases.forget(id);
-    for (const id of release) this.#leases.forget(id);
-    this.#leases.stopIfIdle();
-    if (this.#outage.active) {
-      for (const id of drop) this.#orphan(id);
-      for (const id of release) this.#outage.pendingRelease(id);
-      return undefined;
-    }
-    const args = [String(drop.length), ...drop, ...release];
-    return this.#runner.run(FORGET, this.#forgetKeys, args).then(
-      () => undefined,
-      (error: unknown) => {
-        if (!isOutage(error))
-          throw new RedisStoreError(drop.length > 0 ? 'cancel' : 'release', messageOf(error), { cause: error });
-        for (const id of drop) this.#orphan(id);
-        for (const id of release) this.#outage.pendingRelease(id);
-        this.#outage.enter(error);
-      },
-    );
-  }
-
-  /** Clean-up is best effort: what it misses expires with its window or lease. */
-  #forgetQuietly(drop: readonly string[], release: readonly string[]): void {
-    void this.#forget(drop, release)?.catch(ignore);
-  }
-
-  /**
-   * A write the limiter fires and forgets: an outage is reported by the `outage` event (and the
-   * write dropped), any other failure rejects, which the limiter emits as `storeError`.
-   */
-  #write(op: string, script: RedisScript, keys: Args, args: Args, onReply?: Reply, inOrder?: true): Promise<void> {
-    const sent = inOrder ? this.#runner.runInOrder(script, keys, args) : this.#runner.run(script, keys, args);
-    return sent.then(
-      (reply) => onReply?.(reply),
-      (error: unknown) => {
-        if (!isOutage(error)) throw new RedisStoreError(op, messageOf(error), { cause: error });
-        this.#outage.enter(error);
-      },
-    );
-  }
-
-  /** The entry is to go once Redis is back; its lease is no longer renewed meanwhile. */
-  #orphan(id: string): void {
-    this.#outage.orphan(id);
-    this.#leases.forget(id);
-    this.#leases.stopIfIdle();
+    if (booking.booked) this.#writes.orphan(booking.id);
   }
 }
-
-type Args = readonly string[];
-type Reply = (reply: unknown) => void;
-
-function ignore(): void {}

@@ -1,5 +1,5 @@
 import { ADMIT } from './lua/admit.js';
-import { FORGET, RECONCILE, RESTAMP } from './lua/entries.js';
+import { FORGET, RECONCILE, RESTAMP, RESTORE } from './lua/entries.js';
 import { RENEW } from './lua/leases.js';
 import { LEARN_OTHERS } from './lua/others.js';
 import { PAUSE, PROBE } from './lua/pause.js';
@@ -11,11 +11,21 @@ import type { RedisScript } from './lua/prelude.js';
  */
 
 export { ADMIT, ADMIT_STATUS } from './lua/admit.js';
-export { FORGET, RECONCILE, RESTAMP } from './lua/entries.js';
+export { FORGET, RECONCILE, RESTAMP, RESTORE } from './lua/entries.js';
 export { RENEW } from './lua/leases.js';
 export { LEARN_OTHERS } from './lua/others.js';
 export { PAUSE, PROBE } from './lua/pause.js';
 export type { RedisScript } from './lua/prelude.js';
 
 /** Every script, for tests and tools that count calls per script. */
-export const SCRIPTS: readonly RedisScript[] = [ADMIT, RECONCILE, RESTAMP, FORGET, RENEW, PAUSE, PROBE, LEARN_OTHERS];
+export const SCRIPTS: readonly RedisScript[] = [
+  ADMIT,
+  RECONCILE,
+  RESTAMP,
+  FORGET,
+  RENEW,
+  PAUSE,
+  PROBE,
+  LEARN_OTHERS,
+  RESTORE,
+];

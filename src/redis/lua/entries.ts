@@ -78,3 +78,55 @@ if count > 0 then settle_totals(log, amt) end
 return removed
 `,
 );
+
+/**
+ * Writes back, after an outage, this process's admissions still in their windows: those Redis had
+ * made (lost if the server restarted) and those the local share made meanwhile, each under its id
+ * with its start (`ago` before now, the server's clock) and its charge as it stands; an id Redis
+ * still has is left as it is. Then the concurrency leases this process still holds.
+ *
+ * KEYS: log, amt, conc, clock. ARGV: span (the longest window, margin included), lease ttl, slack
+ * (microseconds), n, then n (id, ago, input, output) quadruples, then lease ids. Reply: how many
+ * entries were added.
+ */
+export const RESTORE = script(
+  'restore',
+  `${PRELUDE}${AMOUNTS}
+local log, amt, conc, clock_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local span, ttl, slack = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+local now = now_us(clock_key)
+local function extend(key, us)
+  local ms = math.ceil(us / 1000)
+  local current = redis.call('PTTL', key)
+  if current ~= -1 and current < ms then redis.call('PEXPIRE', key, string.format('%d', ms)) end
+end
+local added = 0
+for k = 0, n - 1 do
+  local i = 5 + 4 * k
+  local id, start = ARGV[i], now - tonumber(ARGV[i + 1])
+  if start + span > now and not redis.call('ZSCORE', log, id) then
+    redis.call('ZADD', log, fmt(start), id)
+    local a, b = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+    if a + b > 0 then
+      redis.call('HSET', amt, id, ARGV[i + 2] .. ',' .. ARGV[i + 3])
+      shift_totals(amt, a, b)
+    end
+    added = added + 1
+  end
+end
+if added > 0 then
+  extend(log, span + slack)
+  extend(amt, span + slack)
+end
+local leases = 0
+for i = 5 + 4 * n, #ARGV do
+  if not redis.call('ZSCORE', conc, ARGV[i]) then
+    redis.call('ZADD', conc, fmt(now + ttl), ARGV[i])
+    leases = leases + 1
+  end
+end
+if leases > 0 then extend(conc, ttl + slack) end
+return added
+`,
+);
