@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Limiter, type Lease } from '../src/index.js';
+import { AcquireTimeoutError, Limiter, type Lease } from '../src/index.js';
 import { RedisStore, RedisTimeoutError, RedisUnavailableError, type RedisStoreOptions } from '../src/redis/index.js';
 import {
   describeWithRedis,
@@ -204,6 +204,26 @@ describeWithRedis('RedisStore when Redis fails', () => {
     await eventually(async () => events.includes('recovered'), UNTIL_BACK);
     // Redis holds what the request used, not what it reserved.
     await eventually(async () => (await raw(client, ['HGET', store.keys.amt, '#in'])) === '800', UNTIL_BACK);
+  });
+
+  it("a reply merely slow, taken for an outage, does not open a budget Redis said was spent: 'local' holds what others used", async () => {
+    const { server, client, store, events } = await setup('node-redis', { onStoreError: 'local', localShare: 1 });
+    const tokens = { limit: 10_000, windowMs: 60_000 };
+    const limiter = new Limiter({ tokens, store });
+    cleanups.push(() => limiter.close());
+    cleanups.push(() => server.thaw());
+    // Another process of the key spends the budget.
+    const other = new Limiter({ tokens, store: new RedisStore({ client, key: store.key }) });
+    cleanups.push(() => other.close());
+    (await other.acquire({ tokens: 9_500 })).release();
+    // Ours hears that from Redis: only 500 left.
+    (await limiter.acquire({ tokens: 400 })).release();
+    server.freeze();
+    // The admission that meets the frozen server starts the outage; 100 are left, as Redis said.
+    (await limiter.acquire({ tokens: 100 })).release();
+    expect(events).toEqual(['outage:local']);
+    await expect(limiter.acquire({ tokens: 1_000, timeoutMs: 200 })).rejects.toThrow(AcquireTimeoutError);
+    expect(limiter.stats().tokens[0]?.used).toBeGreaterThanOrEqual(10_000);
   });
 
   it('Redis restarted empty: what this process admitted, before and during the outage, is written back with its charges as they stand, and its leases', async () => {

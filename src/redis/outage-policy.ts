@@ -1,4 +1,4 @@
-import type { Cost, ResolvedLimits } from '../core/vocabulary.js';
+import { type Cost, type ResolvedLimits, WINDOW_KINDS } from '../core/vocabulary.js';
 import { type TimerHandle, unrefTimer } from '../internal/clock.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { AdmitResult, StoreUsage } from '../stores/store.js';
@@ -34,6 +34,8 @@ export interface OutageHost {
   readonly leases: { held(): readonly string[]; hold(id: string): void };
   /** A new entry id of this store's. */
   newId(): string;
+  /** Window use as Redis last reported it (0 used before it answered). */
+  lastSeen(now: number): StoreUsage;
   outage(event: RedisOutageEvent): void;
   recovered(event: RedisRecoveredEvent): void;
 }
@@ -59,8 +61,6 @@ export class OutageKeeper {
   readonly #releases = new Set<string>();
   /** This store's admissions in Redis still in their windows: the local books start from them. */
   readonly #recent = new RecentAdmissions(MAX_PENDING);
-  /** Read from `#recent` when the outage began, recorded in the local books at their first use. */
-  #unrecorded: RecentAdmission[] = [];
   /** What the local share admitted during this outage, to write back when Redis answers. */
   #localEntries: LocalEntry[] = [];
   /** Charges corrected during the outage (the latest for each id), written once Redis is back. */
@@ -92,7 +92,6 @@ export class OutageKeeper {
       case 'closed':
         return Promise.reject(new RedisUnavailableError(this.#host.options.key, outage?.error));
       default: {
-        this.#recordRecent(now);
         const limits = this.#localLimits;
         const answer = this.local.admit(limits === undefined ? cost : fitCost(cost, limits), now);
         if (typeof answer === 'object') {
@@ -109,7 +108,6 @@ export class OutageKeeper {
   /** When `cost` could start by the policy, while Redis is out (`'local'`: by the local books). */
   earliest(cost: Cost, now: number): number {
     if (this.#host.options.onStoreError !== 'local') return now;
-    this.#recordRecent(now);
     const limits = this.#localLimits;
     return this.local.earliest(limits === undefined ? cost : fitCost(cost, limits), now);
   }
@@ -117,7 +115,6 @@ export class OutageKeeper {
   /** The local books, when they are what `usage()` reports (under `'local'`, during an outage). */
   usage(now: number): StoreUsage | undefined {
     if (this.#outage === undefined || this.#host.options.onStoreError !== 'local') return undefined;
-    this.#recordRecent(now);
     return this.local.usage(now);
   }
 
@@ -183,8 +180,7 @@ export class OutageKeeper {
     this.#outage = { since: now, error };
     // The share is fixed when the outage starts, from the peers Redis last reported.
     this.#configureLocal();
-    // The local books start from what this store had admitted in Redis, not from empty.
-    this.#unrecorded = this.#recent.live(now);
+    this.#startBooks(now);
     this.#probeDelay = FIRST_PROBE_MS;
     this.#scheduleProbe();
     this.#host.outage({ error, policy: this.#host.options.onStoreError });
@@ -197,12 +193,22 @@ export class OutageKeeper {
     this.#probeTimer = undefined;
   }
 
-  #recordRecent(now: number): void {
-    if (this.#unrecorded.length === 0) return;
+  /**
+   * The local books start from what was known when Redis went, not from empty: this store's own
+   * admissions still in their windows, and, as others' share held for a window, what the last
+   * answer said the rest of the key used beyond them. So a budget Redis said was spent stays
+   * spent, however the outage began (a reply merely slow included).
+   */
+  #startBooks(now: number): void {
     const limits = this.#localLimits;
-    for (const { at, cost } of this.#unrecorded)
+    for (const { at, cost } of this.#recent.live(now))
       this.local.record(limits === undefined ? cost : fitCost(cost, limits), at, now);
-    this.#unrecorded = [];
+    const seen = this.#host.lastSeen(now);
+    for (const kind of WINDOW_KINDS) {
+      for (const { windowMs, remaining } of seen[kind]) {
+        this.local.learnOthersShare({ kind, windowMs, remaining, since: now, until: now + windowMs }, now);
+      }
+    }
   }
 
   /**
@@ -223,7 +229,6 @@ export class OutageKeeper {
       if (!entry.released && this.#limits?.concurrency !== Number.POSITIVE_INFINITY) leases.push(entry.restoredId);
     }
     this.#localEntries = [];
-    this.#unrecorded = [];
     // Renewed from now on, with the leases held across the outage, which a restart lost too.
     for (const id of leases) this.#host.leases.hold(id);
     const held = this.#host.leases.held();

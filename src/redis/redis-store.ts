@@ -84,6 +84,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
           .catch(ignore),
       leases: { held: () => this.#leases.held(), hold: (id) => this.#leases.hold(id) },
       newId: () => this.#bookings.newId(),
+      lastSeen: (now) => this.#lastSeen(now),
       outage: (event) => this.emit('outage', event),
       recovered: (event) => this.emit('recovered', event),
     });
@@ -265,10 +266,11 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
    * counting slots booked by waiting callers; under `'local'` during an outage, the local books.
    */
   usage(now: number): StoreUsage {
-    return (
-      this.#outage.usage(now) ??
-      this.#snapshot.usage(this.#limits?.requests ?? [], this.#layout.tokenWindows, this.#pausedUntil, now)
-    );
+    return this.#outage.usage(now) ?? this.#lastSeen(now);
+  }
+
+  #lastSeen(now: number): StoreUsage {
+    return this.#snapshot.usage(this.#limits?.requests ?? [], this.#layout.tokenWindows, this.#pausedUntil, now);
   }
 
   /**
