@@ -1,4 +1,5 @@
 import type { Cost } from '../core/vocabulary.js';
+import type { MemoryStore } from '../stores/memory-store.js';
 import type { StoreEntry } from '../stores/store.js';
 import type { RecentAdmission } from './recent-admissions.js';
 
@@ -38,6 +39,8 @@ export class LocalEntry implements StoreEntry {
     readonly inner: StoreEntry,
     /** The charge as it stands (reconciled), in full: the local books may hold it scaled. */
     public cost: Cost,
+    /** The local books it was admitted from (each outage has its own). */
+    readonly books: MemoryStore,
   ) {}
 }
 

@@ -48,8 +48,10 @@ export interface OutageHost {
  */
 export class OutageKeeper {
   readonly #host: OutageHost;
-  /** The books of admissions made from the local share. */
-  readonly local = new MemoryStore();
+  /** The books of admissions made from the local share: new for each outage. */
+  #books = new MemoryStore();
+  /** After an outage, until when the local books still bound this store's admissions. */
+  #graceUntil = 0;
   #limits: ResolvedLimits | undefined = undefined;
   #localLimits: ResolvedLimits | undefined = undefined;
   #outage: { readonly since: number; readonly error: unknown } | undefined = undefined;
@@ -93,9 +95,9 @@ export class OutageKeeper {
         return Promise.reject(new RedisUnavailableError(this.#host.options.key, outage?.error));
       default: {
         const limits = this.#localLimits;
-        const answer = this.local.admit(limits === undefined ? cost : fitCost(cost, limits), now);
+        const answer = this.#books.admit(limits === undefined ? cost : fitCost(cost, limits), now);
         if (typeof answer === 'object') {
-          const entry = new LocalEntry(now, answer, cost);
+          const entry = new LocalEntry(now, answer, cost, this.#books);
           if (this.#localEntries.length < MAX_PENDING) this.#localEntries.push(entry);
           return entry;
         }
@@ -109,20 +111,39 @@ export class OutageKeeper {
   earliest(cost: Cost, now: number): number {
     if (this.#host.options.onStoreError !== 'local') return now;
     const limits = this.#localLimits;
-    return this.local.earliest(limits === undefined ? cost : fitCost(cost, limits), now);
+    return this.#books.earliest(limits === undefined ? cost : fitCost(cost, limits), now);
+  }
+
+  /** The local books of the outage in force (or of the last one). */
+  get local(): MemoryStore {
+    return this.#books;
+  }
+
+  /**
+   * Just after an outage, the other processes of the key may still admit from their local shares,
+   * which Redis does not count until each of them writes back: until every one has found Redis
+   * again (each probes at least every `probeIntervalMs`, and a probe takes at most
+   * `commandTimeoutMs`), this store's admissions stay within its local share too. Returns when
+   * `cost` fits that share, if not now.
+   */
+  holdsBack(cost: Cost, now: number): number | undefined {
+    if (now >= this.#graceUntil) return undefined;
+    const at = this.earliest(cost, now);
+    // Infinity is the local concurrency: Redis counts the written-back leases, and decides.
+    return at > now && Number.isFinite(at) ? at : undefined;
   }
 
   /** The local books, when they are what `usage()` reports (under `'local'`, during an outage). */
   usage(now: number): StoreUsage | undefined {
     if (this.#outage === undefined || this.#host.options.onStoreError !== 'local') return undefined;
-    return this.local.usage(now);
+    return this.#books.usage(now);
   }
 
   /** A local admission's charge corrected: in the local books, and in Redis once written back. */
   reconcileLocal(entry: LocalEntry, cost: Cost, now: number): void {
     if (entry.cancelled) return;
     entry.cost = cost;
-    this.local.reconcile(entry.inner, cost, now);
+    entry.books.reconcile(entry.inner, cost, now);
     const id = entry.restoredId;
     if (id === undefined) return;
     if (this.active) this.pendingRecharge(id, cost);
@@ -133,14 +154,14 @@ export class OutageKeeper {
   restampLocal(entry: LocalEntry, at: number, now: number): void {
     if (entry.cancelled || entry.restoredId !== undefined || at <= entry.start) return;
     entry.start = at;
-    this.local.restamp?.(entry.inner, at, now);
+    entry.books.restamp(entry.inner, at, now);
   }
 
   /** A local admission never sent: out of the local books, and out of Redis if written back. */
   cancelLocal(entry: LocalEntry, now: number): void {
     if (entry.cancelled) return;
     entry.cancelled = true;
-    this.local.cancel(entry.inner, now);
+    entry.books.cancel(entry.inner, now);
     if (entry.restoredId !== undefined) this.#host.cleanUp([entry.restoredId], []);
   }
 
@@ -148,7 +169,7 @@ export class OutageKeeper {
   releaseLocal(entry: LocalEntry): void {
     if (entry.released) return;
     entry.released = true;
-    this.local.release(entry.inner);
+    entry.books.release(entry.inner);
     if (entry.restoredId !== undefined) this.#host.cleanUp([], [entry.restoredId]);
   }
 
@@ -169,6 +190,10 @@ export class OutageKeeper {
 
   /** Redis admitted a request of this store's at `at` (the limiter's clock): kept to write back. */
   admitted(id: string, at: number, cost: Cost, now: number): RecentAdmission {
+    if (now < this.#graceUntil) {
+      const limits = this.#localLimits;
+      this.#books.record(limits === undefined ? cost : fitCost(cost, limits), at, now);
+    }
     return this.#recent.add(id, at, cost, now);
   }
 
@@ -178,6 +203,8 @@ export class OutageKeeper {
     if (this.#outage !== undefined || this.#closed) return;
     const now = this.#host.runner.clock.now();
     this.#outage = { since: now, error };
+    this.#books = new MemoryStore();
+    this.#graceUntil = 0;
     // The share is fixed when the outage starts, from the peers Redis last reported.
     this.#configureLocal();
     this.#startBooks(now);
@@ -202,11 +229,11 @@ export class OutageKeeper {
   #startBooks(now: number): void {
     const limits = this.#localLimits;
     for (const { at, cost } of this.#recent.live(now))
-      this.local.record(limits === undefined ? cost : fitCost(cost, limits), at, now);
+      this.#books.record(limits === undefined ? cost : fitCost(cost, limits), at, now);
     const seen = this.#host.lastSeen(now);
     for (const kind of WINDOW_KINDS) {
       for (const { windowMs, remaining } of seen[kind]) {
-        this.local.learnOthersShare({ kind, windowMs, remaining, since: now, until: now + windowMs }, now);
+        this.#books.learnOthersShare({ kind, windowMs, remaining, since: now, until: now + windowMs }, now);
       }
     }
   }
@@ -244,7 +271,7 @@ export class OutageKeeper {
   #configureLocal(): void {
     if (this.#limits === undefined) return;
     this.#localLimits = shareOf(this.#limits, this.#share());
-    this.local.configure(this.#localLimits);
+    this.#books.configure(this.#localLimits);
   }
 
   #scheduleProbe(): void {
@@ -275,6 +302,10 @@ export class OutageKeeper {
     for (let i = 0; i < drop.length; i += BATCH) this.#host.cleanUp(drop.slice(i, i + BATCH), []);
     for (let i = 0; i < release.length; i += BATCH) this.#host.cleanUp([], release.slice(i, i + BATCH));
     this.#writeBack();
+    if (this.#host.options.onStoreError === 'local') {
+      const o = this.#host.options;
+      this.#graceUntil = this.#host.runner.clock.now() + o.probeIntervalMs + o.commandTimeoutMs;
+    }
     // After the clean-ups: the charge of an entry dropped meanwhile finds nothing to correct.
     const recharges = [...this.#recharges];
     this.#recharges.clear();

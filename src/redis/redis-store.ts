@@ -152,6 +152,8 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       if (booking !== undefined) this.#abandon(waiter as object, booking);
       return this.#outage.admit(cost, now);
     }
+    const held = booking?.booked === true ? undefined : this.#outage.holdsBack(cost, now);
+    if (held !== undefined) return held;
     return this.#admitRemote(cost, now, waiter, booking);
   }
 
@@ -379,6 +381,8 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   /** A waiter's booking cannot be used during an outage: its slot is given back once Redis returns. */
   #abandon(waiter: object, booking: Booking): void {
     this.#bookings.delete(waiter);
-    if (booking.booked) this.#writes.orphan(booking.id);
+    if (!booking.booked) return;
+    this.#bookings.givenBack(booking.at, booking.recent);
+    this.#writes.orphan(booking.id);
   }
 }
