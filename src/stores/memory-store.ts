@@ -1,4 +1,5 @@
 import { RequestWindow } from '../windows/request-window.js';
+import { BUCKETED_FROM_MS, BucketedTokenWindow } from '../windows/bucketed-token-window.js';
 import { TokenWindow } from '../windows/token-window.js';
 import { closestWindow, refusalHeadroom, reportHold } from './remaining-report.js';
 import type { AdmitResult, LimiterStore, RemainingReport, StoreEntry, StoreUsage } from './store.js';
@@ -9,6 +10,9 @@ import {
   TOKEN_WINDOW_KINDS,
   type WindowUsage,
 } from '../core/vocabulary.js';
+
+/** A token window: an exact log, or buckets for a long one (an hour or more). */
+type TokenRule = TokenWindow<MemoryEntry> | BucketedTokenWindow<MemoryEntry>;
 
 class MemoryEntry implements StoreEntry {
   released = false;
@@ -29,7 +33,7 @@ export class MemoryStore implements LimiterStore {
   /** Every method answers at once. */
   readonly synchronous = true;
   #requests: RequestWindow[] = [];
-  #tokens: TokenWindow<MemoryEntry>[] = [];
+  #tokens: TokenRule[] = [];
   #concurrency = Number.POSITIVE_INFINITY;
   #inFlight = 0;
   #pausedUntil = 0;
@@ -39,12 +43,20 @@ export class MemoryStore implements LimiterStore {
     const margin = limits.marginMs;
     this.#requests = limits.requests.map((w) => new RequestWindow(w.limit, w.windowMs, w.windowMs + margin));
     this.#tokens = TOKEN_WINDOW_KINDS.flatMap((kind) =>
-      limits[kind].map((w) => new TokenWindow<MemoryEntry>(kind, w.limit, w.windowMs, w.windowMs + margin)),
+      limits[kind].map((w): TokenRule => {
+        const span = w.windowMs + margin;
+        return w.windowMs >= BUCKETED_FROM_MS
+          ? new BucketedTokenWindow<MemoryEntry>(kind, w.limit, w.windowMs, span)
+          : new TokenWindow<MemoryEntry>(kind, w.limit, w.windowMs, span);
+      }),
     );
     this.#concurrency = limits.concurrency;
     // Requests already started keep counting against the new limits; nothing is forgotten.
     for (const start of history.starts) for (const rule of this.#requests) rule.add(start);
-    for (const entry of history.entries) for (const rule of this.#tokens) rule.add(entry);
+    for (const rule of this.#tokens) {
+      const exact = rule instanceof TokenWindow && history.entries.length > 0;
+      for (const entry of exact || history.summary.length === 0 ? history.entries : history.summary) rule.add(entry);
+    }
   }
 
   earliest(cost: Cost, now: number): number {
@@ -152,9 +164,8 @@ export class MemoryStore implements LimiterStore {
 
   usage(now: number): StoreUsage {
     // What the limiter counts as used: ours plus what others were seen to use.
-    const used = (rule: RequestWindow | TokenWindow<MemoryEntry>): number => rule.used(now) + rule.others.at(now);
-    const of = (rule: RequestWindow | TokenWindow<MemoryEntry>): WindowUsage =>
-      windowUsage(rule.limit, rule.windowMs, used(rule));
+    const used = (rule: RequestWindow | TokenRule): number => rule.used(now) + rule.others.at(now);
+    const of = (rule: RequestWindow | TokenRule): WindowUsage => windowUsage(rule.limit, rule.windowMs, used(rule));
     return {
       ...perWindowKind((kind) =>
         kind === 'requests' ? this.#requests.map(of) : this.#tokens.filter((rule) => rule.kind === kind).map(of),
@@ -168,18 +179,30 @@ export class MemoryStore implements LimiterStore {
    * Starts and token entries still in some window, oldest first. Every window records every
    * admission, so the longest window of each kind holds all of its kind. When there were request
    * windows but no token windows (or the reverse), the other kind is rebuilt from what there is.
+   * A bucketed window keeps no entries: its buckets come as entries of their own (`summary`,
+   * each counted from its latest start), which a new bucketed window takes (and an exact one, when
+   * no exact window kept the entries themselves).
    */
-  #history(): { starts: number[]; entries: MemoryEntry[] } {
+  #history(): { starts: number[]; entries: MemoryEntry[]; summary: MemoryEntry[] } {
     const longest = <R extends { span: number }>(rules: readonly R[]): R | undefined =>
       rules.reduce<R | undefined>((best, r) => (best === undefined || r.span > best.span ? r : best), undefined);
     const requestRule = longest(this.#requests);
-    const tokenRule = longest(this.#tokens);
-    const entries = tokenRule === undefined ? [] : [...tokenRule.entries()];
+    const exact = longest(this.#tokens.filter((r): r is TokenWindow<MemoryEntry> => r instanceof TokenWindow));
+    const bucketed = longest(this.#tokens.filter((r) => r instanceof BucketedTokenWindow));
+    const entries = exact === undefined ? [] : [...exact.entries()];
+    const summary: MemoryEntry[] = [];
+    if (bucketed instanceof BucketedTokenWindow) {
+      for (const b of bucketed.summary()) {
+        const entry = new MemoryEntry(b.start, b.input, b.output);
+        entry.released = true;
+        summary.push(entry);
+      }
+    }
     let starts = requestRule === undefined ? [] : [...requestRule.starts()];
-    if (tokenRule !== undefined && (requestRule === undefined || tokenRule.span > requestRule.span)) {
+    if (exact !== undefined && (requestRule === undefined || exact.span > requestRule.span)) {
       starts = entries.map((e) => e.start);
     }
-    return { starts, entries };
+    return { starts, entries, summary };
   }
 }
 
