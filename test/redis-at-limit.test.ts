@@ -1,26 +1,82 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { quotaKeys } from '../src/redis/options.js';
 import { type RunResult, runWorkers, strictServer } from './helpers/fetch-workers.js';
+import { type RedisCluster, startRedisCluster3 } from './helpers/redis-cluster.js';
 import { describeWithRedis, type RedisServer, startRedisServer, uniqueKey } from './helpers/redis-server.js';
+import { sleep } from './helpers/sleep.js';
 
 /*
  * Workers as users run them: each a createLimitedFetch with default settings, 240 requests in all
- * against a strict sliding-window server (40 per 2 s) in its own process. One process in memory,
- * then 4 sharing the quota through Redis (node-redis, then ioredis): as many 429s (none) and about
- * the same wall time.
+ * against a strict sliding-window server (40 per 2 s) in its own process.
+ * - One process in memory, then 4 sharing the quota through Redis (node-redis, then ioredis): as
+ *   many 429s (none) and about the same wall time.
+ * - Redis killed for 3 s mid-run, then restarted empty: the 4 workers (two on node-redis, two on
+ *   ioredis) go on from their local shares, each starting from what it knew, and write what they
+ *   admitted back when Redis returns.
+ * - The same on a real 3-master Redis Cluster (no replicas), the master serving the quota's slot
+ *   killed for 3 s and restarted empty as the same node.
+ * Measured at the server and from the stores' events.
  */
 
 const requests = { limit: 40, windowMs: 2_000 };
 const TOTAL = 240;
+const children = new Set<ChildProcess>();
 
-describeWithRedis('Redis: 4 processes at the limit, as one process in memory', () => {
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+/** 4 workers (node-redis and ioredis in turn) at the limit; `down` kills the quota's server 3.5 s in, for 3 s. */
+async function throughADeath(
+  label: string,
+  ports: readonly number[],
+  key: string,
+  down: { kill(): Promise<void>; restart(): Promise<void> },
+  cluster = false,
+): Promise<void> {
+  const server = await strictServer(requests);
+  try {
+    const result = await runWorkers(
+      Array.from({ length: 4 }, (_, i) => ({
+        store: i % 2 === 0 ? ('node-redis' as const) : ('ioredis' as const),
+        ports,
+        cluster,
+        key,
+        requests,
+        count: TOTAL / 4,
+        name: `worker-${i}`,
+        commandTimeoutMs: 300,
+      })),
+      server,
+      children,
+      async (startAt) => {
+        await sleep(startAt + 3_500 - Date.now());
+        await down.kill();
+        await sleep(3_000);
+        await down.restart();
+      },
+    );
+    const events = result.reports.map((r) => r.events.map((e) => e.type));
+    console.log(
+      `${label}: ${result.rejected429} 429s, most in a window ${result.maxArrivalsInWindow} of ${requests.limit}, ` +
+        `${(result.wallMs / 1_000).toFixed(2)} s, events ${JSON.stringify(events)}`,
+    );
+    expect(result.reports.flatMap((r) => r.failures)).toEqual([]);
+    expect(result.maxArrivalsInWindow).toBeLessThanOrEqual(requests.limit * 1.1);
+    // One outage and one recovery each, by themselves: no flapping, no repeated timeouts.
+    for (const e of events) expect(e).toEqual(['outage', 'recovered']);
+  } finally {
+    await server.close();
+  }
+}
+
+describeWithRedis('Redis: 4 processes at the limit', () => {
   let redis: RedisServer;
-  const children = new Set<ChildProcess>();
   beforeAll(async () => {
     redis = await startRedisServer();
   });
   afterAll(async () => {
-    for (const child of children) child.kill('SIGKILL');
     await redis?.stop();
   });
 
@@ -64,5 +120,25 @@ describeWithRedis('Redis: 4 processes at the limit, as one process in memory', (
     for (const store of ['node-redis', 'ioredis']) {
       expect((results[store] as RunResult).wallMs, store).toBeLessThanOrEqual(memory.wallMs * 1.1);
     }
+  }, 90_000);
+
+  it('Redis killed for 3 s mid-run and restarted empty: no window over its limit by more than 10%, one outage and one recovery each', async () => {
+    await throughADeath('Redis killed 3 s', [redis.port], uniqueKey('outage-run'), redis);
+  }, 60_000);
+});
+
+describeWithRedis('Redis Cluster, the master of the quota killed mid-run', () => {
+  let cluster: RedisCluster;
+  beforeAll(async () => {
+    cluster = await startRedisCluster3();
+  }, 30_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("'local' takes over once per death, without repeated timeouts, recovers by itself, and no window goes over by more than 10%", async () => {
+    const key = uniqueKey('cluster');
+    const owner = cluster.nodes[await cluster.ownerOf(quotaKeys('forestall:v1', key).log)] as RedisServer;
+    await throughADeath('cluster master killed 3 s', cluster.ports, key, owner, true);
   }, 90_000);
 });

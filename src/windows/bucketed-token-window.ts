@@ -1,7 +1,6 @@
-import { type Cost, type TokenWindowKind, WINDOW_KIND_TABLE } from '../core/vocabulary.js';
-import { RingDeque } from '../internal/ring-deque.js';
-import { OthersShare } from './others-share.js';
-import { retentionMs, type WindowEntry } from './request-window.js';
+import type { Cost, TokenWindowKind } from '../core/vocabulary.js';
+import { ChargeWindow } from './charge-window.js';
+import type { WindowEntry } from './request-window.js';
 
 /** Token windows at least this long are kept in buckets (an hour, a day, a month). */
 export const BUCKETED_FROM_MS = 3_600_000;
@@ -27,75 +26,21 @@ interface Bucket {
  * over 100 buckets, whatever the number of requests; memory is bounded by the buckets (an entry's
  * link to its bucket lives only as long as the entry).
  */
-export class BucketedTokenWindow<E extends WindowEntry = WindowEntry> {
-  /** Tokens used by other clients of the same quota, learned from the provider's headers. */
-  readonly others = new OthersShare();
-  readonly charge: (cost: Cost) => number;
+export class BucketedTokenWindow<E extends WindowEntry = WindowEntry> extends ChargeWindow<Bucket> {
   readonly width: number;
-  /** Oldest first; those before `#live` have left the window and are kept `retentionMs` more. */
-  readonly #buckets = new RingDeque<Bucket>();
-  #live = 0;
-  /** Sum of the charges of the live buckets. */
-  #sum = 0;
   readonly #of = new WeakMap<E, Bucket>();
-  readonly #retain: number;
 
-  constructor(
-    readonly kind: TokenWindowKind,
-    readonly limit: number,
-    readonly windowMs: number,
-    readonly span: number,
-  ) {
-    this.#retain = retentionMs(span);
-    this.charge = WINDOW_KIND_TABLE[kind].charge;
+  constructor(kind: TokenWindowKind, limit: number, windowMs: number, span: number) {
+    super(kind, limit, windowMs, span);
     this.width = span / BUCKETS_PER_WINDOW;
   }
 
-  prune(now: number): void {
-    const buckets = this.#buckets;
-    const horizon = now - this.span;
-    for (let b = buckets.at(this.#live); b !== undefined && b.start <= horizon; b = buckets.at(this.#live)) {
-      this.#sum -= this.charge(b);
-      this.#live++;
-    }
-    // Sums of non-integer charges drift; an empty window is exactly zero.
-    if (this.#live === buckets.length) this.#sum = 0;
-    const forget = horizon - this.#retain;
-    for (let front = buckets.front(); this.#live > 0 && front !== undefined && front.start <= forget; ) {
-      buckets.shift();
-      this.#live--;
-      front = buckets.front();
-    }
-  }
-
-  /** The earliest time `amount` more fits, `now` if it fits already (`amount` <= limit). */
-  earliest(amount: number, now: number): number {
-    this.prune(now);
-    const others = this.others.at(now);
-    const excess = this.#sum + others + amount - this.limit;
-    if (excess <= 0) return now;
-    const whileShared = this.#afterFreeing(excess);
-    const afterShare =
-      others === 0 ? whileShared : Math.max(this.others.lapsesAt(now), this.#afterFreeing(excess - others, now));
-    return Math.min(whileShared, afterShare);
-  }
-
-  #afterFreeing(excess: number, fallback = Number.POSITIVE_INFINITY): number {
-    if (excess <= 0) return fallback;
-    let freed = 0;
-    for (let i = this.#live; i < this.#buckets.length; i++) {
-      const b = this.#buckets.at(i) as Bucket;
-      freed += this.charge(b);
-      if (freed >= excess) return b.start + this.span;
-    }
-    return Number.POSITIVE_INFINITY;
-  }
-
-  /** Counts a charge starting at `entry.start` (at the newest end, or earlier: a restamp, a record). */
+  /** Counts a charge starting at `entry.start` (the newest, as an admission's). */
   add(entry: E): void {
     this.#place(entry);
   }
 
+  /** Counts a charge that may start earlier than the newest (a restamp, a record). */
   insert(entry: E, now: number): void {
     this.prune(now);
     if (entry.start + this.span <= now) return;
@@ -110,7 +55,7 @@ export class BucketedTokenWindow<E extends WindowEntry = WindowEntry> {
     const before = this.charge(b);
     b.input += cost.input - entry.input;
     b.output += cost.output - entry.output;
-    this.#sum += this.charge(b) - before;
+    this.sum += this.charge(b) - before;
   }
 
   /** Takes the entry's charge out; its bucket still counts until its latest start leaves. */
@@ -123,38 +68,17 @@ export class BucketedTokenWindow<E extends WindowEntry = WindowEntry> {
     const before = this.charge(b);
     b.input = Math.max(0, b.input - entry.input);
     b.output = Math.max(0, b.output - entry.output);
-    if (live) this.#sum -= before - this.charge(b);
-  }
-
-  /** Our charges in the window (others' share not included). */
-  used(now: number): number {
-    this.prune(now);
-    return this.#sum;
-  }
-
-  /** The most of our charges the window held at any moment from `since` to now. */
-  usedSince(since: number, now: number): number {
-    this.prune(now);
-    let sum = this.#sum;
-    for (let i = this.#live - 1; i >= 0; i--) {
-      const b = this.#buckets.at(i) as Bucket;
-      if (b.start + this.span <= since) break;
-      sum += this.charge(b);
-    }
-    return sum;
+    if (live) this.sum -= before - this.charge(b);
   }
 
   /** The live buckets as entries (their latest start, their charges), oldest first. */
   *summary(): IterableIterator<WindowEntry> {
-    for (let i = this.#live; i < this.#buckets.length; i++) {
-      const b = this.#buckets.at(i) as Bucket;
-      yield { start: b.start, input: b.input, output: b.output };
-    }
+    for (const b of this.liveItems()) yield { start: b.start, input: b.input, output: b.output };
   }
 
   #place(entry: E): void {
     const index = Math.floor(entry.start / this.width);
-    const buckets = this.#buckets;
+    const buckets = this.items;
     // The last bucket at or before the entry's slice; a restamp or a record lands near the end.
     let p = buckets.length - 1;
     while (p >= 0 && (buckets.at(p) as Bucket).index > index) p--;
@@ -166,14 +90,14 @@ export class BucketedTokenWindow<E extends WindowEntry = WindowEntry> {
     } else {
       if (entry.start > b.start) b.start = entry.start;
       // A bucket that had left the window (the last to) is in it again, with all it holds.
-      if (p < this.#live) {
-        this.#sum += this.charge(b);
-        this.#live = p;
+      if (p < this.live) {
+        this.sum += this.charge(b);
+        this.live = p;
       }
     }
     b.input += entry.input;
     b.output += entry.output;
-    this.#sum += this.charge(entry);
+    this.sum += this.charge(entry);
     this.#of.set(entry, b);
   }
 }
