@@ -15,6 +15,8 @@ export type { SlidingWindowLimiterOptions, SlidingWindowExtraOptions } from './l
 export { TokenBudgetLimiter } from './limiter/token-budget-limiter.js';
 export type { TokenBudgetLimiterOptions } from './limiter/token-budget-limiter.js';
 export { Lease } from './limiter/lease.js';
+export { acquireAny } from './limiter/acquire-any.js';
+export type { AcquireAnyCandidate, AcquireAnyOptions } from './limiter/acquire-any.js';
 export { MemoryStore } from './stores/memory-store.js';
 export { storeCapabilities } from './stores/capabilities.js';
 export type { StoreCapabilities, StoreCapability } from './stores/capabilities.js';

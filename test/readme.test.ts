@@ -122,6 +122,13 @@ describe.skipIf(!built)('README snippets work as pasted', () => {
     expect(status).toBe(0);
   });
 
+  it('acquireAny across two providers: the preferred while it has room, then the other', async () => {
+    const { status, out } = await runSnippet(codeUnder('## When a model is full'));
+    expect(out).toContain("[ 'openai', 'openai', 'anthropic', 'anthropic' ]");
+    expect(out).toContain('2 2');
+    expect(status).toBe(0);
+  });
+
   it('the mock server snippet', async () => {
     const { status, out } = await runSnippet(codeUnder('## Testing against a mock provider'));
     expect(out).toContain('accepted: 1');

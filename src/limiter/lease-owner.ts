@@ -3,11 +3,13 @@ import { finiteNumber } from '../internal/validate.js';
 import type { StoreCapability } from '../stores/capabilities.js';
 import type { StoreEntry } from '../stores/store.js';
 import type { Lease, LeaseOwner } from './lease.js';
+import type { Limiter } from './limiter.js';
 import type { Scheduler } from './scheduler.js';
 import type { StoreDriver } from './store-driver.js';
 
 /** The parts of a limiter its leases report to. */
 export interface LeaseOwnerParts {
+  readonly limiter: Limiter;
   readonly clock: Clock;
   readonly driver: StoreDriver;
   readonly scheduler: Scheduler;
@@ -24,6 +26,7 @@ export interface LeaseOwnerParts {
 export function leaseOwner(parts: LeaseOwnerParts): LeaseOwner {
   const { clock, driver, scheduler } = parts;
   return {
+    limiter: parts.limiter,
     restamp: (_lease, entry, at) => {
       const now = clock.now();
       const to = at === undefined ? now : Math.min(finiteNumber('at', at), now);

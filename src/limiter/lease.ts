@@ -3,9 +3,12 @@ import type { Cost } from '../core/vocabulary.js';
 import type { StoreEntry } from '../stores/store.js';
 import type { ReconcileOptions } from './options.js';
 import type { TokenCost } from '../core/vocabulary.js';
+import type { Limiter } from './limiter.js';
 
 /** What a lease asks of the limiter that issued it. */
 export interface LeaseOwner {
+  /** The limiter that issued the lease. */
+  readonly limiter: Limiter;
   release(lease: Lease, entry: StoreEntry): void;
   reconcile(lease: Lease, entry: StoreEntry, cost: Cost): void;
   cancel(lease: Lease, entry: StoreEntry): void;
@@ -35,6 +38,11 @@ export class Lease implements Disposable, AsyncDisposable {
     this.#cost = cost;
     this.waitedMs = waitedMs;
     this.acquiredAt = acquiredAt;
+  }
+
+  /** The limiter that admitted this request (with `acquireAny`, the candidate that did). */
+  get limiter(): Limiter {
+    return this.#owner.limiter;
   }
 
   /** The tokens currently charged for this request (the reservation, or what it was reconciled to). */

@@ -1,13 +1,8 @@
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { AcquireTimeoutError, LimiterClosedError, QueueFullError } from '../core/errors.js';
 import type { LimiterEvents, RejectReason, RetryEvent, StoreErrorEvent } from '../core/events.js';
-import {
-  type AcquireOptions,
-  type Cost,
-  perWindowKind,
-  type LimitOptions,
-  type TokenCost,
-} from '../core/vocabulary.js';
+import type { AcquireOptions, Cost, LimitOptions, TokenCost } from '../core/vocabulary.js';
+import { perWindowKind } from '../core/vocabulary.js';
 import { type Clock, systemClock, validateClock } from '../internal/clock.js';
 import { abortSignal, finiteNumber, knownKeys, nonNegativeNumber, plainObject } from '../internal/validate.js';
 import type { RateLimitSnapshot } from '../providers/types.js';
@@ -36,6 +31,7 @@ import {
 } from './options.js';
 import { runWithLease } from './run.js';
 import { Scheduler } from './scheduler.js';
+import { registerStartEstimate } from './start-estimate.js';
 import { StoreDriver } from './store-driver.js';
 
 const ACQUIRE_KEYS = new Set(['tokens', 'priority', 'signal', 'timeoutMs']);
@@ -106,12 +102,14 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     });
     this.#driver.configure(this.#limits.resolved);
     this.#owner = leaseOwner({
+      limiter: this,
       clock: this.#clock,
       driver: this.#driver,
       scheduler: this.#scheduler,
       release: (lease, entry) => this.#release(lease, entry),
       missing: (capability, operation) => this.#missing(capability, operation),
     });
+    registerStartEstimate(this, (cost) => this.#driver.earliest(cost, this.#clock.now()));
   }
 
   /** The limits in force, in the shape `new Limiter()` and `updateLimits()` take. */
