@@ -588,6 +588,44 @@ describe('faults, latency, bookkeeping', () => {
     expect(wrongApi.status).toBe(404);
   });
 
+  it('capacity: beyond its concurrency the mock answers overloaded at once (OpenAI 503, Anthropic 529), without rate-limit headers', async () => {
+    for (const provider of ['openai', 'anthropic'] as const) {
+      await using server = await startMockServer({
+        provider,
+        capacity: { concurrency: 2 },
+        latencyMs: 150,
+        requests: { limit: 100, windowMs: 60_000 },
+      });
+      const path = provider === 'openai' ? '/chat/completions' : '/v1/messages';
+      const post = () =>
+        fetch(`${server.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+        });
+      const answers = await Promise.all(Array.from({ length: 5 }, post));
+      const statuses = answers.map((r) => r.status).sort();
+      const busy = provider === 'openai' ? 503 : 529;
+      expect(statuses).toEqual([200, 200, busy, busy, busy]);
+      const overloaded = answers.find((r) => r.status === busy) as Response;
+      const names: string[] = [];
+      overloaded.headers.forEach((_value, name) => names.push(name));
+      expect(names.filter((k) => k.includes('ratelimit'))).toEqual([]);
+      expect(names).toContain('content-type');
+      const body = (await overloaded.json()) as { error: { type: string } };
+      expect(body.error.type).toBe(provider === 'openai' ? 'server_error' : 'overloaded_error');
+      // Once the two are answered, there is room again.
+      expect((await post()).status).toBe(200);
+      const stats = server.stats();
+      expect(stats).toMatchObject({ overloaded: 3, maxInFlight: 2, accepted: 3 });
+      // Overloaded requests never reached the limits.
+      expect(stats.maxRequestsInWindow).toBe(3);
+    }
+    await expect(startMockServer({ provider: 'openai', capacity: { concurrency: 0 } })).rejects.toThrow(
+      /capacity\.concurrency/,
+    );
+  });
+
   it('supports await using', async () => {
     let url: string;
     {

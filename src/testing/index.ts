@@ -6,6 +6,7 @@ export { startMockServer } from './mock-server.js';
 export type { MockServer } from './mock-server.js';
 export type {
   MockAlgorithm,
+  MockCapacity,
   MockFaults,
   MockLatencyRange,
   MockProvider,

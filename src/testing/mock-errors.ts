@@ -104,6 +104,12 @@ export function serverErrorReply(provider: MockProvider, requestId: string): Err
   );
 }
 
+/** The provider's answer when it is overloaded: Anthropic's 529 `overloaded_error`, OpenAI's 503. */
+export function overloadedReply(provider: MockProvider, requestId: string): ErrorReply {
+  if (provider === 'anthropic') return anthropicError(529, 'overloaded_error', 'Overloaded', requestId);
+  return openAiError(503, 'The engine is currently overloaded, please try again later', 'server_error', null);
+}
+
 /** The provider's 400 for a malformed request. */
 export function badRequestReply(provider: MockProvider, message: string, requestId: string): ErrorReply {
   if (provider === 'anthropic') return anthropicError(400, 'invalid_request_error', message, requestId);

@@ -1,6 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isObject, type JsonObject as Json } from '../internal/is-object.js';
-import { badRequestReply, notFoundReply, rateLimitReply, serverErrorReply, type ErrorReply } from './mock-errors.js';
+import {
+  badRequestReply,
+  notFoundReply,
+  overloadedReply,
+  rateLimitReply,
+  serverErrorReply,
+  type ErrorReply,
+} from './mock-errors.js';
 import type { Generation } from './mock-generation.js';
 import { rateLimitHeaders } from './mock-headers.js';
 import { isRefusal, type Admission } from './mock-limits.js';
@@ -30,6 +37,10 @@ export interface ExchangeHost {
   sleep(ms: number): Promise<void>;
   /** The server is closing: streams stop where they are. */
   closed(): boolean;
+  /** Takes a place among the requests in flight; false when `capacity` is full (overloaded). */
+  enter(): boolean;
+  /** Gives the place back: the answer is done, or the connection closed. */
+  leave(): void;
 }
 
 const ID_PREFIX: Readonly<Record<MockEndpoint, string>> = {
@@ -118,6 +129,15 @@ export class MockExchange {
     record.model = plan.model;
     record.stream = plan.stream;
     record.reserved = plan.reserved;
+    if (!this.#host.enter()) {
+      record.outcome = 'overloaded';
+      const reply = overloadedReply(this.#provider, this.#requestId);
+      record.status = reply.status;
+      // An overloaded server says nothing of rate limits.
+      this.#sendError(reply, false);
+      return;
+    }
+    this.#res.once('close', () => this.#host.leave());
     const verdict = generation.limits.admit(plan.reserved, record.arrivedAt, options.countRejected);
     if (isRefusal(verdict)) {
       record.outcome = verdict.reason;
@@ -181,12 +201,12 @@ export class MockExchange {
     };
   }
 
-  #sendError(reply: ErrorReply): void {
+  #sendError(reply: ErrorReply, withLimits = true): void {
     const res = this.#res;
     if (res.destroyed || res.headersSent) return;
     const payload = JSON.stringify(reply.body);
     res.writeHead(reply.status, {
-      ...this.#headers(),
+      ...(withLimits ? this.#headers() : {}),
       ...reply.headers,
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(payload)),

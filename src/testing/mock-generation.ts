@@ -12,6 +12,8 @@ export interface Generation {
   readonly records: MutableRecord[];
   readonly faultRandom: () => number;
   readonly latencyRandom: () => number;
+  /** Most requests in flight at once during this generation. */
+  maxInFlight: number;
 }
 
 /** A fresh generation, as at the server's start. */
@@ -20,6 +22,7 @@ export function newGeneration(options: ResolvedMockOptions): Generation {
   return {
     limits: new MockLimits(windows, algorithm),
     records: [],
+    maxInFlight: 0,
     faultRandom: seededRandom(seed),
     // A separate stream, so changing latency settings does not move which requests fault.
     latencyRandom: seededRandom(seed ^ 0x9e3779b9),

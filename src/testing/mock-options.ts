@@ -124,6 +124,18 @@ export interface MockServerOptions extends Partial<PerWindowKind<WindowLimits | 
   readonly retryAfterMs?: boolean | undefined;
   /** Port on 127.0.0.1; 0 picks a free one. @default 0 */
   readonly port?: number | undefined;
+  /**
+   * An overloaded provider: beyond `concurrency` requests in flight (admitted and not yet
+   * answered), a request is answered at once with Anthropic's 529 `overloaded_error` or OpenAI's
+   * 503, with no rate-limit headers, and never reaches the limits. @default no cap
+   */
+  readonly capacity?: MockCapacity | undefined;
+}
+
+/** What the mock serves at once before it answers overloaded. */
+export interface MockCapacity {
+  /** Requests in flight at once. */
+  readonly concurrency: number;
 }
 
 /** The budgets a request can be charged to: the window kinds (exported as `MockLimitKind`). */
@@ -144,6 +156,8 @@ export interface ResolvedMockOptions {
   readonly countRejected: boolean;
   readonly retryAfterMs: boolean;
   readonly port: number;
+  /** Requests in flight beyond which the mock answers overloaded (Infinity: no cap). */
+  readonly capacity: number;
 }
 
 const OPTION_KEYS: readonly string[] = [
@@ -160,6 +174,7 @@ const OPTION_KEYS: readonly string[] = [
   'countRejected',
   'retryAfterMs',
   'port',
+  'capacity',
 ];
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
@@ -233,6 +248,13 @@ function faults(value: unknown): Required<MockFaults> {
   return out;
 }
 
+function capacity(value: unknown): number {
+  if (value === undefined) return Number.POSITIVE_INFINITY;
+  const c = plainObject('capacity', value);
+  knownKeys('`capacity`', c, ['concurrency']);
+  return positiveInteger('capacity.concurrency', c.concurrency);
+}
+
 /** Validates `startMockServer` options, naming the option and the value in every error. */
 export function resolveMockOptions(options: unknown): ResolvedMockOptions {
   const o = plainObject('options', options);
@@ -274,5 +296,6 @@ export function resolveMockOptions(options: unknown): ResolvedMockOptions {
       },
       0,
     ),
+    capacity: capacity(o.capacity),
   };
 }

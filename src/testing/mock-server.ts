@@ -62,6 +62,8 @@ class MockProviderServer implements MockServer {
   /** Admissions run one at a time in arrival order, so limits see arrivals in order. */
   #admissions: Promise<void> = Promise.resolve();
   #seq = 0;
+  /** Requests admitted and not yet answered, across generations (for `capacity`). */
+  #inFlight = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -77,6 +79,13 @@ class MockProviderServer implements MockServer {
       now: () => this.#now(),
       sleep: (ms) => this.#sleep(ms),
       closed: () => this.#closed,
+      enter: () => {
+        if (this.#inFlight >= options.capacity) return false;
+        this.#inFlight++;
+        if (this.#inFlight > this.#generation.maxInFlight) this.#generation.maxInFlight = this.#inFlight;
+        return true;
+      },
+      leave: () => void this.#inFlight--,
     };
     this.#generation = newGeneration(options);
     server.on('connection', (socket: Socket) => {
@@ -107,11 +116,12 @@ class MockProviderServer implements MockServer {
   }
 
   stats(): MockStats {
-    return computeStats(this.#generation.records, this.#options.windows);
+    return computeStats(this.#generation.records, this.#options.windows, this.#generation.maxInFlight);
   }
 
   reset(): void {
     this.#generation = newGeneration(this.#options);
+    this.#generation.maxInFlight = this.#inFlight;
   }
 
   close(): Promise<void> {

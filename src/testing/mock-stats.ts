@@ -23,6 +23,8 @@ export type MockOutcome =
   | 'reset'
   /** Admitted, then never answered on purpose. */
   | 'hang'
+  /** Refused with 529 (Anthropic) or 503 (OpenAI): over `capacity.concurrency` in flight. Never reaches the limits. */
+  | 'overloaded'
   /** Refused with 400: not JSON, or a required field missing. Never reaches the limits. */
   | 'bad-request'
   /** A path or method the mock does not serve (404). Never reaches the limits. */
@@ -80,6 +82,10 @@ export interface MockStats {
   readonly errors500: number;
   readonly resets: number;
   readonly hangs: number;
+  /** Answered overloaded (529 or 503): over `capacity.concurrency` in flight. */
+  readonly overloaded: number;
+  /** Most requests in flight at once (admitted and not yet answered). */
+  readonly maxInFlight: number;
   /** Answered 400 or 404. */
   readonly badRequests: number;
   /**
@@ -149,6 +155,7 @@ function maxInWindow(points: readonly { at: number; amount: number }[], windowMs
 export function computeStats(
   records: readonly MutableRecord[],
   windows: PerWindowKind<readonly ResolvedWindow[]>,
+  maxInFlight: number,
 ): MockStats {
   const admitted = records.filter((r) => ADMITTED.has(r.outcome));
   const arrived = records.filter((r) => ADMITTED.has(r.outcome) || REFUSED.has(r.outcome));
@@ -197,6 +204,8 @@ export function computeStats(
     errors500: count('error500'),
     resets: count('reset'),
     hangs: count('hang'),
+    overloaded: count('overloaded'),
+    maxInFlight,
     badRequests: count('bad-request') + count('not-found'),
     maxRequestsInWindow: busiest('requests', firstWindow('requests'), 'admitted'),
     maxArrivalsInWindow: busiest('requests', firstWindow('requests'), 'arrived'),
