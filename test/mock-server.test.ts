@@ -609,7 +609,9 @@ describe('faults, latency, bookkeeping', () => {
       expect(statuses).toEqual([200, 200, busy, busy, busy]);
       const overloaded = answers.find((r) => r.status === busy) as Response;
       const names: string[] = [];
-      overloaded.headers.forEach((_value, name) => names.push(name));
+      overloaded.headers.forEach((_value, name) => {
+        names.push(name);
+      });
       expect(names.filter((k) => k.includes('ratelimit'))).toEqual([]);
       expect(names).toContain('content-type');
       const body = (await overloaded.json()) as { error: { type: string } };
