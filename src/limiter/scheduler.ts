@@ -120,11 +120,17 @@ export class Scheduler {
   #drainOnce(): void {
     for (;;) {
       const now = this.#clock.now();
+      // An asynchronous store's head is asked before its deadline is judged: with `timeoutMs: 0`
+      // it starts if the store admits it now, however long the round trip.
+      const fresh = this.#queue.peek();
+      const exempt = fresh !== undefined && !fresh.asked && !this.#driver.synchronous ? fresh : undefined;
+      if (exempt !== undefined) this.#deadlines.remove(exempt);
       let expired = this.#deadlines.peek();
       while (expired?.deadline !== undefined && expired.deadline <= now) {
         this.#timeOut(expired, now);
         expired = this.#deadlines.peek();
       }
+      if (exempt?.deadline !== undefined && exempt.waiting) this.#deadlines.push(exempt);
       const head = this.#queue.peek();
       if (head === undefined || this.#closed) {
         this.#clearTimer();
@@ -143,6 +149,8 @@ export class Scheduler {
         continue;
       }
       if (answer === PENDING) {
+        // Its deadline waits for the store's answer, which `answer()` judges.
+        if (this.#driver.isAdmitting(head)) this.#deadlines.remove(head);
         this.#setTimer(this.#nextDeadline());
         return;
       }
@@ -168,6 +176,7 @@ export class Scheduler {
       else this.#driver.undo(answer.entry, now);
     } else if ('at' in answer) {
       if (waiter.waiting && this.#beyondDeadline(waiter, answer.at)) this.#timeOut(waiter, now);
+      else if (waiter.waiting && waiter.deadline !== undefined && waiter.heapIndex < 0) this.#deadlines.push(waiter);
     } else if (waiter.waiting) {
       this.#evict(waiter, 'store', answer.error);
     }

@@ -81,6 +81,7 @@ export class StoreDriver {
     if (typeof result !== 'object' || !isThenable(result)) return result;
     if (this.synchronous) throw this.#notSynchronous('admit', result);
     this.#admitting = waiter;
+    waiter.asked = true;
     result.then(
       (answer) => {
         this.#admitting = undefined;
@@ -100,6 +101,11 @@ export class StoreDriver {
       },
     );
     return PENDING;
+  }
+
+  /** Whether `waiter`'s admission is what the store is answering now. */
+  isAdmitting(waiter: Waiter): boolean {
+    return this.#admitting === waiter;
   }
 
   /** The waiter left the queue: forget what was booked for it. */

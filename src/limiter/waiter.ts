@@ -13,6 +13,8 @@ export class Waiter implements QueueNode, HasDeadline {
   next: QueueNode | undefined = undefined;
   level: QueueNode['level'] = undefined;
   heapIndex = -1;
+  /** An asynchronous store was asked about it: its answer, not the round trip, judges the deadline. */
+  asked = false;
   resolve!: (lease: Lease | PromiseLike<never>) => void;
 
   constructor(
