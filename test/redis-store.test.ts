@@ -1,7 +1,7 @@
 import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Limiter, type Lease } from '../src/index.js';
+import { AcquireTimeoutError, Limiter, type Lease } from '../src/index.js';
 import { RedisStore, quotaKeys, type RedisCommandClient } from '../src/redis/index.js';
 import {
   describeWithRedis,
@@ -178,6 +178,38 @@ describeWithRedis('RedisStore', () => {
     let client: Client;
     beforeAll(async () => {
       client = await connect('node-redis');
+    });
+
+    it('acquire({ timeoutMs: 0 }), the way to ask Redis "only if it can start now": starts, then is refused', async () => {
+      const store = new RedisStore({ client, key: uniqueKey('t0') });
+      const limiter = new Limiter({ requests: { limit: 1, windowMs: 60_000 }, store });
+      const lease = await limiter.acquire({ timeoutMs: 0 });
+      lease.release();
+      await expect(limiter.acquire({ timeoutMs: 0 })).rejects.toBeInstanceOf(AcquireTimeoutError);
+      expect(limiter.stats().queued).toBe(0);
+      // The slot Redis booked for the refused one is given back: only the first counts.
+      await eventually(async () => Number(await raw(client, ['ZCARD', store.keys.log])) === 1);
+    });
+
+    it('a short token budget beside a long one: each binds, whichever is read first', async () => {
+      const limiter = new Limiter({
+        tokens: [
+          { limit: 100, windowMs: 300 },
+          { limit: 150, windowMs: 900 },
+        ],
+        store: new RedisStore({ client, key: uniqueKey('short-long') }),
+      });
+      const t0 = performance.now();
+      const at = async (tokens: number): Promise<number> => {
+        (await limiter.acquire({ tokens })).release();
+        return performance.now() - t0;
+      };
+      expect(await at(60)).toBeLessThan(100);
+      expect(await at(40)).toBeLessThan(100);
+      // The short budget is full: the third waits for the first two to leave it (300 ms).
+      expect(await at(50)).toBeGreaterThanOrEqual(290);
+      // 150 in the long one now: the fourth waits for the first to leave it (900 ms).
+      expect(await at(10)).toBeGreaterThanOrEqual(890);
     });
 
     it('keeps token budgets for input and output apart', async () => {

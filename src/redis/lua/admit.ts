@@ -208,10 +208,15 @@ if n_tok > 0 then
   local function amount(dim, x, y)
     if dim == 0 then return x + y elseif dim == 1 then return x else return y end
   end
-  -- The entries of the longest token window, read only if some budget is close to its limit.
-  local n, starts, ins, outs = nil, {}, {}, {}
-  local function load()
-    local rows = redis.call('ZRANGEBYSCORE', log, '(' .. fmt(base - max_tok_span), '+inf', 'WITHSCORES')
+  -- The entries of a window, read only if its budget is close to its limit, and only as far back
+  -- as that window reaches (a minute's budget beside a day's reads a minute of entries); a longer
+  -- window read later reads again, as far back as it reaches.
+  local n, loaded, starts, ins, outs = nil, 0, {}, {}, {}
+  local function load(span)
+    if n ~= nil and span <= loaded then return end
+    loaded = span
+    starts, ins, outs = {}, {}, {}
+    local rows = redis.call('ZRANGEBYSCORE', log, '(' .. fmt(base - span), '+inf', 'WITHSCORES')
     n = #rows / 2
     local ids = {}
     for e = 1, n do
@@ -234,7 +239,7 @@ if n_tok > 0 then
       if need > limit then return reply(${ADMIT_STATUS.tooLarge}, now) end
       -- Beside others' share it never fits: not before the share lapses.
       if theirs + need > limit and lapse > at then at = lapse end
-      if n == nil then load() end
+      load(span)
       local from = base - span
       local first = n + 1
       local sum = 0
