@@ -1,22 +1,15 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Limiter, createLimitedFetch, estimateRequestTokens, preloadTokenizer } from '../src/index.js';
-import { startMockServer, type MockServer, type MockServerOptions } from '../src/testing/index.js';
+import type { MockServer } from '../src/testing/index.js';
+import { mockServers } from './helpers/mock-servers.js';
 
 /*
  * The mock counts tokens by its own rule (src/testing/mock-counting.ts), not with forestall's
  * estimator: so a client that under-counts meets 429s at the mock, and one that counts right none.
  */
 
-const servers: MockServer[] = [];
-async function start(options: MockServerOptions): Promise<MockServer> {
-  const server = await startMockServer(options);
-  servers.push(server);
-  return server;
-}
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const start = mockServers();
 // The client's tokenizer loads in a worker; load it before anything is timed.
 beforeAll(() => preloadTokenizer({ model: 'gpt-4o-mini' }));
 

@@ -1,21 +1,12 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseRateLimitHeaders } from '../src/providers/headers.js';
 import { startMockServer, type MockServer, type MockServerOptions } from '../src/testing/index.js';
+import { mockServers } from './helpers/mock-servers.js';
 import { sleep } from './helpers/sleep.js';
 
-const servers: MockServer[] = [];
-
-async function start(options: MockServerOptions): Promise<MockServer> {
-  const server = await startMockServer(options);
-  servers.push(server);
-  return server;
-}
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const start = mockServers();
 
 function openai(server: MockServer): OpenAI {
   return new OpenAI({ apiKey: 'sk-test', baseURL: server.url, maxRetries: 0 });

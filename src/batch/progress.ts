@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../internal/clock.js';
+import { type Clock, type TimerHandle, unrefTimer } from '../internal/clock.js';
 import { RingDeque } from '../internal/ring-deque.js';
 
 /** Counts a batch reports to `onProgress`. */
@@ -75,12 +75,13 @@ export class ProgressMeter {
       this.#emit();
       return;
     }
-    this.#timer = this.#clock.setTimeout(() => {
-      this.#timer = undefined;
-      if (!this.#ended) this.#emit();
-    }, wait);
     // A pending report must not keep the process alive on its own.
-    (this.#timer as { unref?: () => void } | undefined)?.unref?.();
+    this.#timer = unrefTimer(
+      this.#clock.setTimeout(() => {
+        this.#timer = undefined;
+        if (!this.#ended) this.#emit();
+      }, wait),
+    );
   }
 
   /** The last report, whatever the interval; later calls to `changed` are ignored. */

@@ -1,4 +1,5 @@
 import type { Cost, TokenCost } from '../core/vocabulary.js';
+import { describeValue } from '../internal/describe.js';
 import { abortSignal, finiteNumber, knownKeys, nonNegativeNumber, plainObject } from '../internal/validate.js';
 import type { Lease } from './lease.js';
 import { Limiter } from './limiter.js';
@@ -33,36 +34,27 @@ const KEYS = ['signal', 'timeoutMs', 'priority', 'preferFirstMs'];
 /** Reads the candidates and options, throwing at once on anything invalid. */
 function resolveCandidates(candidates: unknown, options: AcquireAnyOptions): Resolved[] {
   if (!Array.isArray(candidates) || candidates.length === 0) {
-    throw new TypeError(`Expected \`candidates\` to be a non-empty array of limiters, got ${describe(candidates)}`);
+    throw new TypeError(
+      `Expected \`candidates\` to be a non-empty array of limiters, got ${describeValue(candidates)}`,
+    );
   }
   plainObject('options', options);
   knownKeys('acquireAny options', options, KEYS);
   if (options.signal !== undefined) abortSignal('signal', options.signal);
   if (options.timeoutMs !== undefined) nonNegativeNumber('timeoutMs', options.timeoutMs);
   if (options.priority !== undefined) finiteNumber('priority', options.priority);
-  if (options.preferFirstMs !== undefined) {
-    nonNegativeNumber('preferFirstMs', options.preferFirstMs);
-    if (!Number.isFinite(options.preferFirstMs)) {
-      throw new RangeError(`Expected \`preferFirstMs\` to be a finite number, got ${options.preferFirstMs}`);
-    }
-  }
+  if (options.preferFirstMs !== undefined) nonNegativeNumber('preferFirstMs', options.preferFirstMs);
   return candidates.map((candidate: unknown, i) => {
     if (candidate instanceof Limiter) return { limiter: candidate, cost: resolveCost(undefined), tokens: undefined };
     const c = candidate as { limiter?: unknown; tokens?: TokenCost } | null;
     if (typeof c !== 'object' || c === null || !(c.limiter instanceof Limiter)) {
       throw new TypeError(
-        `Expected \`candidates[${i}]\` to be a Limiter or { limiter, tokens? }, got ${describe(candidate)}`,
+        `Expected \`candidates[${i}]\` to be a Limiter or { limiter, tokens? }, got ${describeValue(candidate)}`,
       );
     }
     knownKeys(`candidates[${i}]`, c, ['limiter', 'tokens']);
     return { limiter: c.limiter, cost: resolveCost(c.tokens), tokens: c.tokens };
   });
-}
-
-function describe(value: unknown): string {
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (value instanceof Limiter) return 'a Limiter';
-  return value === null ? 'null' : typeof value === 'object' ? 'an object' : (JSON.stringify(value) ?? String(value));
 }
 
 /**
@@ -116,8 +108,10 @@ class AnyRace {
   readonly #controllers: AbortController[];
   #settled = 0;
   #done = false;
+  /** Until when a less preferred lease is held for a more preferred candidate; set at the first hold. */
   #holdUntil: number | undefined = undefined;
   #holdTimer: unknown = undefined;
+  #holdOver = false;
   /** The caller gave up: every candidate withdraws, and a lease held for a better one goes back. */
   readonly #onAbort = (): void => {
     if (this.#done) return;
@@ -199,12 +193,12 @@ class AnyRace {
       this.#holdUntil = now + this.preferFirstMs;
       this.#holdTimer = clock.setTimeout(() => {
         this.#holdTimer = undefined;
-        this.#holdUntil = now; // expired: take the best there is
+        this.#holdOver = true;
         this.#decide();
       }, this.preferFirstMs);
     }
     const until = this.#holdUntil;
-    if (now >= until) return false;
+    if (this.#holdOver || now >= until) return false;
     for (let j = 0; j < best; j++) {
       if (this.#errors[j] !== undefined) continue;
       const { limiter, cost } = this.list[j] as Resolved;

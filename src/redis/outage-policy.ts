@@ -94,8 +94,7 @@ export class OutageKeeper {
       case 'closed':
         return Promise.reject(new RedisUnavailableError(this.#host.options.key, outage?.error));
       default: {
-        const limits = this.#localLimits;
-        const answer = this.#books.admit(limits === undefined ? cost : fitCost(cost, limits), now);
+        const answer = this.#books.admit(this.#fit(cost), now);
         if (typeof answer === 'object') {
           const entry = new LocalEntry(now, answer, cost, this.#books);
           if (this.#localEntries.length < MAX_PENDING) this.#localEntries.push(entry);
@@ -110,8 +109,7 @@ export class OutageKeeper {
   /** When `cost` could start by the policy, while Redis is out (`'local'`: by the local books). */
   earliest(cost: Cost, now: number): number {
     if (this.#host.options.onStoreError !== 'local') return now;
-    const limits = this.#localLimits;
-    return this.#books.earliest(limits === undefined ? cost : fitCost(cost, limits), now);
+    return this.#books.earliest(this.#fit(cost), now);
   }
 
   /** The local books of the outage in force (or of the last one). */
@@ -190,10 +188,7 @@ export class OutageKeeper {
 
   /** Redis admitted a request of this store's at `at` (the limiter's clock): kept to write back. */
   admitted(id: string, at: number, cost: Cost, now: number): RecentAdmission {
-    if (now < this.#graceUntil) {
-      const limits = this.#localLimits;
-      this.#books.record(limits === undefined ? cost : fitCost(cost, limits), at, now);
-    }
+    if (now < this.#graceUntil) this.#books.record(this.#fit(cost), at, now);
     return this.#recent.add(id, at, cost, now);
   }
 
@@ -227,9 +222,7 @@ export class OutageKeeper {
    * spent, however the outage began (a reply merely slow included).
    */
   #startBooks(now: number): void {
-    const limits = this.#localLimits;
-    for (const { at, cost } of this.#recent.live(now))
-      this.#books.record(limits === undefined ? cost : fitCost(cost, limits), at, now);
+    for (const { at, cost } of this.#recent.live(now)) this.#books.record(this.#fit(cost), at, now);
     const seen = this.#host.lastSeen(now);
     for (const kind of WINDOW_KINDS) {
       for (const { windowMs, remaining } of seen[kind]) {
@@ -247,7 +240,7 @@ export class OutageKeeper {
     const now = this.#host.runner.clock.now();
     const span = this.#recent.spanMs;
     const entries: WrittenBack[] = this.#recent.live(now);
-    /** Local admissions still holding their slot: their lease goes to Redis too. */
+    // Local admissions still holding their slot: their lease goes to Redis too.
     const leases: string[] = [];
     for (const entry of this.#localEntries) {
       if (entry.cancelled || entry.start + span <= now) continue;
@@ -261,6 +254,11 @@ export class OutageKeeper {
     const held = this.#host.leases.held();
     const ttl = this.#host.options.leaseTtlMs;
     for (const args of writeBackArgs(entries, held, now, span, ttl)) this.#host.restore(args);
+  }
+
+  /** `cost` as the local books charge it (scaled to fit the local share when it is larger). */
+  #fit(cost: Cost): Cost {
+    return this.#localLimits === undefined ? cost : fitCost(cost, this.#localLimits);
   }
 
   #share(): number {
