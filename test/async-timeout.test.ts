@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AcquireTimeoutError, Limiter } from '../src/index.js';
+import { AcquireTimeoutError, type Lease, Limiter } from '../src/index.js';
 import { SlowStore } from './helpers/slow-store.js';
 
 /*
@@ -36,6 +36,24 @@ describe('timeouts on an asynchronous store', () => {
     held.release();
     (await head).release();
     expect(limiter.stats()).toMatchObject({ queued: 0, inFlight: 0 });
+    await limiter.close();
+  });
+});
+
+describe('room made while an asynchronous store is answering', () => {
+  it('a release sent while the head is asked wakes it, though the answer said "not before a release"', async () => {
+    const store = new SlowStore();
+    const limiter = new Limiter({ concurrency: 1, store });
+    const first = await limiter.acquire();
+    let second: Lease | undefined;
+    // Asked now; the store answers a macrotask later, before the release below reaches it.
+    void limiter.acquire().then((lease) => {
+      second = lease;
+    });
+    first.release();
+    for (let i = 0; i < 20 && second === undefined; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(second).toBeDefined();
+    second?.release();
     await limiter.close();
   });
 });

@@ -26,6 +26,8 @@ export class StoreDriver {
   readonly synchronous: boolean;
   /** The waiter whose admission an asynchronous store is answering. */
   #admitting: Waiter | undefined = undefined;
+  /** Room was made while that answer was on the wire: a "later" in it may already be stale. */
+  #roomMadeMeanwhile = false;
   /** After an asynchronous store booked a future slot for a waiter: do not ask again before then. */
   #notBefore = 0;
   #notBeforeFor: Waiter | undefined = undefined;
@@ -81,6 +83,7 @@ export class StoreDriver {
     if (typeof result !== 'object' || !isThenable(result)) return result;
     if (this.synchronous) throw this.#notSynchronous('admit', result);
     this.#admitting = waiter;
+    this.#roomMadeMeanwhile = false;
     waiter.asked = true;
     result.then(
       (answer) => {
@@ -90,9 +93,12 @@ export class StoreDriver {
           return;
         }
         // A time to ask again (or Infinity: not before room is made); anything that makes room
-        // sooner calls `roomMade()`.
-        this.#notBefore = answer;
-        this.#notBeforeFor = waiter;
+        // sooner calls `roomMade()`. Room made while the store was answering (a release sent
+        // after the admission) may not be in the answer: then the head asks again at once.
+        if (!this.#roomMadeMeanwhile) {
+          this.#notBefore = answer;
+          this.#notBeforeFor = waiter;
+        }
         this.#onAnswer(waiter, { at: answer });
       },
       (error: unknown) => {
@@ -142,6 +148,7 @@ export class StoreDriver {
    */
   roomMade(): void {
     this.#notBeforeFor = undefined;
+    if (this.#admitting !== undefined) this.#roomMadeMeanwhile = true;
   }
 
   /** Counts the entry from `at`; false when the store cannot (no `restamp`). */
