@@ -32,10 +32,14 @@ export type { Cost, ResolvedLimits, ResolvedWindow, WindowKind, WindowUsage } fr
 export type { AcquireOptions } from './core/vocabulary.js';
 export type { LimiterOptions, ObserveOptions, ReconcileOptions } from './limiter/options.js';
 export type { RateLimitAnswer } from './feedback/rate-limit-policy.js';
-export type { LimitOptions, TokenCost, WindowLimit } from './core/vocabulary.js';
+export type { AdaptiveConcurrency, LimitOptions, TokenCost, WindowLimit } from './core/vocabulary.js';
 export type {
   AcquiredEvent,
+  ConcurrencyChangedEvent,
+  FallbackEvent,
+  FallbackReason,
   LimiterEvents,
+  PaceChangedEvent,
   LimitsChangedEvent,
   PausedEvent,
   QueuedEvent,

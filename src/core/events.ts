@@ -79,6 +79,50 @@ export interface StoreErrorEvent {
   readonly error: unknown;
 }
 
+/** Why the fetch wrapper sent a request to a fallback model. */
+export type FallbackReason = 'wait' | 'rate-limited' | 'overloaded';
+
+/**
+ * Payload of the `fallback` event: the fetch wrapper sent a request to a fallback model instead of
+ * the one it named. Emitted by the limiter of the model that served it.
+ */
+export interface FallbackEvent {
+  /** The model the request named. */
+  readonly requested: string;
+  /** The model that served it. */
+  readonly served: string;
+  /**
+   * `wait`: the requested model's limiter would have made it wait longer than `afterMs`;
+   * `rate-limited`: the requested model is paused by a 429; `overloaded`: it answered overloaded.
+   */
+  readonly reason: FallbackReason;
+}
+
+/** Payload of the `concurrencyChanged` event: adaptive concurrency moved its cap. */
+export interface ConcurrencyChangedEvent {
+  /** The cap now in force. */
+  readonly concurrency: number;
+  readonly previous: number;
+  /**
+   * `succeeded`: requests succeed at the cap, it grows; `overloaded`: an overload signal shrank it;
+   * `limits`: `updateLimits` moved its bounds.
+   */
+  readonly reason: 'succeeded' | 'overloaded' | 'limits';
+}
+
+/**
+ * Payload of the `paceChanged` event: 429s kept coming although the limits had room, so the
+ * limiter spaces its admissions (or, recovering, spaces them less; or stops).
+ */
+export interface PaceChangedEvent {
+  /** The share of the limits' rate now allowed (1 and `intervalMs` 0: pacing ended). */
+  readonly factor: number;
+  /** The least time between two admissions; 0 when not pacing. */
+  readonly intervalMs: number;
+  /** `rate-limited`: a 429 slowed the pace; `recovered`: quiet windows sped it up again. */
+  readonly reason: 'rate-limited' | 'recovered';
+}
+
 /** Every event a limiter emits, for `limiter.on(name, listener)`. */
 export interface LimiterEvents {
   acquired: (event: AcquiredEvent) => void;
@@ -91,6 +135,9 @@ export interface LimiterEvents {
   limitsChanged: (event: LimitsChangedEvent) => void;
   storeError: (event: StoreErrorEvent) => void;
   othersShare: (event: OthersShareEvent) => void;
+  fallback: (event: FallbackEvent) => void;
+  concurrencyChanged: (event: ConcurrencyChangedEvent) => void;
+  paceChanged: (event: PaceChangedEvent) => void;
   /** Nobody waits and nothing is held. */
   idle: () => void;
   /** `close()` ran: every waiter was rejected, and retries waiting between attempts stop. */

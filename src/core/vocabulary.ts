@@ -93,6 +93,17 @@ export interface WindowLimit {
   readonly windowMs: number;
 }
 
+/** `concurrency: { adaptive: true, max, min?, initial? }` (see `LimitOptions.concurrency`). */
+export interface AdaptiveConcurrency {
+  readonly adaptive: true;
+  /** Never more leases at once. */
+  readonly max: number;
+  /** Never fewer. @default 1 */
+  readonly min?: number | undefined;
+  /** Where the cap starts. @default min */
+  readonly initial?: number | undefined;
+}
+
 /** A token cost: a plain number counts as input tokens. */
 export type TokenCost = number | { readonly input?: number; readonly output?: number };
 
@@ -101,8 +112,12 @@ export type WindowLimits = WindowLimit | readonly WindowLimit[];
 
 /** The limits a limiter enforces; every field is optional, and any subset can be changed later. */
 export interface LimitOptions extends Partial<PerWindowKind<WindowLimits | undefined>> {
-  /** At most this many leases held at once. @default unlimited */
-  readonly concurrency?: number | undefined;
+  /**
+   * At most this many leases held at once; or `{ adaptive: true, max, min?, initial? }`: a cap the
+   * limiter finds from the provider's answers, growing while requests succeed and shrinking on
+   * overload signals, never below `min` (default 1) or above `max`. @default unlimited
+   */
+  readonly concurrency?: number | AdaptiveConcurrency | undefined;
   /** Waiting callers beyond this many are rejected at once with `QueueFullError`. @default unlimited */
   readonly maxQueue?: number | undefined;
   /**

@@ -16,4 +16,6 @@ export interface AnsweredLease {
   release(): void;
   /** Gives the request slot and tokens back: the provider never counted it. */
   cancel(): void;
+  /** The provider answered overloaded (503, 529, an overloaded error, a timeout). */
+  overloaded(): void;
 }

@@ -19,6 +19,12 @@ export interface RateLimitAnswer {
   readonly defaultPauseMs?: number | undefined;
   /** The longest pause, however long the named delay (a daily quota must not freeze the limiter). @default Infinity */
   readonly maxPauseMs?: number | undefined;
+  /**
+   * When the refused request was admitted (`lease.acquiredAt`): a 429 to a request admitted after
+   * the previous 429 says the limiter's own pace is refused, and repeated ones slow it (see the
+   * `paceChanged` event). Without it a 429 only pauses.
+   */
+  readonly admittedAt?: number | undefined;
 }
 
 /**
@@ -40,6 +46,7 @@ export function rateLimitPauseMs(answer: RateLimitAnswer): number {
 export function rateLimitedEvent(answer: RateLimitAnswer): RateLimitedEvent {
   plainObject('answer', answer);
   const status = answer.status === undefined ? 429 : finiteNumber('status', answer.status);
+  if (answer.admittedAt !== undefined) finiteNumber('admittedAt', answer.admittedAt);
   return { status, retryAfterMs: answer.retryAfterMs, pauseMs: rateLimitPauseMs(answer) };
 }
 

@@ -3,6 +3,7 @@ import { afterDelay, type Delayed } from './fixed-delay.js';
 import { parseRateLimitHeaders } from '../providers/headers.js';
 import type { ProviderName, RateLimitSnapshot } from '../providers/types.js';
 import type { AnsweredLease } from './answered-lease.js';
+import { AttemptTimeoutError } from '../core/attempt-timeout-error.js';
 import { classifyFailure } from './classify.js';
 import type { RateLimitAnswer } from './rate-limit-policy.js';
 import { readErrorBody } from './response-body.js';
@@ -85,6 +86,8 @@ export class SentRequest {
     if (neverLeft(error)) this.lease.cancel();
     else {
       this.#countSent();
+      // An attempt that timed out is an overload signal (adaptive concurrency hears it).
+      if (error instanceof AttemptTimeoutError) this.lease.overloaded();
       this.lease.release();
     }
   }
@@ -110,7 +113,8 @@ export class SentRequest {
     if (response.ok) return;
     if (response.status !== 429) {
       // It reached the provider, which may count it (OpenAI counts failed requests toward TPM):
-      // its slot and reservation stay.
+      // its slot and reservation stay. 503 and 529 are overload signals.
+      if (classifyFailure(response).reason === 'overloaded') lease.overloaded();
       lease.release();
       return;
     }
@@ -119,7 +123,11 @@ export class SentRequest {
     lease.cancel();
     const failure = classifyFailure(response, { body: await readErrorBody(response) });
     if (failure.retryable) {
-      limiter.rateLimited({ retryAfterMs: failure.retryAfterMs, defaultPauseMs: policy.rateLimitPauseMs });
+      limiter.rateLimited({
+        retryAfterMs: failure.retryAfterMs,
+        defaultPauseMs: policy.rateLimitPauseMs,
+        admittedAt: lease.acquiredAt,
+      });
     }
   }
 

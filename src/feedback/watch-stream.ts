@@ -25,7 +25,10 @@ export type OpenedStream =
   /** `response` replays everything the server sent, for the caller's SDK to read its own error from. */
   | { readonly failed: true; readonly error: StreamError; readonly response: Response };
 
-/** Ends the lease once: the usage the stream reported, else the reservation stays; then released. */
+/**
+ * Ends the lease once: the usage the stream reported, else the reservation stays; an overload
+ * reported; then released.
+ */
 class StreamLease {
   readonly #lease: AnsweredLease;
   readonly #watcher: StreamEventWatcher;
@@ -42,6 +45,8 @@ class StreamLease {
     this.#watcher.end();
     const usage = this.#watcher.usage;
     if (usage !== undefined) this.#lease.reconcile(usage);
+    // An overload mid-stream is an overload signal like a 529 (adaptive concurrency hears it).
+    if (this.#watcher.error?.kind === 'overloaded') this.#lease.overloaded();
     this.#lease.release();
     unreleased.unregister(this);
   }

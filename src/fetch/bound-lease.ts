@@ -64,6 +64,10 @@ export class BoundLease implements AnsweredLease {
   }
 
   /** Released without its usage: the estimate is what stays charged. */
+  overloaded(): void {
+    this.lease.overloaded();
+  }
+
   release(): void {
     this.lease.release();
     this.count();

@@ -15,3 +15,13 @@ export function watchListeners(
     if (typeof event === 'string' && events.includes(event)) set(event, emitter.listenerCount(event) !== 0);
   });
 }
+
+/** Whether each of `events` has a listener now, kept up to date (see `watchListeners`). */
+export function hotListeners<E extends string>(emitter: NodeJS.EventEmitter, events: readonly E[]): Record<E, boolean> {
+  const hears = {} as Record<E, boolean>;
+  for (const event of events) hears[event] = emitter.listenerCount(event) !== 0;
+  watchListeners(emitter, events, (event, on) => {
+    hears[event as E] = on;
+  });
+  return hears;
+}

@@ -15,6 +15,8 @@ export interface LeaseOwnerParts {
   readonly scheduler: Scheduler;
   /** The lease's concurrency slot is free (the limiter counts it and tells listeners). */
   release(lease: Lease, entry: StoreEntry): void;
+  /** The provider answered the lease's request overloaded. */
+  overloaded(lease: Lease): void;
   /** An operation needed a capability the store lacks. */
   missing(capability: StoreCapability, operation: string): void;
 }
@@ -33,6 +35,7 @@ export function leaseOwner(parts: LeaseOwnerParts): LeaseOwner {
       if (!driver.restamp(entry, to, now)) parts.missing('arrivalTime', 'lease.restamp()');
     },
     release: parts.release,
+    overloaded: parts.overloaded,
     reconcile: (_lease, entry, cost) => {
       driver.reconcile(entry, cost, clock.now());
       if (scheduler.size > 0) scheduler.drain();

@@ -13,6 +13,7 @@ export interface LeaseOwner {
   reconcile(lease: Lease, entry: StoreEntry, cost: Cost): void;
   cancel(lease: Lease, entry: StoreEntry): void;
   restamp(lease: Lease, entry: StoreEntry, at: number | undefined): void;
+  overloaded(lease: Lease): void;
 }
 
 /**
@@ -30,6 +31,7 @@ export class Lease implements Disposable, AsyncDisposable {
   #cost: Cost;
   #released = false;
   #cancelled = false;
+  #overloaded = false;
 
   /** @internal Leases come from `limiter.acquire()` and `limiter.tryAcquire()`. */
   constructor(owner: LeaseOwner, entry: StoreEntry, cost: Cost, waitedMs: number, acquiredAt: number) {
@@ -100,6 +102,19 @@ export class Lease implements Disposable, AsyncDisposable {
   restamp(at?: number): void {
     if (this.#cancelled) return;
     this.#owner.restamp(this, this.#entry, at);
+  }
+
+  /**
+   * The provider answered this request overloaded (a 503 or 529, an overloaded error, a stream
+   * that failed overloaded, an attempt that timed out): with adaptive concurrency the cap shrinks
+   * (once for every request admitted before the cut), and this lease's release is not counted as
+   * a success. Does nothing otherwise. The fetch wrapper and `retry` call it; call it yourself
+   * when you see an overload another way. Idempotent.
+   */
+  overloaded(): void {
+    if (this.#overloaded) return;
+    this.#overloaded = true;
+    this.#owner.overloaded(this);
   }
 
   /**

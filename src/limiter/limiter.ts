@@ -2,7 +2,6 @@ import { TypedEmitter } from 'tiny-typed-emitter';
 import { AcquireTimeoutError, LimiterClosedError, QueueFullError } from '../core/errors.js';
 import type { LimiterEvents, RejectReason, RetryEvent, StoreErrorEvent } from '../core/events.js';
 import type { AcquireOptions, Cost, LimitOptions, TokenCost } from '../core/vocabulary.js';
-import { perWindowKind } from '../core/vocabulary.js';
 import { type Clock, systemClock, validateClock } from '../internal/clock.js';
 import { abortSignal, finiteNumber, knownKeys, nonNegativeNumber, plainObject } from '../internal/validate.js';
 import type { RateLimitSnapshot } from '../providers/types.js';
@@ -14,7 +13,7 @@ import {
 } from '../stores/capabilities.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { StoreEntry } from '../stores/store.js';
-import { watchListeners } from './hot-listeners.js';
+import { hotListeners } from './hot-listeners.js';
 import { HeaderSync } from '../feedback/header-sync.js';
 import { type RateLimitAnswer, rateLimitedEvent } from '../feedback/rate-limit-policy.js';
 import { Lease, type LeaseOwner } from './lease.js';
@@ -26,6 +25,7 @@ import {
   type ObserveOptions,
   type RunContext,
   type RunOptions,
+  limiterStats,
   resolveObserveOptions,
   validateLimiterOptions,
 } from './options.js';
@@ -33,6 +33,7 @@ import { runWithLease } from './run.js';
 import { Scheduler } from './scheduler.js';
 import { registerStartEstimate } from './start-estimate.js';
 import { StoreDriver } from './store-driver.js';
+import { Gates } from './gates.js';
 
 const ACQUIRE_KEYS = new Set(['tokens', 'priority', 'signal', 'timeoutMs']);
 const ZERO_COST: Cost = Object.freeze({ input: 0, output: 0 });
@@ -57,6 +58,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   readonly #limits: Limits;
   /** Header learning and first contact (kept here, not in a shared store's concurrency). */
   readonly #sync: HeaderSync;
+  /** What the limiter holds back itself: first contact, adaptive concurrency, the pace after 429s. */
+  readonly #gates: Gates;
   #inFlight = 0;
   #closed = false;
   /** The memory store's release reads no time: skip reading the clock on the hot path. */
@@ -70,23 +73,20 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    */
   readonly #kept: { lease: Lease | undefined } = { lease: undefined };
   /** Whether anyone listens to the events of the hot path: reading a field beats `listenerCount`. */
-  #hearsAcquired = false;
-  #hearsReleased = false;
-  #hearsIdle = false;
+  readonly #hears = hotListeners(this as unknown as NodeJS.EventEmitter, ['acquired', 'released', 'idle']);
 
   constructor(options: LimiterOptions = {}) {
     super();
-    watchListeners(this as unknown as NodeJS.EventEmitter, ['acquired', 'released', 'idle'], (event, on) => {
-      if (event === 'acquired') this.#hearsAcquired = on;
-      else if (event === 'released') this.#hearsReleased = on;
-      else this.#hearsIdle = on;
-    });
     validateLimiterOptions(options);
     this.#clock = options.clock === undefined ? systemClock : validateClock(options.clock);
     const store = options.store === undefined ? new MemoryStore() : validateStore(options.store);
     this.#releaseNeedsNow = !(store instanceof MemoryStore);
     this.#limits = new Limits(options);
     this.#sync = new HeaderSync(options.limits === 'auto');
+    this.#gates = new Gates(this.#sync, () => this.#inFlight, {
+      concurrencyChanged: (event) => this.emit('concurrencyChanged', event),
+      paceChanged: (event) => this.emit('paceChanged', event),
+    });
     this.#driver = new StoreDriver(
       store,
       this.#clock,
@@ -98,15 +98,17 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
       rejected: (reason, error) => this.emit('rejected', { reason, error }),
       queued: (queued, priority) => this.emit('queued', { queued, priority }),
       settled: () => this.#checkIdle(),
-      mayAdmit: () => !this.#sync.probing || this.#inFlight === 0,
+      holdUntil: (now) => this.#gates.holdUntil(now),
     });
     this.#driver.configure(this.#limits.resolved);
+    this.#gates.configure(this.#limits.resolved);
     this.#owner = leaseOwner({
       limiter: this,
       clock: this.#clock,
       driver: this.#driver,
       scheduler: this.#scheduler,
       release: (lease, entry) => this.#release(lease, entry),
+      overloaded: (lease) => this.#gates.overloaded(lease, lease.acquiredAt, this.#clock.now()),
       missing: (capability, operation) => this.#missing(capability, operation),
     });
     registerStartEstimate(this, (cost) => this.#driver.earliest(cost, this.#clock.now()));
@@ -160,7 +162,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
 
     const now = this.#clock.now();
     const scheduler = this.#scheduler;
-    if (this.#driver.synchronous && !scheduler.hasAtLeast(priority) && !(this.#sync.probing && this.#inFlight > 0)) {
+    if (this.#driver.synchronous && !scheduler.hasAtLeast(priority) && this.#gates.holdUntil(now) <= now) {
       let admission: StoreEntry | number;
       try {
         admission = this.#driver.admitNow(cost, now);
@@ -205,8 +207,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
       this.#missing('synchronous', 'tryAcquire()');
       return undefined;
     }
-    if (this.#scheduler.hasAtLeast(priority) || (this.#sync.probing && this.#inFlight > 0)) return undefined;
     const now = this.#clock.now();
+    if (this.#scheduler.hasAtLeast(priority) || this.#gates.holdUntil(now) > now) return undefined;
     const admission = this.#driver.admitNow(cost, now);
     return typeof admission === 'object' ? this.#lease(admission, cost, 0, now, priority) : undefined;
   }
@@ -250,8 +252,12 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    * wrapper and `retry` call it; call it yourself when you see a 429 another way.
    */
   rateLimited(answer: RateLimitAnswer = {}): number {
-    const event = rateLimitedEvent(answer);
+    let event = rateLimitedEvent(answer);
     if (this.#closed) return event.pauseMs;
+    const pacedPauseMs = this.#gates.refused(answer.admittedAt, this.#clock.now());
+    if (pacedPauseMs !== undefined && answer.retryAfterMs === undefined) {
+      event = rateLimitedEvent({ ...answer, defaultPauseMs: pacedPauseMs });
+    }
     if (event.pauseMs > 0) this.pause(event.pauseMs);
     this.emit('rateLimited', event);
     return event.pauseMs;
@@ -318,17 +324,9 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   /** Queue length, leases held, use of every window, and how long a pause has left. */
   stats(): LimiterStats {
     const now = this.#clock.now();
-    const usage = this.#driver.usage(now);
-    const concurrency = this.#limits.resolved.concurrency;
-    return {
-      queued: this.#scheduler.size,
-      inFlight: this.#inFlight,
-      concurrency: Number.isFinite(concurrency) ? concurrency : undefined,
-      ...perWindowKind((kind) => usage[kind]),
-      pausedUntil: usage.pausedUntil > now ? usage.pausedUntil : 0,
-      pausedForMs: usage.pausedUntil > now ? usage.pausedUntil - now : 0,
-      closed: this.#closed,
-    };
+    const concurrency = this.#gates.adaptive?.limit ?? this.#limits.resolved.concurrency;
+    const { size } = this.#scheduler;
+    return limiterStats(now, this.#driver.usage(now), size, this.#inFlight, concurrency, this.#gates, this.#closed);
   }
 
   /** True once `observe()` has been called: the limiter has heard from the provider. */
@@ -361,6 +359,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   /** The limits changed: the store learns them, impossible waiters are told, listeners hear. */
   #limitsChanged(): void {
     this.#driver.configure(this.#limits.resolved);
+    this.#gates.configure(this.#limits.resolved);
     this.#scheduler.rejectWhere('capacity', (cost) => this.#limits.capacityError(cost));
     this.emit('limitsChanged', { limits: this.limits });
   }
@@ -381,18 +380,20 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
 
   #lease(entry: StoreEntry, cost: Cost, waitedMs: number, now: number, priority: number): Lease {
     this.#inFlight++;
+    this.#gates.admitted(now);
     const lease = new Lease(this.#owner, entry, cost, waitedMs, now);
     // The hot path: build no payload nobody listens to.
-    if (this.#hearsAcquired) {
+    if (this.#hears.acquired) {
       this.emit('acquired', { waitedMs, input: cost.input, output: cost.output, priority });
     }
     return lease;
   }
 
   #release(lease: Lease, entry: StoreEntry): void {
+    this.#gates.released(lease, lease.cancelled, this.#inFlight + this.#scheduler.size);
     this.#inFlight--;
     this.#kept.lease = lease;
-    const listening = this.#hearsReleased;
+    const listening = this.#hears.released;
     const now = listening || this.#releaseNeedsNow ? this.#clock.now() : 0;
     this.#driver.release(entry, now);
     if (listening) this.emit('released', { heldMs: now - lease.acquiredAt, cancelled: lease.cancelled });
@@ -401,7 +402,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   }
 
   #checkIdle(): void {
-    if (this.#hearsIdle && this.#inFlight === 0 && this.#scheduler.size === 0) this.emit('idle');
+    if (this.#hears.idle && this.#inFlight === 0 && this.#scheduler.size === 0) this.emit('idle');
   }
 
   #storeError(operation: StoreErrorEvent['operation'], error: unknown): void {

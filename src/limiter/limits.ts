@@ -11,6 +11,7 @@ import {
   type WindowKind,
   type WindowLimit,
 } from '../core/vocabulary.js';
+import { type ResolvedAdaptive, resolveAdaptive } from './adaptive-concurrency.js';
 import {
   knownKeys,
   nonNegativeInteger,
@@ -32,9 +33,13 @@ type ScalarKey = keyof typeof SCALARS;
 /** The keys `updateLimits` accepts. */
 export const LIMIT_KEYS: readonly (keyof LimitOptions)[] = [...WINDOW_KINDS, ...(Object.keys(SCALARS) as ScalarKey[])];
 
-/** Limits after validation, with `maxQueue` (which the scheduler, not the store, enforces). */
+/**
+ * Limits after validation, with `maxQueue` (which the scheduler, not the store, enforces) and the
+ * adaptive concurrency bounds (the limiter moves its cap within them; `concurrency` is their `max`).
+ */
 export interface ResolvedOptions extends ResolvedLimits {
   readonly maxQueue: number;
+  readonly adaptive: ResolvedAdaptive | undefined;
 }
 
 const ZERO_COST: Cost = Object.freeze({ input: 0, output: 0 });
@@ -67,9 +72,17 @@ export function resolveLimits(options: LimitOptions, base?: ResolvedOptions): Re
     if (value !== undefined) return SCALARS[key].check(key, value);
     return has(key) || base === undefined ? SCALARS[key].fallback : base[key];
   };
+  const given = options.concurrency;
+  const adaptive =
+    typeof given === 'object' && given !== null
+      ? resolveAdaptive(given)
+      : has('concurrency') || base === undefined
+        ? undefined
+        : base.adaptive;
   return {
     ...perWindowKind((kind) => (has(kind) || base === undefined ? windows(kind, options[kind]) : [...base[kind]])),
-    concurrency: scalar('concurrency'),
+    concurrency: adaptive === undefined ? scalar('concurrency') : adaptive.max,
+    adaptive,
     maxQueue: scalar('maxQueue'),
     marginMs: scalar('marginMs'),
   };
@@ -93,7 +106,12 @@ export function toLimitOptions(limits: ResolvedOptions): LimitOptions {
     ws.length === 0 ? undefined : ws.map((w) => ({ limit: w.limit, windowMs: w.windowMs }));
   return {
     ...perWindowKind((kind) => list(limits[kind])),
-    concurrency: Number.isFinite(limits.concurrency) ? limits.concurrency : undefined,
+    concurrency:
+      limits.adaptive !== undefined
+        ? { adaptive: true, ...limits.adaptive }
+        : Number.isFinite(limits.concurrency)
+          ? limits.concurrency
+          : undefined,
     maxQueue: Number.isFinite(limits.maxQueue) ? limits.maxQueue : undefined,
     marginMs: limits.marginMs,
   };

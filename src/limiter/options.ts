@@ -1,7 +1,13 @@
 import type { Clock } from '../internal/clock.js';
 import { booleanOption, finiteNumber, knownKeys, plainObject } from '../internal/validate.js';
-import type { LimiterStore } from '../stores/store.js';
-import type { AcquireOptions, LimitOptions, PerWindowKind, WindowUsage } from '../core/vocabulary.js';
+import type { LimiterStore, StoreUsage } from '../stores/store.js';
+import {
+  type AcquireOptions,
+  type LimitOptions,
+  type PerWindowKind,
+  perWindowKind,
+  type WindowUsage,
+} from '../core/vocabulary.js';
 import type { RetryOptions } from '../retry/options.js';
 import type { Lease } from './lease.js';
 import { LIMIT_KEYS } from './limits.js';
@@ -77,7 +83,34 @@ export interface LimiterStats extends PerWindowKind<readonly WindowUsage[]> {
   readonly pausedUntil: number;
   /** Milliseconds until a pause ends (`pausedUntil - now`); 0 when not paused. */
   readonly pausedForMs: number;
+  /**
+   * The least time between two admissions while 429s that the limits did not foresee have slowed
+   * the pace (see the `paceChanged` event); 0 when not pacing.
+   */
+  readonly paceIntervalMs: number;
   readonly closed: boolean;
+}
+
+/** `limiter.stats()` from its parts' state. */
+export function limiterStats(
+  now: number,
+  usage: StoreUsage,
+  queued: number,
+  inFlight: number,
+  concurrency: number,
+  pace: { readonly paceIntervalMs: number },
+  closed: boolean,
+): LimiterStats {
+  return {
+    queued,
+    inFlight,
+    concurrency: Number.isFinite(concurrency) ? concurrency : undefined,
+    ...perWindowKind((kind) => usage[kind]),
+    pausedUntil: usage.pausedUntil > now ? usage.pausedUntil : 0,
+    pausedForMs: usage.pausedUntil > now ? usage.pausedUntil - now : 0,
+    paceIntervalMs: pace.paceIntervalMs,
+    closed,
+  };
 }
 
 /** Options of `limiter.run(fn, options)`: acquire options, plus `retry` to retry failed attempts. */

@@ -1,5 +1,6 @@
 import type { AcquireOptions } from '../core/vocabulary.js';
 import { callable, plainObject } from '../internal/validate.js';
+import { classifyFailure } from '../feedback/classify.js';
 import { retry } from '../retry/retry.js';
 import type { RetryLimiter } from '../retry/types.js';
 import type { Lease } from './lease.js';
@@ -33,6 +34,10 @@ export async function runWithLease<T>(
   const lease = await limiter.acquire(options === undefined ? undefined : withoutRetry(options));
   try {
     return await fn(lease, { attempt: 1, signal: options?.signal ?? NEVER_ABORTED });
+  } catch (error) {
+    // An overload (503, 529, an overloaded error) shrinks an adaptive concurrency cap.
+    if (classifyFailure(error).reason === 'overloaded') lease.overloaded();
+    throw error;
   } finally {
     lease.release();
   }

@@ -19,8 +19,11 @@ export interface SchedulerHost {
   queued(queued: number, priority: number): void;
   /** The queue may have run empty: the limiter may be idle. */
   settled(): void;
-  /** False while the limiter holds admissions back itself (one request first); a release re-drains. */
-  mayAdmit(): boolean;
+  /**
+   * Until when the limiter holds admissions back itself (one request first, adaptive concurrency,
+   * a pace): in the past when the head may be asked now; Infinity until a release re-drains.
+   */
+  holdUntil(now: number): number;
 }
 
 /**
@@ -137,8 +140,9 @@ export class Scheduler {
         this.#host.settled();
         return;
       }
-      if (!this.#host.mayAdmit()) {
-        this.#setTimer(this.#nextDeadline());
+      const hold = this.#host.holdUntil(now);
+      if (hold > now) {
+        this.#setTimer(Math.min(hold, this.#nextDeadline()));
         return;
       }
       let answer: StoreEntry | number | typeof PENDING;

@@ -138,6 +138,8 @@ class RetryRun<T, L extends RetryLease> {
           outcome.kind === 'error' && outcome.timedOut
             ? { retryable: true, reason: 'timeout' }
             : classifyFailure(failure, kept.body === undefined ? {} : { body: kept.body });
+        // Overload signals, for adaptive concurrency: before the release, which is then no success.
+        if (classification.reason === 'overloaded' || classification.reason === 'timeout') lease?.overloaded?.();
       } finally {
         // An attempt that ran counts against the limits, whatever its outcome: release, not cancel.
         lease?.release();
@@ -150,7 +152,7 @@ class RetryRun<T, L extends RetryLease> {
       const named = classification.retryAfterMs;
       if (o.limiter !== undefined && classification.status === 429 && classification.reason === 'rate-limited') {
         // A 429 is about everyone's traffic: every caller of the limiter waits, not only this one.
-        o.limiter.rateLimited({ retryAfterMs: named, maxPauseMs: o.maxRetryAfterMs });
+        o.limiter.rateLimited({ retryAfterMs: named, maxPauseMs: o.maxRetryAfterMs, admittedAt: lease?.acquiredAt });
       }
 
       const last = `the last failed with ${classification.reason}: ${summarize(safeError)}`;

@@ -18,6 +18,10 @@ export interface RetryLease {
   reconcile(actual: number | { readonly input?: number; readonly output?: number }): void;
   /** How long the caller waited for the lease. */
   readonly waitedMs: number;
+  /** When the lease was admitted, on the limiter's clock: a repeated 429 is told apart by it. Optional. */
+  readonly acquiredAt?: number;
+  /** The provider answered overloaded: adaptive concurrency shrinks its cap. Optional. */
+  overloaded?(): void;
 }
 
 /**

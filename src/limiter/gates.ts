@@ -1,0 +1,91 @@
+import type { ConcurrencyChangedEvent, PaceChangedEvent } from '../core/events.js';
+import { WINDOW_KINDS } from '../core/vocabulary.js';
+import type { HeaderSync } from '../feedback/header-sync.js';
+import { AdaptiveCap } from './adaptive-concurrency.js';
+import type { ResolvedOptions } from './limits.js';
+import { Pace } from './pace.js';
+
+/** Where the gates' changes are told. */
+export interface GateEvents {
+  concurrencyChanged(event: ConcurrencyChangedEvent): void;
+  paceChanged(event: PaceChangedEvent): void;
+}
+
+/**
+ * What the limiter holds back itself, on top of what the store admits: one request first until
+ * the provider has answered (header sync), the adaptive concurrency cap, and the pace that
+ * repeated 429s set. Each is local to this limiter (a shared store's other processes have theirs).
+ */
+export class Gates {
+  #adaptive: AdaptiveCap | undefined;
+  readonly #pace: Pace;
+  /** Whether any window is set or learned: a 429 with none means overload to adaptive concurrency. */
+  #hasWindows = false;
+
+  constructor(
+    readonly sync: HeaderSync,
+    /** Leases held now. */
+    readonly inFlight: () => number,
+    readonly events: GateEvents,
+  ) {
+    this.#pace = new Pace((event) => events.paceChanged(event));
+  }
+
+  /** The adaptive cap, when concurrency is adaptive. */
+  get adaptive(): AdaptiveCap | undefined {
+    return this.#adaptive;
+  }
+
+  /** The pace's least time between admissions; 0 when not pacing. */
+  get paceIntervalMs(): number {
+    return this.#pace.intervalMs;
+  }
+
+  /** The limits in force changed. */
+  configure(limits: ResolvedOptions): void {
+    const bounds = limits.adaptive;
+    if (bounds === undefined) this.#adaptive = undefined;
+    else if (this.#adaptive === undefined) this.#adaptive = new AdaptiveCap(bounds, this.events.concurrencyChanged);
+    else this.#adaptive.rebound(bounds);
+    this.#pace.configure(limits.requests);
+    this.#hasWindows = WINDOW_KINDS.some((kind) => limits[kind].length > 0);
+  }
+
+  /**
+   * Until when nothing more may be admitted: in the past when an admission may start now,
+   * Infinity until a lease is released.
+   */
+  holdUntil(now: number): number {
+    const inFlight = this.inFlight();
+    if (inFlight > 0 && (this.sync.probing || (this.#adaptive !== undefined && inFlight >= this.#adaptive.limit))) {
+      return Number.POSITIVE_INFINITY;
+    }
+    return this.#pace.holdUntil(now);
+  }
+
+  /** A lease was issued now. */
+  admitted(now: number): void {
+    this.#pace.admitted(now);
+  }
+
+  /** A lease was released; `demand` is leases held (it included) plus callers waiting. */
+  released(lease: object, cancelled: boolean, demand: number): void {
+    this.#adaptive?.released(lease, cancelled, demand);
+  }
+
+  /** The provider answered overloaded to the request admitted at `admittedAt`. */
+  overloaded(lease: object | undefined, admittedAt: number, now: number): void {
+    this.#adaptive?.overloaded(lease, admittedAt, now);
+  }
+
+  /**
+   * A 429 arrived now for a request admitted at `admittedAt`: it may slow the pace, and where no
+   * limit is known it is an overload signal. Returns the pause a 429 naming no delay should take
+   * while pacing (one interval: a leaky bucket refuses what came early), else undefined.
+   */
+  refused(admittedAt: number | undefined, now: number): number | undefined {
+    if (!this.#hasWindows && admittedAt !== undefined) this.overloaded(undefined, admittedAt, now);
+    this.#pace.refused(admittedAt, now);
+    return this.#pace.active ? this.#pace.intervalMs : undefined;
+  }
+}
