@@ -48,7 +48,7 @@ describe('adaptive concurrency', () => {
     expect(third).toBeDefined();
   });
 
-  it('grows while requests succeed at the cap, by half a slot each until the first overload', async () => {
+  it('grows while requests succeed at the cap, by a slot each until the first overload', async () => {
     const clock = new FakeClock();
     const { limiter, changes } = adaptive(clock, { max: 4, initial: 1 });
     // Always someone waiting: every success is at the cap.
@@ -77,56 +77,67 @@ describe('adaptive concurrency', () => {
     expect(limiter.stats().concurrency).toBe(4);
   });
 
-  it('cuts by a quarter on an overload, once for every request admitted before the cut, never below min', async () => {
+  it('cuts by a fifth on an overload, once for every request admitted before the cut, never below min', async () => {
     const clock = new FakeClock();
-    const { limiter, changes } = adaptive(clock, { max: 16, min: 3, initial: 8 });
+    const { limiter, changes } = adaptive(clock, { max: 16, min: 4, initial: 8 });
     const leases = await Promise.all(Array.from({ length: 8 }, () => limiter.acquire()));
     await clock.advance(10);
     leases[0]?.overloaded();
     expect(limiter.stats().concurrency).toBe(6);
     // The rest of the burst was admitted before the cut: no further cut.
-    for (const lease of leases.slice(1, 5)) lease.overloaded();
+    for (const lease of leases.slice(1)) lease.overloaded();
     expect(limiter.stats().concurrency).toBe(6);
     for (const lease of leases) lease.release();
+    expect(limiter.stats().concurrency).toBe(6);
     await clock.advance(10);
     // Admitted after the cut and still refused: the cut cap is too high too.
     const later = await limiter.acquire();
     await clock.advance(10);
     later.overloaded();
     later.overloaded();
-    expect(limiter.stats().concurrency).toBe(4);
+    expect(limiter.stats().concurrency).toBe(5);
     later.release();
-    const again = await limiter.acquire();
-    await clock.advance(10);
-    again.overloaded();
-    expect(limiter.stats().concurrency).toBe(3);
+    for (let i = 0; i < 2; i++) {
+      const again = await limiter.acquire();
+      await clock.advance(10);
+      again.overloaded();
+      again.release();
+    }
+    // 5.12 * 0.8 = 4.1, then min.
+    expect(limiter.stats().concurrency).toBe(4);
     expect(changes.map((c) => [c.previous, c.concurrency, c.reason])).toEqual([
       [8, 6, 'overloaded'],
-      [6, 4, 'overloaded'],
-      [4, 3, 'overloaded'],
+      [6, 5, 'overloaded'],
+      [5, 4, 'overloaded'],
     ]);
   });
 
-  it('after an overload grows by one slot per about two rounds of the cap, and an overloaded release is no success', async () => {
+  it('after a cut regains quickly up to one below where the server refused, then a slot per four rounds; an overloaded release is no success', async () => {
     const clock = new FakeClock();
-    const { limiter } = adaptive(clock, { max: 16, initial: 4 });
+    const { limiter } = adaptive(clock, { max: 16, initial: 8 });
     const first = await limiter.acquire();
     await clock.advance(1);
     first.overloaded();
     first.release();
-    expect(limiter.stats().concurrency).toBe(3);
+    // 8 * 0.8 = 6.4: the overloaded lease's release did not grow it back.
+    expect(limiter.stats().concurrency).toBe(6);
     const held: Lease[] = [];
-    const pending = Array.from({ length: 40 }, () => limiter.acquire().then((lease) => held.push(lease)));
+    const pending = Array.from({ length: 60 }, () => limiter.acquire().then((lease) => held.push(lease)));
     await settle();
-    // 3 slots: 7 successes at the cap (about two rounds) give one more slot.
-    for (let i = 0; i < 6; i++) {
-      held.shift()?.release();
-      await settle();
-    }
-    expect(limiter.stats().concurrency).toBe(3);
-    held.shift()?.release();
-    await settle();
-    expect(limiter.stats().concurrency).toBe(4);
+    const release = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        held.shift()?.release();
+        await settle();
+      }
+    };
+    // One success: back to 7 (one below the 8 the server refused).
+    await release(1);
+    expect(limiter.stats().concurrency).toBe(7);
+    // Then 0.25 / cap a success: 30 more to reach 8.
+    await release(29);
+    expect(limiter.stats().concurrency).toBe(7);
+    await release(1);
+    expect(limiter.stats().concurrency).toBe(8);
     await limiter.close();
     await Promise.allSettled(pending);
   });
@@ -219,7 +230,7 @@ describe('the pace after repeated 429s', () => {
     expect(limiter.tryAcquire()).toBeDefined();
   });
 
-  it('further 429s slow it by a fifth each; quiet windows give back 2.5% each, and ten quiet windows at full rate end it', async () => {
+  it('further 429s slow it by a fifth each; quiet windows give back 5% up to 95% of the pace refused, then 1.25%; ten quiet windows at full rate end it', async () => {
     const clock = new FakeClock();
     const { limiter, changes } = paced(clock);
     const refuse = async () => {
@@ -233,22 +244,26 @@ describe('the pace after repeated 429s', () => {
     expect(changes.at(-1)).toMatchObject({ factor: 0.8, reason: 'rate-limited' });
     // A quiet window passed meanwhile: recovered once before the next 429.
     await refuse();
-    expect(changes.at(-2)?.factor).toBeCloseTo(0.825, 10);
-    expect(changes.at(-1)?.factor).toBeCloseTo(0.825 * 0.8, 10);
-    expect(changes.at(-1)?.intervalMs).toBeCloseTo(1_000 / (10 * 0.66), 10);
+    expect(changes.at(-2)?.factor).toBeCloseTo(0.85, 10);
+    expect(changes.at(-1)?.factor).toBeCloseTo(0.85 * 0.8, 10);
+    expect(changes.at(-1)?.intervalMs).toBeCloseTo(1_000 / (10 * 0.68), 10);
     changes.length = 0;
-    // Quiet: each window's first admission sees the recovery, 0.025 a window (14 to get back to 1).
-    for (let i = 0; i < 16; i++) {
+    // Quiet: each window's first admission sees the recovery.
+    for (let i = 0; i < 40 && limiter.stats().paceIntervalMs > 100; i++) {
       (await limiter.acquire()).release();
       await clock.advance(1_000);
     }
     expect(changes.every((c) => c.reason === 'recovered')).toBe(true);
     const factors = changes.map((c) => c.factor);
-    for (let i = 1; i < factors.length; i++) expect(factors[i]).toBeGreaterThan(factors[i - 1] ?? 0);
-    expect(factors.at(-1)).toBeCloseTo(1, 10);
+    // 0.68 -> 0.8075 (95% of the 0.85 refused) by 0.05, then by 0.0125 to 1.
+    const steps = factors.map((f, i) => f - (i === 0 ? 0.68 : (factors[i - 1] ?? 0)));
+    expect(steps.slice(0, 2).map((d) => d.toFixed(4))).toEqual(['0.0500', '0.0500']);
+    expect(factors[2]).toBeCloseTo(0.8075, 10);
+    expect(steps.slice(3, -1).every((d) => Math.abs(d - 0.0125) < 1e-9)).toBe(true);
+    expect(factors).toHaveLength(3 + 16);
+    expect(factors.at(-1)).toBe(1);
     expect(limiter.stats().paceIntervalMs).toBe(100);
-    expect(changes).toHaveLength(14);
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 11; i++) {
       (await limiter.acquire()).release();
       await clock.advance(1_000);
     }

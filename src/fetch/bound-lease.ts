@@ -63,11 +63,11 @@ export class BoundLease implements AnsweredLease {
     this.lease.reconcile(actual);
   }
 
-  /** Released without its usage: the estimate is what stays charged. */
   overloaded(): void {
     this.lease.overloaded();
   }
 
+  /** Released without its usage: the estimate is what stays charged. */
   release(): void {
     this.lease.release();
     this.count();

@@ -28,26 +28,35 @@ export function resolveAdaptive(value: object): ResolvedAdaptive {
   return { max, min, initial };
 }
 
-/** What one overload signal leaves of the cap (gemini_ex and TCP Reno cut by a quarter to a half). */
-const DECREASE = 0.75;
-/** Growth per success at the cap after the first overload: a whole slot per two rounds of the cap. */
-const INCREASE = 0.5;
+/**
+ * What one overload signal leaves of the cap (TCP Reno halves, CUBIC keeps 0.7, gemini_ex 0.75):
+ * a server's capacity does not move like a network path's, so less is cut.
+ */
+const DECREASE = 0.8;
+/** Growth per success at the cap near the last overload: a slot per four rounds of the cap. */
+const PROBE = 0.25;
+/** Growth per success at the cap far below it: a slot each (the cap doubles every round trip). */
+const QUICK = 1;
 
 /**
- * Additive increase, multiplicative decrease, as TCP finds a path's capacity:
- * - until the first overload, every success at the cap adds half a slot (the cap grows by half
- *   every round trip: a quick start from `initial`);
- * - after it, a success adds `0.5 / cap` (one slot every two round trips), so the cap spends long
- *   just under where the server starts refusing, and meets it again seldom;
- * - an overload signal cuts the cap by a quarter, once per congestion: a request admitted before
- *   the last cut says nothing new about the cut cap, so a burst of refusals cuts once.
+ * Additive increase, multiplicative decrease, as TCP finds a path's capacity, and like CUBIC
+ * quick to regain what worked:
+ * - until the first overload, every success at the cap adds a slot (the cap doubles every round
+ *   trip: a quick start from `initial`, as TCP's slow start);
+ * - an overload signal cuts the cap by a fifth, once per congestion: a request admitted before
+ *   the last cut says nothing new about the cut cap, so a burst of refusals cuts once. The cap it
+ *   cut from is remembered as where the server refused;
+ * - after a cut, a success adds a slot again up to one below where the server refused (that many
+ *   worked), then `0.25 / cap` (a slot every four round trips): the cap spends long just under
+ *   where the server starts refusing, and meets it again seldom.
  * A success only grows the cap when the cap was reached (callers waited or every slot was held):
  * a cap never tried is not known to work.
  */
 export class AdaptiveCap {
   #bounds: ResolvedAdaptive;
   #cap: number;
-  #quickStart = true;
+  /** The cap the last overload cut (Infinity before the first): below it less one, growth is quick. */
+  #refusedAt = Number.POSITIVE_INFINITY;
   #lastCutAt = Number.NEGATIVE_INFINITY;
   /** Leases that reported an overload: their release is not a success. */
   readonly #overloaded = new WeakSet<object>();
@@ -76,15 +85,16 @@ export class AdaptiveCap {
     if (lease !== undefined) this.#overloaded.add(lease);
     if (admittedAt < this.#lastCutAt) return;
     this.#lastCutAt = now;
-    this.#quickStart = false;
+    this.#refusedAt = this.#cap;
     this.#set(Math.max(this.#bounds.min, this.#cap * DECREASE), 'overloaded');
   }
 
   /** A lease was released; `demand` is the leases held (this one included) plus callers waiting. */
   released(lease: object, cancelled: boolean, demand: number): void {
     if (cancelled || this.#overloaded.has(lease) || demand < this.limit) return;
-    const step = this.#quickStart ? INCREASE : INCREASE / this.#cap;
-    this.#set(Math.min(this.#bounds.max, this.#cap + step), 'succeeded');
+    const quickUpTo = this.#refusedAt - 1;
+    const cap = this.#cap < quickUpTo ? Math.min(quickUpTo, this.#cap + QUICK) : this.#cap + PROBE / this.#cap;
+    this.#set(Math.min(this.#bounds.max, cap), 'succeeded');
   }
 
   #set(cap: number, reason: ConcurrencyChangedEvent['reason']): void {

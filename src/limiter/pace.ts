@@ -3,8 +3,11 @@ import type { ResolvedWindow } from '../core/vocabulary.js';
 
 /** What a 429 that slows the pace leaves of it. */
 const DECREASE = 0.8;
-/** What each quiet step gives back, as a share of the limits' rate. */
-const RECOVERY = 0.025;
+/** What each quiet step gives back, as a share of the limits' rate, well below the pace refused. */
+const QUICK = 0.05;
+/** ... and near it: how far below the refused pace quick recovery stops. */
+const NEAR = 0.95;
+const SLOW = 0.0125;
 /** Quiet steps at the full rate after which pacing ends. */
 const STEPS_TO_END = 10;
 
@@ -14,12 +17,15 @@ const STEPS_TO_END = 10;
  * shared with unknown others refuses what ours allows. A 429 to a request admitted after the
  * previous 429 arrived (so the pause did not help) within two windows of it starts pacing:
  * admissions at least `interval` apart, at `factor` times the limits' rate (their tightest request
- * window's `limit / windowMs`). Each further such 429 lowers the factor by a fifth; each quiet step
- * (the tightest window's length without one) gives back 2.5% of the rate, and ten quiet steps at
- * the full rate end pacing. A limiter with no request window cannot pace.
+ * window's `limit / windowMs`). Each further such 429 lowers the factor by a fifth. Each quiet step
+ * (the tightest window's length without one) gives back 5% of the rate up to 95% of the pace last
+ * refused, then 1.25% (slowly, where the server refused before); ten quiet steps at the full rate
+ * end pacing. A limiter with no request window cannot pace.
  */
 export class Pace {
   #factor = 1;
+  /** The factor the last slowing 429 refused. */
+  #refused = 1;
   #active = false;
   /** The limits' tightest request window: the rate (limit / windowMs) and the step (windowMs). */
   #window: ResolvedWindow | undefined;
@@ -60,7 +66,8 @@ export class Pace {
     if (w === undefined || admittedAt === undefined) return false;
     if (admittedAt < previous || now - previous > 2 * w.windowMs) return false;
     this.#recover(now);
-    this.#factor = this.#active ? this.#factor * DECREASE : DECREASE;
+    this.#refused = this.#active ? this.#factor : 1;
+    this.#factor = this.#refused * DECREASE;
     this.#active = true;
     this.#changedAt = now;
     this.#nextAt = Math.max(this.#nextAt, now + this.intervalMs);
@@ -90,7 +97,11 @@ export class Pace {
       if (steps >= STEPS_TO_END) this.#end(at);
       return;
     }
-    this.#factor = Math.min(1, this.#factor + steps * RECOVERY);
+    const near = this.#refused * NEAR;
+    let factor = this.#factor;
+    for (let i = 0; i < steps && factor < 1; i++)
+      factor = factor < near ? Math.min(near, factor + QUICK) : factor + SLOW;
+    this.#factor = Math.min(1, factor);
     this.#changedAt = at;
     this.changed({ factor: this.#factor, intervalMs: this.intervalMs, reason: 'recovered' });
   }
