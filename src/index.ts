@@ -44,6 +44,7 @@ export type {
   PausedEvent,
   QueuedEvent,
   RateLimitedEvent,
+  ReconciledEvent,
   RejectReason,
   RejectedEvent,
   ReleasedEvent,

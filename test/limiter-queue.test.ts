@@ -316,3 +316,27 @@ describe('events', () => {
     expect(acquired).toHaveBeenCalledTimes(2);
   });
 });
+
+describe('events for observers', () => {
+  it('rejected says how long the caller waited; reconciled says what was charged before and after', async () => {
+    const clock = new FakeClock();
+    // Waiting on a release: no wait known in advance, so a timeout runs its course.
+    const limiter = new Limiter({ concurrency: 1, tokens: { limit: 1_000, windowMs: 1_000 }, clock });
+    const rejected: { reason: string; waitedMs: number }[] = [];
+    limiter.on('rejected', ({ reason, waitedMs }) => rejected.push({ reason, waitedMs }));
+    const lease = await limiter.acquire({ tokens: { input: 100, output: 50 } });
+    const late = limiter.acquire({ timeoutMs: 400 }).catch((error: unknown) => error);
+    await clock.advance(250);
+    await expect(limiter.acquire({ tokens: 2_000 })).rejects.toBeInstanceOf(CapacityError);
+    await clock.advance(200);
+    expect(await late).toBeInstanceOf(AcquireTimeoutError);
+    expect(rejected).toEqual([
+      { reason: 'capacity', waitedMs: 0 },
+      { reason: 'timeout', waitedMs: 400 },
+    ]);
+    const reconciled: unknown[] = [];
+    limiter.on('reconciled', (event) => reconciled.push(event));
+    lease.reconcile({ input: 90, output: 12 });
+    expect(reconciled).toEqual([{ input: 90, output: 12, reservedInput: 100, reservedOutput: 50 }]);
+  });
+});

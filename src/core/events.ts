@@ -37,6 +37,18 @@ export type RejectReason = 'capacity' | 'queue-full' | 'timeout' | 'aborted' | '
 export interface RejectedEvent {
   readonly reason: RejectReason;
   readonly error: unknown;
+  /** How long the caller waited in the queue before it was rejected (0 when rejected at once). */
+  readonly waitedMs: number;
+}
+
+/** Payload of the `reconciled` event: a lease's charge was replaced by what the request used. */
+export interface ReconciledEvent {
+  /** What the request used, as reconciled. */
+  readonly input: number;
+  readonly output: number;
+  /** What was charged before (the reservation, or an earlier reconcile). */
+  readonly reservedInput: number;
+  readonly reservedOutput: number;
 }
 
 /** Payload of the `retry` event: emitted before each wait between attempts. */
@@ -134,6 +146,7 @@ export interface LimiterEvents {
   rateLimited: (event: RateLimitedEvent) => void;
   limitsChanged: (event: LimitsChangedEvent) => void;
   storeError: (event: StoreErrorEvent) => void;
+  reconciled: (event: ReconciledEvent) => void;
   othersShare: (event: OthersShareEvent) => void;
   fallback: (event: FallbackEvent) => void;
   concurrencyChanged: (event: ConcurrencyChangedEvent) => void;

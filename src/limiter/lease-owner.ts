@@ -36,8 +36,17 @@ export function leaseOwner(parts: LeaseOwnerParts): LeaseOwner {
     },
     release: parts.release,
     overloaded: parts.overloaded,
-    reconcile: (_lease, entry, cost) => {
+    reconcile: (_lease, entry, cost, before) => {
       driver.reconcile(entry, cost, clock.now());
+      const { limiter } = parts;
+      if (limiter.listenerCount('reconciled') !== 0) {
+        limiter.emit('reconciled', {
+          input: cost.input,
+          output: cost.output,
+          reservedInput: before.input,
+          reservedOutput: before.output,
+        });
+      }
       if (scheduler.size > 0) scheduler.drain();
     },
     cancel: (_lease, entry) => {

@@ -10,7 +10,7 @@ export interface LeaseOwner {
   /** The limiter that issued the lease. */
   readonly limiter: Limiter;
   release(lease: Lease, entry: StoreEntry): void;
-  reconcile(lease: Lease, entry: StoreEntry, cost: Cost): void;
+  reconcile(lease: Lease, entry: StoreEntry, cost: Cost, before: Cost): void;
   cancel(lease: Lease, entry: StoreEntry): void;
   restamp(lease: Lease, entry: StoreEntry, at: number | undefined): void;
   overloaded(lease: Lease): void;
@@ -87,8 +87,9 @@ export class Lease implements Disposable, AsyncDisposable {
     }
     if (this.#cancelled) return;
     if (options?.restamp === true) this.restamp();
+    const before = this.#cost;
     this.#cost = cost;
-    this.#owner.reconcile(this, this.#entry, cost);
+    this.#owner.reconcile(this, this.#entry, cost, before);
   }
 
   /**

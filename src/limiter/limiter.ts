@@ -95,7 +95,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     );
     this.#scheduler = new Scheduler(this.#clock, this.#driver, {
       lease: (entry, cost, waitedMs, now, priority) => this.#lease(entry, cost, waitedMs, now, priority),
-      rejected: (reason, error) => this.emit('rejected', { reason, error }),
+      rejected: (reason, error, waitedMs) => this.emit('rejected', { reason, error, waitedMs }),
       queued: (queued, priority) => this.emit('queued', { queued, priority }),
       settled: () => this.#checkIdle(),
       holdUntil: (now) => this.#gates.holdUntil(now),
@@ -199,7 +199,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
       if (options.priority !== undefined) priority = finiteNumber('priority', options.priority);
       const tooLarge = this.#limits.capacityError(cost);
       if (tooLarge !== undefined) {
-        this.emit('rejected', { reason: 'capacity', error: tooLarge });
+        this.emit('rejected', { reason: 'capacity', error: tooLarge, waitedMs: 0 });
         throw tooLarge;
       }
     }
@@ -374,7 +374,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   }
 
   #rejectNow(reason: RejectReason, error: unknown): Promise<never> {
-    this.emit('rejected', { reason, error });
+    this.emit('rejected', { reason, error, waitedMs: 0 });
     return Promise.reject(error);
   }
 

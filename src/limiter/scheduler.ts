@@ -13,8 +13,8 @@ import { Waiter } from './waiter.js';
 export interface SchedulerHost {
   /** Issues the lease of an admitted waiter. */
   lease(entry: StoreEntry, cost: Cost, waitedMs: number, now: number, priority: number): Lease;
-  /** A waiter left the queue rejected. */
-  rejected(reason: RejectReason, error: unknown): void;
+  /** A waiter left the queue rejected, after waiting `waitedMs`. */
+  rejected(reason: RejectReason, error: unknown, waitedMs: number): void;
   /** A caller joined the queue (`queued` is the queue's length with it). */
   queued(queued: number, priority: number): void;
   /** The queue may have run empty: the limiter may be idle. */
@@ -212,7 +212,7 @@ export class Scheduler {
   #evict(waiter: Waiter, reason: RejectReason, error: unknown): void {
     this.#detach(waiter);
     waiter.reject(error);
-    this.#host.rejected(reason, error);
+    this.#host.rejected(reason, error, this.#clock.now() - waiter.enqueuedAt);
   }
 
   #abort(waiter: Waiter): void {
