@@ -39,6 +39,7 @@ export type {
   FallbackEvent,
   FallbackReason,
   LimiterEvents,
+  OperationEvent,
   PaceChangedEvent,
   LimitsChangedEvent,
   PausedEvent,

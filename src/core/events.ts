@@ -135,6 +135,27 @@ export interface PaceChangedEvent {
   readonly reason: 'rate-limited' | 'recovered';
 }
 
+/**
+ * Payload of the `operation` event: the fetch wrapper's request is over (its answer fully read, or
+ * failed). Emitted by the limiter that admitted its last attempt.
+ */
+export interface OperationEvent {
+  /** From the first attempt's send to the end of the answer (waits for the limiter not included). */
+  readonly durationMs: number;
+  /** The model the request named (the body's `model`, or the URL's). */
+  readonly requestedModel: string | undefined;
+  /** The model that served it: a fallback's, or the same. */
+  readonly model: string | undefined;
+  /** The last answer's HTTP status; undefined when no answer came (a connection error). */
+  readonly status: number | undefined;
+  /** Why it failed (`rate-limited`, `overloaded`, `timeout`, an HTTP status, an error name); undefined when it succeeded. */
+  readonly error: string | undefined;
+  /** Whether the answer was a server-sent-event stream. */
+  readonly streaming: boolean;
+  /** Attempts made (1 without retries). */
+  readonly attempts: number;
+}
+
 /** Every event a limiter emits, for `limiter.on(name, listener)`. */
 export interface LimiterEvents {
   acquired: (event: AcquiredEvent) => void;
@@ -147,6 +168,7 @@ export interface LimiterEvents {
   limitsChanged: (event: LimitsChangedEvent) => void;
   storeError: (event: StoreErrorEvent) => void;
   reconciled: (event: ReconciledEvent) => void;
+  operation: (event: OperationEvent) => void;
   othersShare: (event: OthersShareEvent) => void;
   fallback: (event: FallbackEvent) => void;
   concurrencyChanged: (event: ConcurrencyChangedEvent) => void;
