@@ -33,6 +33,7 @@ export type { AcquireOptions } from './core/vocabulary.js';
 export type { LimiterOptions, ObserveOptions, ReconcileOptions } from './limiter/options.js';
 export type { RateLimitAnswer } from './feedback/rate-limit-policy.js';
 export type { AdaptiveConcurrency, LimitOptions, TokenCost, WindowLimit } from './core/vocabulary.js';
+export type { Block, BlockingWindow, Diagnosis } from './core/diagnosis.js';
 export type {
   AcquiredEvent,
   ConcurrencyChangedEvent,

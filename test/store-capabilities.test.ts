@@ -63,6 +63,7 @@ describe('stores declare what they can do', () => {
       bookings: false,
       arrivalTime: true,
       othersShare: true,
+      windowTimes: true,
     });
     expect(storeCapabilities(forwardingStore(new MemoryStore(), false))).toEqual({
       synchronous: false,
@@ -71,6 +72,7 @@ describe('stores declare what they can do', () => {
       bookings: false,
       arrivalTime: false,
       othersShare: false,
+      windowTimes: false,
     });
   });
 

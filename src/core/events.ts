@@ -1,3 +1,4 @@
+import type { Block } from './diagnosis.js';
 import type { LimitOptions, WindowKind } from './vocabulary.js';
 
 /** Payload of the `acquired` event. */
@@ -6,6 +7,8 @@ export interface AcquiredEvent {
   readonly input: number;
   readonly output: number;
   readonly priority: number;
+  /** What held it back when it joined the queue (empty when it never waited). */
+  readonly blockedBy: readonly Block[];
 }
 
 /** Payload of the `released` event. */
@@ -20,6 +23,8 @@ export interface QueuedEvent {
   /** Waiters in the queue, this one included. */
   readonly queued: number;
   readonly priority: number;
+  /** What holds it back (see `limiter.diagnose()`). */
+  readonly blockedBy: readonly Block[];
 }
 
 /** Payload of the `paused` event. */

@@ -1,6 +1,7 @@
-import type { ConcurrencyChangedEvent, PaceChangedEvent } from '../core/events.js';
+import type { ConcurrencyChangedEvent, PaceChangedEvent, RateLimitedEvent } from '../core/events.js';
 import { WINDOW_KINDS } from '../core/vocabulary.js';
 import type { HeaderSync } from '../feedback/header-sync.js';
+import { type RateLimitAnswer, rateLimitedEvent } from '../feedback/rate-limit-policy.js';
 import { AdaptiveCap } from './adaptive-concurrency.js';
 import type { ResolvedOptions } from './limits.js';
 import { Pace } from './pace.js';
@@ -21,6 +22,8 @@ export class Gates {
   readonly #pace: Pace;
   /** Whether any window is set or learned: a 429 with none means overload to adaptive concurrency. */
   #hasWindows = false;
+  /** Until when the pause after this limiter's last 429 lasts (for `diagnose()`). */
+  rateLimitedUntil = 0;
 
   constructor(
     readonly sync: HeaderSync,
@@ -79,13 +82,20 @@ export class Gates {
   }
 
   /**
-   * A 429 arrived now for a request admitted at `admittedAt`: it may slow the pace, and where no
-   * limit is known it is an overload signal. Returns the pause a 429 naming no delay should take
-   * while pacing (one interval: a leaky bucket refuses what came early), else undefined.
+   * A 429 arrived now (`limiter.rateLimited(answer)`): it may slow the pace, and where no limit is
+   * known it is an overload signal. Returns the `rateLimited` event, with its pause: while pacing,
+   * a 429 naming no delay pauses one interval (a leaky bucket refuses what came early).
    */
-  refused(admittedAt: number | undefined, now: number): number | undefined {
+  rateLimited(answer: RateLimitAnswer, now: number): RateLimitedEvent {
+    const event = rateLimitedEvent(answer);
+    const { admittedAt } = answer;
     if (!this.#hasWindows && admittedAt !== undefined) this.overloaded(undefined, admittedAt, now);
     this.#pace.refused(admittedAt, now);
-    return this.#pace.active ? this.#pace.intervalMs : undefined;
+    const paced =
+      this.#pace.active && answer.retryAfterMs === undefined
+        ? rateLimitedEvent({ ...answer, defaultPauseMs: this.#pace.intervalMs })
+        : event;
+    this.rateLimitedUntil = Math.max(this.rateLimitedUntil, now + paced.pauseMs);
+    return paced;
   }
 }

@@ -34,14 +34,14 @@ import { Scheduler } from './scheduler.js';
 import { registerStartEstimate } from './start-estimate.js';
 import { StoreDriver } from './store-driver.js';
 import { Gates } from './gates.js';
+import { type Diagnosis, Diagnostics, NO_BLOCKS } from './diagnose.js';
 
 const ACQUIRE_KEYS = new Set(['tokens', 'priority', 'signal', 'timeoutMs']);
 const ZERO_COST: Cost = Object.freeze({ input: 0, output: 0 });
 
 /**
  * A rate limiter for API callers: sliding-window request limits, token budgets and a concurrency
- * cap, taken together in one atomic `acquire()`.
- *
+ * cap, taken together in one atomic `acquire()`:
  * ```ts
  * const limiter = new Limiter({ requests: { limit: 500, windowMs: 60_000 }, tokens: { limit: 200_000, windowMs: 60_000 } });
  * await using lease = await limiter.acquire({ tokens: 1_200 });
@@ -60,6 +60,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   readonly #sync: HeaderSync;
   /** What the limiter holds back itself: first contact, adaptive concurrency, the pace after 429s. */
   readonly #gates: Gates;
+  readonly #diagnostics: Diagnostics;
   #inFlight = 0;
   #closed = false;
   /** The memory store's release reads no time: skip reading the clock on the hot path. */
@@ -94,12 +95,14 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
       (operation, error) => this.#storeError(operation, error),
     );
     this.#scheduler = new Scheduler(this.#clock, this.#driver, {
-      lease: (entry, cost, waitedMs, now, priority) => this.#lease(entry, cost, waitedMs, now, priority),
+      lease: (entry, cost, waitedMs, now, priority, blockedBy) =>
+        this.#lease(entry, cost, waitedMs, now, priority, blockedBy),
       rejected: (reason, error, waitedMs) => this.emit('rejected', { reason, error, waitedMs }),
-      queued: (queued, priority) => this.emit('queued', { queued, priority }),
+      queued: (waiter, queued) => this.#diagnostics.queued(waiter, queued, this.#hears.acquired),
       settled: () => this.#checkIdle(),
       holdUntil: (now) => this.#gates.holdUntil(now),
     });
+    this.#diagnostics = new Diagnostics(this.#clock, this.#driver, this.#gates, this.#limits, this.#scheduler, this);
     this.#driver.configure(this.#limits.resolved);
     this.#gates.configure(this.#limits.resolved);
     this.#owner = leaseOwner({
@@ -252,12 +255,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    * wrapper and `retry` call it; call it yourself when you see a 429 another way.
    */
   rateLimited(answer: RateLimitAnswer = {}): number {
-    let event = rateLimitedEvent(answer);
-    if (this.#closed) return event.pauseMs;
-    const pacedPauseMs = this.#gates.refused(answer.admittedAt, this.#clock.now());
-    if (pacedPauseMs !== undefined && answer.retryAfterMs === undefined) {
-      event = rateLimitedEvent({ ...answer, defaultPauseMs: pacedPauseMs });
-    }
+    if (this.#closed) return rateLimitedEvent(answer).pauseMs;
+    const event = this.#gates.rateLimited(answer, this.#clock.now());
     if (event.pauseMs > 0) this.pause(event.pauseMs);
     this.emit('rateLimited', event);
     return event.pauseMs;
@@ -286,14 +285,11 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   /**
    * Learns from a provider's rate-limit headers (`parseRateLimitHeaders(response.headers, provider)`):
    * - a limit announced for a kind you did not set is adopted (and followed when it changes);
-   * - when the server says less remains than this limiter believes, someone else shares the
-   *   quota: the difference becomes the others' share of that window, held one window beyond the
-   *   server's reset (the largest finding still in force applies, so a share lapses once no
-   *   response shows it) and extended across a pause,
-   *   so nothing is sent that the server would refuse. The difference is the least others must
-   *   have used: as if the server had seen all our requests, including those that left a window
-   *   since `since` (when the request carrying the snapshot was sent), so ours are never taken
-   *   for theirs. Needs a store with `learnOthersShare` (`capabilities.othersShare`);
+   * - when the server says less remains than this limiter believes, someone else shares the quota:
+   *   the difference (the least others must have used, as if the server had seen all our requests
+   *   since `since`, when the request was sent) becomes the others' share of that window, held one
+   *   window beyond the server's reset (the largest in force applies) and across a pause, so
+   *   nothing is sent that the server would refuse. Needs `capabilities.othersShare`;
    * - with `limits: 'auto'`, the first observation ends the one-request-at-a-time start.
    */
   observe(snapshot: RateLimitSnapshot, options?: ObserveOptions): void {
@@ -327,6 +323,11 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     const concurrency = this.#gates.adaptive?.limit ?? this.#limits.resolved.concurrency;
     const { size } = this.#scheduler;
     return limiterStats(now, this.#driver.usage(now), size, this.#inFlight, concurrency, this.#gates, this.#closed);
+  }
+
+  /** What the head of the queue waits on (see `Diagnosis`); `registry.diagnose()` for every limiter. */
+  diagnose(): Diagnosis {
+    return this.#diagnostics.diagnose();
   }
 
   /** True once `observe()` has been called: the limiter has heard from the provider. */
@@ -378,14 +379,13 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     return Promise.reject(error);
   }
 
-  #lease(entry: StoreEntry, cost: Cost, waitedMs: number, now: number, priority: number): Lease {
+  #lease(entry: StoreEntry, cost: Cost, waitedMs: number, now: number, priority: number, blockedBy = NO_BLOCKS): Lease {
     this.#inFlight++;
     this.#gates.admitted(now);
     const lease = new Lease(this.#owner, entry, cost, waitedMs, now);
     // The hot path: build no payload nobody listens to.
-    if (this.#hears.acquired) {
-      this.emit('acquired', { waitedMs, input: cost.input, output: cost.output, priority });
-    }
+    if (this.#hears.acquired)
+      this.emit('acquired', { waitedMs, input: cost.input, output: cost.output, priority, blockedBy });
     return lease;
   }
 

@@ -8,15 +8,23 @@ import type { StoreEntry } from '../stores/store.js';
 import type { Lease } from './lease.js';
 import { type LateAnswer, PENDING, type StoreDriver } from './store-driver.js';
 import { Waiter } from './waiter.js';
+import type { Block } from './diagnose.js';
 
 /** What the scheduler asks of the limiter it serves. */
 export interface SchedulerHost {
   /** Issues the lease of an admitted waiter. */
-  lease(entry: StoreEntry, cost: Cost, waitedMs: number, now: number, priority: number): Lease;
+  lease(
+    entry: StoreEntry,
+    cost: Cost,
+    waitedMs: number,
+    now: number,
+    priority: number,
+    blockedBy: readonly Block[],
+  ): Lease;
   /** A waiter left the queue rejected, after waiting `waitedMs`. */
   rejected(reason: RejectReason, error: unknown, waitedMs: number): void;
   /** A caller joined the queue (`queued` is the queue's length with it). */
-  queued(queued: number, priority: number): void;
+  queued(waiter: Waiter, queued: number): void;
   /** The queue may have run empty: the limiter may be idle. */
   settled(): void;
   /**
@@ -60,6 +68,11 @@ export class Scheduler {
     return this.#queue.size;
   }
 
+  /** The head of the queue. */
+  get head(): Waiter | undefined {
+    return this.#queue.peek();
+  }
+
   /** Whether someone of `priority` or higher waits (a newcomer of `priority` must queue behind). */
   hasAtLeast(priority: number): boolean {
     return this.#queue.hasAtLeast(priority);
@@ -81,7 +94,7 @@ export class Scheduler {
     this.#queue.push(waiter);
     if (deadline !== undefined) this.#deadlines.push(waiter);
     signal?.addEventListener('abort', waiter, { once: true });
-    this.#host.queued(this.#queue.size, priority);
+    this.#host.queued(waiter, this.#queue.size);
     if (this.#queue.peek() === waiter) this.drain();
     else if (deadline !== undefined) this.#setTimer(this.#nextDeadline());
     return promise;
@@ -198,7 +211,8 @@ export class Scheduler {
 
   #grant(waiter: Waiter, entry: StoreEntry, now: number): void {
     this.#detach(waiter);
-    waiter.resolve(this.#host.lease(entry, waiter.cost, now - waiter.enqueuedAt, now, waiter.priority));
+    const { cost, enqueuedAt, priority, blockedBy } = waiter;
+    waiter.resolve(this.#host.lease(entry, cost, now - enqueuedAt, now, priority, blockedBy));
   }
 
   /** Takes a waiter out of the queue, the deadline heap, its signal's listeners and the store's bookings. */

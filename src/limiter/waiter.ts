@@ -1,6 +1,7 @@
 import type { Cost } from '../core/vocabulary.js';
 import type { HasDeadline } from '../internal/deadline-heap.js';
 import type { QueueNode } from '../internal/waiter-queue.js';
+import { type Block, NO_BLOCKS } from './diagnose.js';
 import type { Lease } from './lease.js';
 
 /**
@@ -15,6 +16,8 @@ export class Waiter implements QueueNode, HasDeadline {
   heapIndex = -1;
   /** An asynchronous store was asked about it: its answer, not the round trip, judges the deadline. */
   asked = false;
+  /** What held it back when it joined the queue (filled in when someone listens: `queued`, `acquired`). */
+  blockedBy: readonly Block[] = NO_BLOCKS;
   resolve!: (lease: Lease | PromiseLike<never>) => void;
 
   constructor(

@@ -1,3 +1,4 @@
+import type { Diagnosis } from '../core/diagnosis.js';
 import type { Clock } from '../internal/clock.js';
 import { describeValue } from '../internal/describe.js';
 import { defaultModelGroup } from '../providers/model-group.js';
@@ -138,6 +139,11 @@ export class LimiterRegistry {
   /** Each limiter's `stats()`, with the provider and the model group it serves. */
   stats(): Array<LimiterKey & { readonly stats: LimiterStats }> {
     return [...this.#limiters.values()].map(({ key, limiter }) => ({ ...key, stats: limiter.stats() }));
+  }
+
+  /** Each limiter's `diagnose()`, with the provider and the model group it serves. */
+  diagnose(): Array<LimiterKey & { readonly diagnosis: Diagnosis }> {
+    return [...this.#limiters.values()].map(({ key, limiter }) => ({ ...key, diagnosis: limiter.diagnose() }));
   }
 
   /**

@@ -5,7 +5,7 @@ import type { LimiterStore } from './store.js';
 const REQUIRED_METHODS = ['configure', 'admit', 'reconcile', 'cancel', 'release', 'pause', 'usage'] as const;
 
 /** The methods a store may leave out, each a capability. */
-const OPTIONAL_METHODS = ['earliest', 'withdraw', 'restamp', 'learnOthersShare', 'close'] as const;
+const OPTIONAL_METHODS = ['earliest', 'withdraw', 'restamp', 'learnOthersShare', 'blocking', 'close'] as const;
 
 /** What a store can do, as it declares it (`limiter.capabilities`). */
 export interface StoreCapabilities {
@@ -21,6 +21,8 @@ export interface StoreCapabilities {
   readonly arrivalTime: boolean;
   /** `learnOthersShare`: others' use of a shared quota is learned from the provider's headers. */
   readonly othersShare: boolean;
+  /** `blocking`: `limiter.diagnose()` says when each window that holds a caller back makes room. */
+  readonly windowTimes: boolean;
 }
 
 /** The capability names, as `StoreCapabilities` spells them. */
@@ -35,6 +37,7 @@ export function storeCapabilities(store: LimiterStore): StoreCapabilities {
     bookings: typeof store.withdraw === 'function',
     arrivalTime: typeof store.restamp === 'function',
     othersShare: typeof store.learnOthersShare === 'function',
+    windowTimes: typeof store.blocking === 'function',
   });
 }
 

@@ -2,7 +2,7 @@ import { RequestWindow } from '../windows/request-window.js';
 import { BUCKETED_FROM_MS, BucketedTokenWindow } from '../windows/bucketed-token-window.js';
 import { TokenWindow } from '../windows/token-window.js';
 import { closestWindow, refusalHeadroom, reportHold } from './remaining-report.js';
-import type { AdmitResult, LimiterStore, RemainingReport, StoreEntry, StoreUsage } from './store.js';
+import type { AdmitResult, BlockingWindow, LimiterStore, RemainingReport, StoreEntry, StoreUsage } from './store.js';
 import {
   type Cost,
   perWindowKind,
@@ -173,6 +173,25 @@ export class MemoryStore implements LimiterStore {
       inFlight: this.#inFlight,
       pausedUntil: this.#pausedUntil > now ? this.#pausedUntil : 0,
     };
+  }
+
+  blocking(cost: Cost, now: number): BlockingWindow[] {
+    const out: BlockingWindow[] = [];
+    const add = (rule: RequestWindow | TokenRule, needs: number, freesAt: number): void => {
+      const kind = rule instanceof RequestWindow ? 'requests' : rule.kind;
+      const { windowMs, limit } = rule;
+      out.push({ kind, windowMs, limit, used: rule.used(now), othersShare: rule.others.at(now), needs, freesAt });
+    };
+    for (const rule of this.#requests) {
+      const at = rule.earliest(now);
+      if (at > now) add(rule, 1, at);
+    }
+    for (const rule of this.#tokens) {
+      const amount = rule.charge(cost);
+      const at = amount === 0 ? now : rule.earliest(amount, now);
+      if (at > now) add(rule, amount, at);
+    }
+    return out;
   }
 
   /**

@@ -1,5 +1,8 @@
 import type { Clock } from '../internal/clock.js';
+import type { BlockingWindow } from '../core/diagnosis.js';
 import type { Cost, PerWindowKind, ResolvedLimits, WindowKind, WindowUsage } from '../core/vocabulary.js';
+
+export type { BlockingWindow } from '../core/diagnosis.js';
 
 /** A store's record of one admitted request; the limiter treats it as opaque. */
 export interface StoreEntry {
@@ -128,6 +131,12 @@ export interface LimiterStore {
   pause(until: number, now: number): MaybePromise<void>;
   /** Window use at `now`. At once. */
   usage(now: number): StoreUsage;
+  /**
+   * The windows that do not admit `cost` now, each with its use and when it makes room. At once.
+   * Optional: without it `limiter.diagnose()` names the windows over their limit from `usage`,
+   * without when they free.
+   */
+  blocking?(cost: Cost, now: number): readonly BlockingWindow[];
   /** Frees resources (connections, timers). */
   close?(): MaybePromise<void>;
 }

@@ -73,6 +73,7 @@ const CAPABILITY_NAMES: readonly StoreCapability[] = [
   'bookings',
   'arrivalTime',
   'othersShare',
+  'windowTimes',
 ];
 
 /** What a case needs, in the words of the store's declaration. */
@@ -86,6 +87,7 @@ const LACKS: Record<StoreCapability, (value: boolean) => string> = {
   bookings: () => 'the store has no `withdraw` method (capabilities.bookings)',
   arrivalTime: () => 'the store has no `restamp` method (capabilities.arrivalTime)',
   othersShare: () => 'the store has no `learnOthersShare` method (capabilities.othersShare)',
+  windowTimes: () => 'the store has no `blocking` method (capabilities.windowTimes)',
 };
 
 interface SuiteSettings extends HarnessSettings {
