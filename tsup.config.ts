@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     testing: 'src/testing/index.ts',
     redis: 'src/redis/index.ts',
+    otel: 'src/otel/index.ts',
     cli: 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],

@@ -40,6 +40,8 @@ describe('acquireAny', () => {
     (await (a as Limiter).acquire()).release();
     (await (b as Limiter).acquire()).release();
     let won: Lease | undefined;
+    const reasons: string[] = [];
+    a?.on('rejected', ({ reason }) => reasons.push(reason));
     void acquireAny([a as Limiter, b as Limiter]).then((lease) => {
       won = lease;
     });
@@ -49,6 +51,8 @@ describe('acquireAny', () => {
     await clock.advance(600);
     expect(won?.limiter).toBe(b);
     expect(a?.stats().queued).toBe(0);
+    // Not the caller's abort: another candidate admitted.
+    expect(reasons).toEqual(['withdrawn']);
     await clock.advance(400);
     // When a frees, nothing of the withdrawn waiter is charged there.
     expect(a?.stats().requests[0]?.used).toBe(0);

@@ -20,7 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['limiter'],
   ['registry'],
   ['fetch', 'batch'],
-  ['testing', 'redis'],
+  ['testing', 'redis', 'otel'],
   ['cli'],
 ];
 

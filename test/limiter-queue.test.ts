@@ -337,6 +337,10 @@ describe('events for observers', () => {
     const reconciled: unknown[] = [];
     limiter.on('reconciled', (event) => reconciled.push(event));
     lease.reconcile({ input: 90, output: 12 });
-    expect(reconciled).toEqual([{ input: 90, output: 12, reservedInput: 100, reservedOutput: 50 }]);
+    lease.reconcile({ input: 95, output: 12 }, { estimate: true });
+    expect(reconciled).toEqual([
+      { input: 90, output: 12, reservedInput: 100, reservedOutput: 50, estimate: false },
+      { input: 95, output: 12, reservedInput: 90, reservedOutput: 12, estimate: true },
+    ]);
   });
 });

@@ -16,7 +16,7 @@ describe('usageFromResponse', () => {
       object: 'response',
       usage: { input_tokens: 80, input_tokens_details: { cached_tokens: 60 }, output_tokens: 12, total_tokens: 92 },
     };
-    expect(usageFromResponse(body, 'openai')).toEqual({ input: 80, output: 12 });
+    expect(usageFromResponse(body, 'openai')).toEqual({ input: 80, output: 12, cachedInput: 60 });
   });
 
   it('reads embeddings as input only', () => {
@@ -31,7 +31,7 @@ describe('usageFromResponse', () => {
       type: 'message',
       usage: { input_tokens: 100, cache_creation_input_tokens: 50, cache_read_input_tokens: 1_000, output_tokens: 20 },
     };
-    expect(usageFromResponse(body, 'anthropic')).toEqual({ input: 150, output: 20 });
+    expect(usageFromResponse(body, 'anthropic')).toEqual({ input: 150, output: 20, cachedInput: 1_000 });
     expect(usageFromResponse({ usage: { input_tokens: 7, output_tokens: 2 } }, 'anthropic')).toEqual({
       input: 7,
       output: 2,
@@ -200,7 +200,7 @@ function byteAtATime(provider: string, body: string): TokenUsage | undefined {
 const STREAMS: readonly [string, string, string, TokenUsage][] = [
   ['OpenAI chat with include_usage', 'openai', OPENAI_CHAT, { input: 17, output: 9 }],
   ['OpenAI Responses', 'openai', OPENAI_RESPONSES, { input: 33, output: 11 }],
-  ['Anthropic', 'anthropic', anthropicStream({ output_tokens: 42 }), { input: 35, output: 42 }],
+  ['Anthropic', 'anthropic', anthropicStream({ output_tokens: 42 }), { input: 35, output: 42, cachedInput: 500 }],
   [
     'Anthropic with input fields in message_delta',
     'anthropic',
@@ -210,7 +210,7 @@ const STREAMS: readonly [string, string, string, TokenUsage][] = [
       cache_read_input_tokens: 500,
       output_tokens: 40,
     }),
-    { input: 42, output: 40 },
+    { input: 42, output: 40, cachedInput: 500 },
   ],
   ['Gemini', 'gemini', GEMINI, { input: 12, output: 6 }],
 ];
@@ -254,9 +254,9 @@ describe('StreamUsageWatcher', () => {
     const body = encoder.encode(anthropicStream({ output_tokens: 42 }));
     const split = new TextDecoder().decode(body).indexOf('event: content_block_start');
     watcher.push(body.subarray(0, split));
-    expect(watcher.usage).toEqual({ input: 35, output: 1 });
+    expect(watcher.usage).toEqual({ input: 35, output: 1, cachedInput: 500 });
     watcher.push(body.subarray(split));
-    expect(watcher.usage).toEqual({ input: 35, output: 42 });
+    expect(watcher.usage).toEqual({ input: 35, output: 42, cachedInput: 500 });
   });
 
   it('joins multi-line data, reads an unterminated last event, and skips a BOM', () => {

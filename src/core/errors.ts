@@ -118,3 +118,15 @@ export class RetryError extends ForestallError {
     this.status = fields.status;
   }
 }
+
+/**
+ * The reason `acquireAny` aborts a candidate's wait with once another candidate admitted: the
+ * candidate's `rejected` event then says `withdrawn`, not `aborted`. Internal.
+ */
+export class CandidateWithdrawn extends Error {
+  override readonly name = 'CandidateWithdrawn' as const;
+
+  constructor() {
+    super('another candidate admitted');
+  }
+}

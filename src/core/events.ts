@@ -36,7 +36,16 @@ export interface PausedEvent {
 }
 
 /** Why an acquire was rejected. */
-export type RejectReason = 'capacity' | 'queue-full' | 'timeout' | 'aborted' | 'closed' | 'invalid' | 'store';
+/** (`withdrawn`: `acquireAny` took another candidate's lease, so this candidate's wait ended.) */
+export type RejectReason =
+  | 'capacity'
+  | 'queue-full'
+  | 'timeout'
+  | 'aborted'
+  | 'withdrawn'
+  | 'closed'
+  | 'invalid'
+  | 'store';
 
 /** Payload of the `rejected` event. */
 export interface RejectedEvent {
@@ -54,6 +63,8 @@ export interface ReconciledEvent {
   /** What was charged before (the reservation, or an earlier reconcile). */
   readonly reservedInput: number;
   readonly reservedOutput: number;
+  /** A better estimate replaced the reservation, not the usage the provider reported (metrics leave it out). */
+  readonly estimate: boolean;
 }
 
 /** Payload of the `retry` event: emitted before each wait between attempts. */

@@ -3,16 +3,18 @@
  * usage). Imports nothing of forestall's, so any module may import it.
  */
 
-/** The token side of one request. */
+/** What one request takes: its tokens, and what it costs in the user's currency (spend budgets). */
 export interface Cost {
   readonly input: number;
   readonly output: number;
+  /** The price of the request, for `spend` budgets. @default 0 */
+  readonly spend?: number;
 }
 
 /** What one kind of window is, and what a request takes of it. */
 export interface WindowKindInfo {
   /** What the window counts, for messages. */
-  readonly unit: 'requests' | 'tokens';
+  readonly unit: 'requests' | 'tokens' | 'spend';
   /** The kind in words, for messages: `input tokens`. */
   readonly label: string;
   /** Whether a limit of this kind must be a whole number. */
@@ -38,9 +40,14 @@ export const WINDOW_KIND_TABLE = {
   inputTokens: { unit: 'tokens', label: 'input tokens', whole: false, charge: (cost: Cost): number => cost.input },
   /** Output-token budgets per window (Anthropic OTPM), charged the cost's `output`. */
   outputTokens: { unit: 'tokens', label: 'output tokens', whole: false, charge: (cost: Cost): number => cost.output },
+  /**
+   * Spend budgets per window, in the currency the user prices in (`$10` a day): charged the
+   * request's `spend`, reserved at its estimate and reconciled to what it really cost.
+   */
+  spend: { unit: 'spend', label: 'spend', whole: false, charge: (cost: Cost): number => cost.spend ?? 0 },
 } as const satisfies Record<string, WindowKindInfo>;
 
-/** The kinds of window a limiter keeps: `requests`, `tokens`, `inputTokens`, `outputTokens`. */
+/** The kinds of window a limiter keeps: `requests`, `tokens`, `inputTokens`, `outputTokens`, `spend`. */
 export type WindowKind = keyof typeof WINDOW_KIND_TABLE;
 
 /** The kinds that count tokens. */
@@ -48,6 +55,10 @@ export type TokenWindowKind = Exclude<WindowKind, 'requests'>;
 
 /** The window kinds, in a fixed order. */
 export const WINDOW_KINDS = Object.freeze(Object.keys(WINDOW_KIND_TABLE)) as readonly WindowKind[];
+
+/** The kinds a provider's rate-limit headers report (all but `spend`), in a fixed order. */
+export type ProviderWindowKind = Exclude<WindowKind, 'spend'>;
+export const PROVIDER_WINDOW_KINDS = WINDOW_KINDS.filter((kind) => kind !== 'spend') as readonly ProviderWindowKind[];
 
 /** The token kinds, in a fixed order. */
 export const TOKEN_WINDOW_KINDS = WINDOW_KINDS.filter((kind) => kind !== 'requests') as readonly TokenWindowKind[];
@@ -131,6 +142,8 @@ export interface LimitOptions extends Partial<PerWindowKind<WindowLimits | undef
 export interface AcquireOptions {
   /** The token reservation: a number (input tokens) or `{ input, output }`. @default 0 */
   readonly tokens?: TokenCost | undefined;
+  /** What the request is expected to cost, for `spend` budgets (reconcile it to the real cost). @default 0 */
+  readonly spend?: number | undefined;
   /** Higher goes first; equal priorities are served in arrival order. @default 0 */
   readonly priority?: number | undefined;
   /** Aborting it removes the caller from the queue and rejects with the signal's reason. */

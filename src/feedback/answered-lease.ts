@@ -10,8 +10,8 @@ export interface AnsweredLease {
   readonly acquiredAt: number;
   /** Counts the request from `at` (default now) instead of its admission. */
   restamp(at?: number): void;
-  /** Charges `actual` instead of the reservation. */
-  reconcile(actual: TokenCost): void;
+  /** Charges `actual` instead of the reservation (and `spend`, what it really cost, when given). */
+  reconcile(actual: TokenCost, options?: { readonly spend?: number }): void;
   /** Frees the concurrency slot; the window entry stays. */
   release(): void;
   /** Gives the request slot and tokens back: the provider never counted it. */

@@ -1,5 +1,11 @@
 import type { OthersShareEvent } from '../core/events.js';
-import { type ResolvedLimits, WINDOW_KINDS, type WindowKind, type WindowLimit } from '../core/vocabulary.js';
+import {
+  PROVIDER_WINDOW_KINDS,
+  type ProviderWindowKind,
+  type ResolvedLimits,
+  type WindowKind,
+  type WindowLimit,
+} from '../core/vocabulary.js';
 import { providerSpec, type RateLimitSnapshot } from '../providers/types.js';
 import type { LimiterStore } from '../stores/store.js';
 
@@ -25,7 +31,7 @@ const STANDARD_WINDOWS_MS = [1_000, 10_000, 60_000, 3_600_000, 86_400_000] as co
  */
 export function unstatedWindowMs(
   snapshot: RateLimitSnapshot,
-  kind: WindowKind,
+  kind: ProviderWindowKind,
   longestResetMs: number | undefined,
 ): number {
   const known = providerSpec(snapshot.provider)?.headers.limits[kind]?.assumeWindowMs;
@@ -46,7 +52,7 @@ export function announcedLimits(
   longestResetMs: Partial<Record<WindowKind, number>> = {},
 ): Partial<Record<WindowKind, WindowLimit>> {
   const adopted: Partial<Record<WindowKind, WindowLimit>> = {};
-  for (const kind of WINDOW_KINDS) {
+  for (const kind of PROVIDER_WINDOW_KINDS) {
     const window = snapshot[kind];
     if (window?.limit === undefined || limits.userSet(kind)) continue;
     const limit = kind === 'requests' ? Math.floor(window.limit) : window.limit;
@@ -72,7 +78,7 @@ export function learnOthersShares(
   refused: boolean,
 ): OthersShareEvent[] {
   const learned: OthersShareEvent[] = [];
-  for (const kind of WINDOW_KINDS) {
+  for (const kind of PROVIDER_WINDOW_KINDS) {
     const window = snapshot[kind];
     const remaining = window?.remaining;
     if (remaining === undefined || !(remaining >= 0) || !Number.isFinite(remaining)) continue;
@@ -101,7 +107,7 @@ export function learnOthersShares(
 
 /** Whether the snapshot says what remains of any window (so a store could learn others' share). */
 export function reportsRemaining(snapshot: RateLimitSnapshot): boolean {
-  return WINDOW_KINDS.some((kind) => snapshot[kind]?.remaining !== undefined);
+  return PROVIDER_WINDOW_KINDS.some((kind) => snapshot[kind]?.remaining !== undefined);
 }
 
 /** The length of the limiter's window of `kind` that a report about `windowMs` applies to. */

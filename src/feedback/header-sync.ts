@@ -1,5 +1,5 @@
 import type { OthersShareEvent } from '../core/events.js';
-import { WINDOW_KINDS, type WindowKind, type WindowLimit } from '../core/vocabulary.js';
+import { PROVIDER_WINDOW_KINDS, type WindowKind, type WindowLimit } from '../core/vocabulary.js';
 import type { RateLimitSnapshot } from '../providers/types.js';
 import type { LimiterStore } from '../stores/store.js';
 import { announcedLimits, type LimitsInForce, learnOthersShares, reportsRemaining } from './header-learning.js';
@@ -55,7 +55,7 @@ export class HeaderSync {
     at: { readonly since: number; readonly now: number; readonly refused: boolean },
     adopt: (adopted: Partial<Record<WindowKind, WindowLimit>>) => void,
   ): Observation {
-    for (const kind of WINDOW_KINDS) {
+    for (const kind of PROVIDER_WINDOW_KINDS) {
       const reset = snapshot[kind]?.resetMs;
       if (snapshot[kind]?.windowMs === undefined && reset !== undefined && reset > (this.#longestReset[kind] ?? 0))
         this.#longestReset[kind] = reset;

@@ -58,9 +58,9 @@ export class BoundLease implements AnsweredLease {
     this.lease.restamp(at);
   }
 
-  reconcile(actual: TokenCost): void {
+  reconcile(actual: TokenCost, options?: { readonly spend?: number }): void {
     this.#settle();
-    this.lease.reconcile(actual);
+    this.lease.reconcile(actual, options);
   }
 
   overloaded(): void {
@@ -82,7 +82,7 @@ export class BoundLease implements AnsweredLease {
   count(): void {
     if (this.#settled || !this.#uncounted.delete(this)) return;
     this.estimate().then((cost) => {
-      if (!this.#settled) this.lease.reconcile(cost);
+      if (!this.#settled) this.lease.reconcile(cost, { estimate: true });
     });
   }
 

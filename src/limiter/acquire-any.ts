@@ -1,3 +1,4 @@
+import { CandidateWithdrawn } from '../core/errors.js';
 import type { Cost, TokenCost } from '../core/vocabulary.js';
 import { describeValue } from '../internal/describe.js';
 import { abortSignal, finiteNumber, knownKeys, nonNegativeNumber, plainObject } from '../internal/validate.js';
@@ -214,8 +215,7 @@ class AnyRace {
     this.#leases.forEach((lease, i) => {
       if (i === winner) return;
       if (lease !== undefined) lease.cancel();
-      else if (this.#errors[i] === undefined)
-        (this.#controllers[i] as AbortController).abort(new Error('another candidate admitted'));
+      else if (this.#errors[i] === undefined) (this.#controllers[i] as AbortController).abort(new CandidateWithdrawn());
     });
     this.resolve(this.#leases[winner] as Lease);
   }

@@ -36,7 +36,7 @@ export function leaseOwner(parts: LeaseOwnerParts): LeaseOwner {
     },
     release: parts.release,
     overloaded: parts.overloaded,
-    reconcile: (_lease, entry, cost, before) => {
+    reconcile: (_lease, entry, cost, before, estimate) => {
       driver.reconcile(entry, cost, clock.now());
       const { limiter } = parts;
       if (limiter.listenerCount('reconciled') !== 0) {
@@ -45,6 +45,7 @@ export function leaseOwner(parts: LeaseOwnerParts): LeaseOwner {
           output: cost.output,
           reservedInput: before.input,
           reservedOutput: before.output,
+          estimate,
         });
       }
       if (scheduler.size > 0) scheduler.drain();

@@ -10,7 +10,7 @@ export interface LeaseOwner {
   /** The limiter that issued the lease. */
   readonly limiter: Limiter;
   release(lease: Lease, entry: StoreEntry): void;
-  reconcile(lease: Lease, entry: StoreEntry, cost: Cost, before: Cost): void;
+  reconcile(lease: Lease, entry: StoreEntry, cost: Cost, before: Cost, estimate: boolean): void;
   cancel(lease: Lease, entry: StoreEntry): void;
   restamp(lease: Lease, entry: StoreEntry, at: number | undefined): void;
   overloaded(lease: Lease): void;
@@ -75,13 +75,14 @@ export class Lease implements Disposable, AsyncDisposable {
    * leaves the windows when the reservation would have. Allowed after `release()`; calling it
    * again replaces the charge again (never a double refund); ignored after `cancel()`.
    * @param actual Tokens used: a number (input tokens) or `{ input, output }`.
-   * @param options `{ restamp: true }` also counts the request from now (see `restamp()`).
+   * @param options `{ restamp: true }` also counts the request from now (see `restamp()`);
+   *   `{ spend }` replaces the spend reserved too (what the request really cost; kept otherwise).
    * @throws TypeError when `actual` is not a non-negative finite number (or such an object).
    */
   reconcile(actual: TokenCost, options?: ReconcileOptions): void {
     let cost: Cost;
     try {
-      cost = resolveCost(actual, 'actual');
+      cost = resolveCost(actual, 'actual', options?.spend ?? this.#cost.spend);
     } catch (error) {
       throw new TypeError((error as Error).message);
     }
@@ -89,7 +90,7 @@ export class Lease implements Disposable, AsyncDisposable {
     if (options?.restamp === true) this.restamp();
     const before = this.#cost;
     this.#cost = cost;
-    this.#owner.reconcile(this, this.#entry, cost, before);
+    this.#owner.reconcile(this, this.#entry, cost, before, options?.estimate === true);
   }
 
   /**

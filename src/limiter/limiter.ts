@@ -36,7 +36,7 @@ import { StoreDriver } from './store-driver.js';
 import { Gates } from './gates.js';
 import { type Diagnosis, Diagnostics, NO_BLOCKS } from './diagnose.js';
 
-const ACQUIRE_KEYS = new Set(['tokens', 'priority', 'signal', 'timeoutMs']);
+const ACQUIRE_KEYS = new Set(['tokens', 'spend', 'priority', 'signal', 'timeoutMs']);
 const ZERO_COST: Cost = Object.freeze({ input: 0, output: 0 });
 
 /**
@@ -151,7 +151,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
         for (const key in options) {
           if (!ACQUIRE_KEYS.has(key)) knownKeys('acquire options', options, [...ACQUIRE_KEYS]);
         }
-        if (options.tokens !== undefined) cost = resolveCost(options.tokens);
+        cost = resolveCost(options.tokens, 'tokens', options.spend);
         if (options.priority !== undefined) priority = finiteNumber('priority', options.priority);
         if (options.signal !== undefined) signal = abortSignal('signal', options.signal);
         if (options.timeoutMs !== undefined) timeoutMs = nonNegativeNumber('timeoutMs', options.timeoutMs);
@@ -197,8 +197,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     let priority = 0;
     if (options !== undefined) {
       plainObject('options', options);
-      knownKeys('tryAcquire options', options, ['tokens', 'priority']);
-      if (options.tokens !== undefined) cost = resolveCost(options.tokens);
+      knownKeys('tryAcquire options', options, ['tokens', 'spend', 'priority']);
+      cost = resolveCost(options.tokens, 'tokens', options.spend);
       if (options.priority !== undefined) priority = finiteNumber('priority', options.priority);
       const tooLarge = this.#limits.capacityError(cost);
       if (tooLarge !== undefined) {
@@ -220,8 +220,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    * Throws `CapacityError` when a cost can never fit this limiter's budgets (larger than a whole
    * window's limit), so a caller can refuse it before doing any work. Validates like `acquire`.
    */
-  assertCanFit(tokens?: TokenCost): void {
-    const tooLarge = this.#limits.capacityError(resolveCost(tokens));
+  assertCanFit(tokens?: TokenCost, spend?: number): void {
+    const tooLarge = this.#limits.capacityError(resolveCost(tokens, 'tokens', spend));
     if (tooLarge !== undefined) throw tooLarge;
   }
 

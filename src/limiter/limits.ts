@@ -88,12 +88,21 @@ export function resolveLimits(options: LimitOptions, base?: ResolvedOptions): Re
   };
 }
 
-/** Validates a token cost: a number counts as input tokens. */
-export function resolveCost(tokens: TokenCost | undefined, name = 'tokens'): Cost {
+/** Validates a token cost (a number counts as input tokens), and a spend when given. */
+export function resolveCost(tokens: TokenCost | undefined, name = 'tokens', spend?: number): Cost {
+  const cost = tokenCost(tokens, name);
+  return spend === undefined
+    ? cost
+    : { input: cost.input, output: cost.output, spend: nonNegativeNumber('spend', spend) };
+}
+
+function tokenCost(tokens: TokenCost | undefined, name: string): Cost {
   if (tokens === undefined) return ZERO_COST;
   if (typeof tokens === 'number') return { input: nonNegativeNumber(name, tokens), output: 0 };
   const t = plainObject(name, tokens);
-  knownKeys(`\`${name}\``, t, ['input', 'output']);
+  // `cachedInput` (a response's cache reads, `usageFromResponse`) is for pricing: no window counts it.
+  knownKeys(`\`${name}\``, t, ['input', 'output', 'cachedInput']);
+  if (t.cachedInput !== undefined) nonNegativeNumber(`${name}.cachedInput`, t.cachedInput);
   return {
     input: t.input === undefined ? 0 : nonNegativeNumber(`${name}.input`, t.input),
     output: t.output === undefined ? 0 : nonNegativeNumber(`${name}.output`, t.output),

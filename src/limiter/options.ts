@@ -69,6 +69,13 @@ export function resolveObserveOptions(options: ObserveOptions | undefined): {
 export interface ReconcileOptions {
   /** Also count the request from now (see `lease.restamp()`). @default false */
   readonly restamp?: boolean | undefined;
+  /** What the request really cost, for `spend` budgets. @default the spend reserved */
+  readonly spend?: number | undefined;
+  /**
+   * `actual` is a better estimate, not the usage the provider reported: the `reconciled` event
+   * says so, and metrics leave it out. @default false
+   */
+  readonly estimate?: boolean | undefined;
 }
 
 /** What `limiter.stats()` reports. */

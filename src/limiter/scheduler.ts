@@ -1,4 +1,4 @@
-import { AcquireTimeoutError } from '../core/errors.js';
+import { AcquireTimeoutError, CandidateWithdrawn } from '../core/errors.js';
 import type { RejectReason } from '../core/events.js';
 import type { Cost } from '../core/vocabulary.js';
 import type { Clock, TimerHandle } from '../internal/clock.js';
@@ -232,7 +232,8 @@ export class Scheduler {
   #abort(waiter: Waiter): void {
     if (!waiter.waiting) return;
     const wasHead = this.#queue.peek() === waiter;
-    this.#evict(waiter, 'aborted', waiter.signal?.reason);
+    const reason = waiter.signal?.reason;
+    this.#evict(waiter, reason instanceof CandidateWithdrawn ? 'withdrawn' : 'aborted', reason);
     // Those behind a head that could not start may fit now.
     if (wasHead) this.drain();
     else this.#host.settled();

@@ -15,6 +15,21 @@ export interface TokenUsage {
   readonly input: number;
   /** Output tokens, reasoning included: `completion_tokens`, `output_tokens`, or Gemini's candidates + thoughts. */
   readonly output: number;
+  /**
+   * Prompt tokens read from a prompt cache (priced at the cached-input rate), when the response
+   * reports any: OpenAI `cached_tokens` and Gemini `cachedContentTokenCount` (both part of
+   * `input`); Anthropic `cache_read_input_tokens` (not part of `input`: its ITPM does not count them).
+   */
+  readonly cachedInput?: number;
+}
+
+/** `usage` with its cache reads, when there are any. */
+function withCached(usage: TokenUsage, cached: unknown): TokenUsage {
+  return isCount(cached) && cached > 0 ? { ...usage, cachedInput: cached } : usage;
+}
+
+function details(value: unknown): unknown {
+  return isObject(value) ? value.cached_tokens : undefined;
 }
 
 function isCount(value: unknown): value is number {
@@ -35,11 +50,18 @@ function usageShape(value: unknown): UsageShape {
 /** An OpenAI- or Anthropic-style `usage` object. */
 function fromUsage(usage: unknown): TokenUsage | undefined {
   if (!isObject(usage)) return undefined;
-  if (isCount(usage.prompt_tokens)) return { input: usage.prompt_tokens, output: count(usage.completion_tokens) };
+  if (isCount(usage.prompt_tokens)) {
+    const tokens = { input: usage.prompt_tokens, output: count(usage.completion_tokens) };
+    return withCached(tokens, details(usage.prompt_tokens_details));
+  }
   if (isCount(usage.input_tokens)) {
     // Anthropic reports cache writes apart from input_tokens and they count toward ITPM; OpenAI's
     // Responses usage has no such field, so the sum is its input_tokens.
-    return { input: usage.input_tokens + count(usage.cache_creation_input_tokens), output: count(usage.output_tokens) };
+    const tokens = {
+      input: usage.input_tokens + count(usage.cache_creation_input_tokens),
+      output: count(usage.output_tokens),
+    };
+    return withCached(tokens, usage.cache_read_input_tokens ?? details(usage.input_tokens_details));
   }
   return undefined;
 }
@@ -56,10 +78,11 @@ function fromGemini(body: unknown): TokenUsage | undefined {
   if (!isObject(body)) return undefined;
   const meta = body.usageMetadata ?? body.usage_metadata;
   if (!isObject(meta) || !isCount(meta.promptTokenCount)) return undefined;
-  return {
+  const tokens = {
     input: meta.promptTokenCount + count(meta.toolUsePromptTokenCount),
     output: count(meta.candidatesTokenCount) + count(meta.thoughtsTokenCount),
   };
+  return withCached(tokens, meta.cachedContentTokenCount);
 }
 
 /**
@@ -206,9 +229,10 @@ export class StreamUsageReader {
     if (!isObject(usage)) return;
     const previous = this.#usage ?? { input: 0, output: 0 };
     if (isCount(usage.cache_creation_input_tokens)) this.#cacheCreation = usage.cache_creation_input_tokens;
-    this.#usage = {
+    const tokens = {
       input: isCount(usage.input_tokens) ? usage.input_tokens + this.#cacheCreation : previous.input,
       output: isCount(usage.output_tokens) ? usage.output_tokens : previous.output,
     };
+    this.#usage = withCached(tokens, usage.cache_read_input_tokens ?? previous.cachedInput);
   }
 }

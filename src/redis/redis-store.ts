@@ -123,6 +123,11 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
    * clock, which times commands, probes and renewals and converts Redis's times to the limiter's.
    */
   configure(limits: ResolvedLimits, clock: Clock): void {
+    if (limits.spend.length > 0) {
+      throw new TypeError(
+        'RedisStore does not keep `spend` budgets (its scripts count requests and tokens): give the spend budget a limiter of its own with the default store',
+      );
+    }
     this.#runner.clock = clock;
     this.#limits = limits;
     this.#layout = layoutOf(limits);

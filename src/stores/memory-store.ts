@@ -22,6 +22,7 @@ class MemoryEntry implements StoreEntry {
     public start: number,
     public input: number,
     public output: number,
+    public spend = 0,
   ) {}
 }
 
@@ -78,7 +79,7 @@ export class MemoryStore implements LimiterStore {
   admit(cost: Cost, now: number): AdmitResult {
     const at = this.earliest(cost, now);
     if (at > now) return at;
-    const entry = new MemoryEntry(now, cost.input, cost.output);
+    const entry = new MemoryEntry(now, cost.input, cost.output, cost.spend);
     for (const rule of this.#requests) rule.add(now);
     for (const rule of this.#tokens) rule.add(entry);
     this.#inFlight++;
@@ -91,7 +92,7 @@ export class MemoryStore implements LimiterStore {
    * @internal
    */
   record(cost: Cost, at: number, now: number): void {
-    const entry = new MemoryEntry(at, cost.input, cost.output);
+    const entry = new MemoryEntry(at, cost.input, cost.output, cost.spend);
     entry.released = true;
     for (const rule of this.#requests) rule.insert(at, now);
     for (const rule of this.#tokens) rule.insert(entry, now);
@@ -103,6 +104,7 @@ export class MemoryStore implements LimiterStore {
     for (const rule of this.#tokens) rule.recharge(e, cost, now);
     e.input = cost.input;
     e.output = cost.output;
+    e.spend = cost.spend ?? 0;
   }
 
   cancel(entry: StoreEntry, now: number): void {
@@ -212,7 +214,7 @@ export class MemoryStore implements LimiterStore {
     const summary: MemoryEntry[] = [];
     if (bucketed instanceof BucketedTokenWindow) {
       for (const b of bucketed.summary()) {
-        const entry = new MemoryEntry(b.start, b.input, b.output);
+        const entry = new MemoryEntry(b.start, b.input, b.output, b.spend);
         entry.released = true;
         summary.push(entry);
       }

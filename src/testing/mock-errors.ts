@@ -1,5 +1,5 @@
 import { formatGoDuration } from '../providers/go-duration.js';
-import { type PerWindowKind, WINDOW_KIND_TABLE, type WindowKind } from '../core/vocabulary.js';
+import { type ProviderWindowKind, WINDOW_KIND_TABLE } from '../core/vocabulary.js';
 import type { Refusal } from './mock-limits.js';
 import type { MockProvider } from './mock-options.js';
 
@@ -36,9 +36,14 @@ function anthropicError(
 }
 
 /** OpenAI's short names of the limits, as in `RPM` and `TPD`. */
-const OPENAI_SHORT: PerWindowKind<string> = { requests: 'R', tokens: 'T', inputTokens: 'IT', outputTokens: 'OT' };
+const OPENAI_SHORT: Record<ProviderWindowKind, string> = {
+  requests: 'R',
+  tokens: 'T',
+  inputTokens: 'IT',
+  outputTokens: 'OT',
+};
 
-function openAiLimitName(kind: WindowKind, windowMs: number): string {
+function openAiLimitName(kind: ProviderWindowKind, windowMs: number): string {
   const unit = WINDOW_KIND_TABLE[kind].label;
   const short = OPENAI_SHORT[kind];
   if (windowMs === 60_000) return `${unit} per min (${short}PM)`;
@@ -46,7 +51,7 @@ function openAiLimitName(kind: WindowKind, windowMs: number): string {
   return `${unit} per ${formatGoDuration(windowMs)}`;
 }
 
-function anthropicLimitName(kind: WindowKind, limit: number, windowMs: number): string {
+function anthropicLimitName(kind: ProviderWindowKind, limit: number, windowMs: number): string {
   const per = windowMs === 60_000 ? 'minute' : formatGoDuration(windowMs);
   return `${limit.toLocaleString('en-US')} ${WINDOW_KIND_TABLE[kind].label} per ${per}`;
 }

@@ -2,8 +2,8 @@ import {
   type PerWindowKind,
   type ResolvedWindow,
   WINDOW_KIND_TABLE,
-  WINDOW_KINDS,
-  type WindowKind,
+  PROVIDER_WINDOW_KINDS,
+  type ProviderWindowKind,
 } from '../core/vocabulary.js';
 import type { Meter, MeterCharge } from './meter.js';
 import type { MockAlgorithm } from './mock-options.js';
@@ -18,7 +18,7 @@ export interface TokenAmounts {
 
 /** One meter's state at a moment, for rate-limit headers. */
 export interface MeterState {
-  readonly kind: WindowKind;
+  readonly kind: ProviderWindowKind;
   readonly limit: number;
   readonly windowMs: number;
   readonly remaining: number;
@@ -30,7 +30,7 @@ export type Refusal =
   | {
       /** Over a limit now; it would fit after `waitMs`. */
       readonly reason: 'rate-limited';
-      readonly kind: WindowKind;
+      readonly kind: ProviderWindowKind;
       readonly limit: number;
       readonly windowMs: number;
       readonly used: number;
@@ -41,7 +41,7 @@ export type Refusal =
   | {
       /** Larger than a whole limit: it can never fit. */
       readonly reason: 'too-large';
-      readonly kind: WindowKind;
+      readonly kind: ProviderWindowKind;
       readonly limit: number;
       readonly windowMs: number;
       readonly requested: number;
@@ -49,20 +49,24 @@ export type Refusal =
 
 /** What an admitted request was charged, to be corrected once its real usage is known. */
 export interface Admission {
-  readonly charges: readonly { readonly kind: WindowKind; readonly meter: Meter; readonly charge: MeterCharge }[];
+  readonly charges: readonly {
+    readonly kind: ProviderWindowKind;
+    readonly meter: Meter;
+    readonly charge: MeterCharge;
+  }[];
 }
 
 /** True for the meters that count requests rather than tokens. */
-function countsRequests(kind: WindowKind): boolean {
+function countsRequests(kind: ProviderWindowKind): boolean {
   return WINDOW_KIND_TABLE[kind].unit === 'requests';
 }
 
 /** Every limit the mock server enforces, judged together so a request takes all or nothing. */
 export class MockLimits {
-  readonly #meters: { readonly kind: WindowKind; readonly meter: Meter }[] = [];
+  readonly #meters: { readonly kind: ProviderWindowKind; readonly meter: Meter }[] = [];
 
   constructor(windows: PerWindowKind<readonly ResolvedWindow[]>, algorithm: MockAlgorithm) {
-    for (const kind of WINDOW_KINDS) {
+    for (const kind of PROVIDER_WINDOW_KINDS) {
       for (const w of windows[kind]) {
         const meter =
           algorithm === 'token-bucket'

@@ -11,7 +11,8 @@ import {
   type PerWindowKind,
   perWindowKind,
   type ResolvedWindow,
-  WINDOW_KINDS,
+  PROVIDER_WINDOW_KINDS,
+  type ProviderWindowKind,
   type WindowKind,
   type WindowLimits,
 } from '../core/vocabulary.js';
@@ -139,7 +140,7 @@ export interface MockCapacity {
 }
 
 /** The budgets a request can be charged to: the window kinds (exported as `MockLimitKind`). */
-export type MeterKind = WindowKind;
+export type MeterKind = ProviderWindowKind;
 
 /** Every option after validation, with defaults applied. */
 export interface ResolvedMockOptions {
@@ -162,7 +163,7 @@ export interface ResolvedMockOptions {
 
 const OPTION_KEYS: readonly string[] = [
   'provider',
-  ...WINDOW_KINDS,
+  ...PROVIDER_WINDOW_KINDS,
   'algorithm',
   'latencyMs',
   'faults',

@@ -2,8 +2,8 @@ import {
   type PerWindowKind,
   type ResolvedWindow,
   WINDOW_KIND_TABLE,
-  WINDOW_KINDS,
-  type WindowKind,
+  PROVIDER_WINDOW_KINDS,
+  type ProviderWindowKind,
 } from '../core/vocabulary.js';
 import type { TokenAmounts } from './mock-limits.js';
 
@@ -59,7 +59,7 @@ export interface MockRequestRecord {
 
 /** The busiest window of one configured limit. */
 export interface MockWindowStats {
-  readonly kind: WindowKind;
+  readonly kind: ProviderWindowKind;
   readonly limit: number;
   readonly windowMs: number;
   /** Most units (requests or corrected tokens) admitted in any interval of `windowMs`. */
@@ -127,7 +127,7 @@ const DEFAULT_WINDOW_MS = 60_000;
 /** A record without token amounts charges no tokens, and still counts in request windows. */
 const NO_TOKENS: TokenAmounts = { input: 0, output: 0 };
 
-function amountOf(kind: WindowKind, record: MockRequestRecord, use: 'charged' | 'reserved'): number {
+function amountOf(kind: ProviderWindowKind, record: MockRequestRecord, use: 'charged' | 'reserved'): number {
   return WINDOW_KIND_TABLE[kind].charge(record[use] ?? record.charged ?? record.reserved ?? NO_TOKENS);
 }
 
@@ -159,7 +159,7 @@ export function computeStats(
 ): MockStats {
   const admitted = records.filter((r) => ADMITTED.has(r.outcome));
   const arrived = records.filter((r) => ADMITTED.has(r.outcome) || REFUSED.has(r.outcome));
-  const busiest = (kind: WindowKind, windowMs: number, which: 'admitted' | 'arrived'): number =>
+  const busiest = (kind: ProviderWindowKind, windowMs: number, which: 'admitted' | 'arrived'): number =>
     maxInWindow(
       (which === 'admitted' ? admitted : arrived).map((r) => ({
         at: r.arrivedAt,
@@ -167,10 +167,10 @@ export function computeStats(
       })),
       windowMs,
     );
-  const firstWindow = (kind: WindowKind): number => windows[kind][0]?.windowMs ?? DEFAULT_WINDOW_MS;
+  const firstWindow = (kind: ProviderWindowKind): number => windows[kind][0]?.windowMs ?? DEFAULT_WINDOW_MS;
 
   const windowStats: MockWindowStats[] = [];
-  for (const kind of WINDOW_KINDS) {
+  for (const kind of PROVIDER_WINDOW_KINDS) {
     for (const w of windows[kind]) {
       windowStats.push({
         kind,

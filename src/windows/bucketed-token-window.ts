@@ -16,6 +16,7 @@ interface Bucket {
   start: number;
   input: number;
   output: number;
+  spend: number;
 }
 
 /**
@@ -55,6 +56,7 @@ export class BucketedTokenWindow<E extends WindowEntry = WindowEntry> extends Ch
     const before = this.charge(b);
     b.input += cost.input - entry.input;
     b.output += cost.output - entry.output;
+    b.spend += (cost.spend ?? 0) - (entry.spend ?? 0);
     this.sum += this.charge(b) - before;
   }
 
@@ -68,12 +70,13 @@ export class BucketedTokenWindow<E extends WindowEntry = WindowEntry> extends Ch
     const before = this.charge(b);
     b.input = Math.max(0, b.input - entry.input);
     b.output = Math.max(0, b.output - entry.output);
+    b.spend = Math.max(0, b.spend - (entry.spend ?? 0));
     if (live) this.sum -= before - this.charge(b);
   }
 
   /** The live buckets as entries (their latest start, their charges), oldest first. */
   *summary(): IterableIterator<WindowEntry> {
-    for (const b of this.liveItems()) yield { start: b.start, input: b.input, output: b.output };
+    for (const b of this.liveItems()) yield { start: b.start, input: b.input, output: b.output, spend: b.spend };
   }
 
   #place(entry: E): void {
@@ -84,7 +87,7 @@ export class BucketedTokenWindow<E extends WindowEntry = WindowEntry> extends Ch
     while (p >= 0 && (buckets.at(p) as Bucket).index > index) p--;
     let b = buckets.at(p);
     if (b === undefined || b.index !== index) {
-      b = { index, start: entry.start, input: 0, output: 0 };
+      b = { index, start: entry.start, input: 0, output: 0, spend: 0 };
       // No bucket after it has left the window: one that had would have started later than the entry.
       buckets.insertBefore(b, (existing) => existing.index > index);
     } else {
@@ -97,6 +100,7 @@ export class BucketedTokenWindow<E extends WindowEntry = WindowEntry> extends Ch
     }
     b.input += entry.input;
     b.output += entry.output;
+    b.spend += entry.spend ?? 0;
     this.sum += this.charge(entry);
     this.#of.set(entry, b);
   }

@@ -6,6 +6,8 @@ export interface WindowEntry {
   start: number;
   input: number;
   output: number;
+  /** Its price, for spend budgets. */
+  spend?: number;
 }
 
 /**
