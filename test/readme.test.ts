@@ -129,6 +129,18 @@ describe.skipIf(!built)('README snippets work as pasted', () => {
     expect(status).toBe(0);
   });
 
+  it('adaptive concurrency finds an overloaded server\'s capacity', async () => {
+    const { status, out } = await runSnippet(codeUnder('### Adaptive concurrency'));
+    const match = out.match(/cap (\d+), (\d+) overloaded of (\d+)/);
+    expect(match, out).not.toBeNull();
+    const [cap, overloaded, total] = (match as RegExpMatchArray).slice(1).map(Number) as [number, number, number];
+    expect(cap).toBeGreaterThanOrEqual(5);
+    expect(cap).toBeLessThanOrEqual(10);
+    expect(overloaded / total).toBeLessThanOrEqual(0.1);
+    expect(out).toMatch(/\d+ per second/);
+    expect(status).toBe(0);
+  });
+
   it('the mock server snippet', async () => {
     const { status, out } = await runSnippet(codeUnder('## Testing against a mock provider'));
     expect(out).toContain('accepted: 1');
