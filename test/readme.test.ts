@@ -47,7 +47,7 @@ async function runSnippet(
 ): Promise<{ status: number | null; out: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'forestall-readme-'));
   dirs.push(dir);
-  for (const name of ['forestall', 'openai', '@anthropic-ai/sdk', 'ai', '@ai-sdk/openai', 'redis']) {
+  for (const name of ['forestall', 'openai', '@anthropic-ai/sdk', 'ai', '@ai-sdk/openai', 'redis', '@opentelemetry/api']) {
     const link = join(dir, 'node_modules', name);
     mkdirSync(dirname(link), { recursive: true });
     symlinkSync(name === 'forestall' ? root : join(root, 'node_modules', name), link, 'dir');
@@ -138,6 +138,18 @@ describe.skipIf(!built)('README snippets work as pasted', () => {
     expect(cap).toBeLessThanOrEqual(10);
     expect(overloaded / total).toBeLessThanOrEqual(0.1);
     expect(out).toMatch(/\d+ per second/);
+    expect(status).toBe(0);
+  });
+
+  it('diagnose() names what holds the head of the queue back', async () => {
+    const { status, out } = await runSnippet(codeUnder('### What a caller waits on'));
+    expect(out).toContain("1 [ 'requests 2/2', 'tokens 900/1000' ]");
+    expect(status).toBe(0);
+  });
+
+  it('forestall/otel on a registry, with the no-op meter', async () => {
+    const { status, out } = await runSnippet(codeUnder('### Metrics: `forestall/otel`'));
+    expect(out.trim()).toBe('1');
     expect(status).toBe(0);
   });
 
