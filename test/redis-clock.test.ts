@@ -145,3 +145,19 @@ describe('Redis store on the limiter fake clock', () => {
     await limiter.close();
   });
 });
+
+describe('what the Redis store does not keep', () => {
+  it('refuses a spend budget at once, saying so, and declares it cannot say when its windows free', () => {
+    const client = new ScriptedClient();
+    const store = new RedisStore({ client, key: 'spend' });
+    expect(() => new Limiter({ spend: { limit: 10, windowMs: 86_400_000 }, store })).toThrow(
+      /RedisStore does not keep `spend` budgets/,
+    );
+    const limiter = new Limiter({
+      requests: { limit: 10, windowMs: 60_000 },
+      store: new RedisStore({ client, key: 'k' }),
+    });
+    expect(limiter.capabilities.windowTimes).toBe(false);
+    expect(client.sent).toEqual([]);
+  });
+});
