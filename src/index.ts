@@ -116,6 +116,7 @@ export type {
   CountFrom,
   EstimateSettings,
   FetchLike,
+  LimitedFetchFallbackOptions,
   LimitedFetchOptions,
   LimitedFetchRetryOptions,
 } from './fetch/limited-fetch.js';

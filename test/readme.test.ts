@@ -129,6 +129,13 @@ describe.skipIf(!built)('README snippets work as pasted', () => {
     expect(status).toBe(0);
   });
 
+  it('model fallback in the fetch: gpt-4o while it has room, then gpt-4o-mini', async () => {
+    const { status, out } = await runSnippet(codeUnder('### Model fallback in the fetch'));
+    expect(out).toContain("[ 'gpt-4o', 'gpt-4o', 'gpt-4o', 'gpt-4o-mini', 'gpt-4o-mini' ]");
+    expect(out).toContain('gpt-4o -> gpt-4o-mini (wait)');
+    expect(status).toBe(0);
+  });
+
   it('adaptive concurrency finds an overloaded server\'s capacity', async () => {
     const { status, out } = await runSnippet(codeUnder('### Adaptive concurrency'));
     const match = out.match(/cap (\d+), (\d+) overloaded of (\d+)/);

@@ -14,6 +14,9 @@ import { PROVIDER_NAMES, type ProviderName } from '../providers/types.js';
 import { LimiterRegistry } from '../registry/registry.js';
 import { RETRY_OPTION_KEYS, resolveRetryOptions, type RetryOptions } from '../retry/options.js';
 import { countMode, type TokenCountMode } from '../tokens/text-counter.js';
+import { type LimitedFetchFallbackOptions, type ResolvedFallback, resolveFallback } from './fallback.js';
+
+export type { LimitedFetchFallbackOptions } from './fallback.js';
 
 /** The `fetch` signature the wrapper takes and returns. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -97,6 +100,20 @@ export interface LimitedFetchOptions {
   readonly acquireTimeoutMs?: number | undefined;
   /** How long a 429 that names no delay pauses the limiter. @default 1000 */
   readonly rateLimitPauseMs?: number | undefined;
+  /**
+   * Send a request to another model when its own cannot take it soon: with `models` naming each
+   * model's fallbacks (`{ 'gpt-4o': ['gpt-4o-mini'] }`), a request whose model would wait longer
+   * than `afterMs` (1000 ms by default), is paused by a 429, or answered overloaded (503, 529, an
+   * overloaded stream error) within the delay it named (else `rateLimitPauseMs`), goes to the
+   * first fallback that admits (`acquireAny`, the requested model waited for up to `afterMs`):
+   * its body's `model` is rewritten, or the model in its URL (Gemini's model, Azure's
+   * deployment), and the response is the fallback's. An overloaded model is tried after its
+   * fallbacks. The limiter that served it emits `fallback` (`{ requested, served, reason }`).
+   * Every attempt routes again; with `retry`, a 429 or overload is retried at once when another
+   * model can take it. Needs `limiter` to be a `LimiterRegistry` (each model its own limiter).
+   * @default no fallback
+   */
+  readonly fallback?: LimitedFetchFallbackOptions | undefined;
 }
 
 /** The options after validation, with defaults filled in. Internal. */
@@ -118,6 +135,8 @@ export interface ResolvedFetchOptions {
   readonly priority: number;
   readonly acquireTimeoutMs: number | undefined;
   readonly rateLimitPauseMs: number;
+  /** `undefined` when there is no fallback. */
+  readonly fallback: ResolvedFallback | undefined;
 }
 
 const OPTION_KEYS = [
@@ -134,6 +153,7 @@ const OPTION_KEYS = [
   'priority',
   'acquireTimeoutMs',
   'rateLimitPauseMs',
+  'fallback',
 ] as const;
 
 /** `retry()` options the wrapper sets itself, and why a caller cannot. */
@@ -242,5 +262,6 @@ export function resolveFetchOptions(options: LimitedFetchOptions): ResolvedFetch
       o.acquireTimeoutMs === undefined ? undefined : nonNegativeNumber('acquireTimeoutMs', o.acquireTimeoutMs),
     rateLimitPauseMs:
       o.rateLimitPauseMs === undefined ? 1_000 : nonNegativeNumber('rateLimitPauseMs', o.rateLimitPauseMs),
+    fallback: resolveFallback(o.fallback, source),
   };
 }

@@ -1,7 +1,6 @@
 import type { TokenCost } from '../core/vocabulary.js';
 import type { Limiter } from '../limiter/limiter.js';
 import { LimiterRegistry } from '../registry/registry.js';
-import { modelFromUrl } from '../providers/model-group.js';
 import { PROVIDER_TABLE } from '../providers/table.js';
 import { classifyFailure } from '../feedback/classify.js';
 import { type AnswerPolicy, SentRequest } from '../feedback/sent-request.js';
@@ -16,6 +15,7 @@ import { endpointOf, methodOf } from './endpoint.js';
 import { type FetchLike, type LimitedFetchOptions, resolveFetchOptions } from './fetch-options.js';
 import { prepareRequest } from './request-body.js';
 import { requestSecrets } from './request-secrets.js';
+import { FallbackRouter, findModel, type RequestRoutes, retryingNow } from './fallback.js';
 import type { StreamError } from '../providers/stream-error.js';
 import { watchJson } from '../feedback/watch-response.js';
 import { openStream } from '../feedback/watch-stream.js';
@@ -25,6 +25,7 @@ export type {
   EstimateFunction,
   EstimateSettings,
   FetchLike,
+  LimitedFetchFallbackOptions,
   LimitedFetchOptions,
   LimitedFetchRetryOptions,
 } from './fetch-options.js';
@@ -95,6 +96,16 @@ function parseJson(text: string | undefined): unknown {
  *
  * With `retry`, the failures kept in `retry` events have credentials redacted, the request's own
  * `Authorization` / `x-api-key` values included wherever a server echoed them (bodies too).
+ *
+ * With `fallback` (and a `LimiterRegistry`), every attempt is routed: the requested model when it
+ * admits within `afterMs` and is neither paused nor overloaded, else the first fallback that
+ * admits (see `acquireAny`), the request's `model` rewritten in its body or URL. Everything the
+ * answer says (headers, 429 pauses, usage, overloads) goes to the limiter that admitted it. An
+ * overloaded answer (503, 529, a stream failing before content with an overload) puts its model
+ * after its fallbacks for the delay it named, else `rateLimitPauseMs`, for every later request
+ * and attempt of this fetch (the SDK's retries included). With `retry`, a 429 or overload that
+ * leaves another model ready is handed to `retry` with `retry-after-ms: 0`, so the next attempt
+ * goes there at once instead of waiting out the failed model's delay.
  */
 export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
   const {
@@ -113,7 +124,10 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     priority,
     acquireTimeoutMs,
     rateLimitPauseMs: pauseMs,
+    fallback,
   } = resolveFetchOptions(options);
+  const router =
+    fallback === undefined ? undefined : new FallbackRouter(source as LimiterRegistry, provider, fallback, pauseMs);
   const modelInUrl = PROVIDER_TABLE[provider].modelIn === 'url';
   const answerPolicy: AnswerPolicy = {
     provider,
@@ -162,12 +176,12 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     const body = parseJson(text);
     // Where the provider names it: the URL (Gemini's model, Azure's deployment) or the body,
     // else the other one.
-    const inBody =
-      typeof body === 'object' && body !== null && typeof (body as { model?: unknown }).model === 'string'
-        ? (body as { model: string }).model
-        : undefined;
-    const model = modelInUrl ? (modelFromUrl(url) ?? inBody) : (inBody ?? modelFromUrl(url));
+    const named = findModel(url, body, modelInUrl);
+    const model = named?.model;
+    /** The limiter of the latest attempt: the requested model's, or the fallback's that admitted it. */
     let limiter: Limiter;
+    /** The requested model and its fallbacks, when it has any. */
+    let routes: RequestRoutes | undefined;
     /** The cost once estimated; the first attempt may be admitted at its bound before that. */
     let cost: TokenCost | undefined;
     let estimated: () => Promise<TokenCost>;
@@ -180,11 +194,15 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     } else {
       const count = await costOf(url, endpoint.api, body, text);
       limiter = source instanceof LimiterRegistry ? source.get(provider, model) : source;
+      routes = router?.route(named, limiter, request, url, body);
       estimated = count.exact;
       // Until the limiter has heard from the provider, its first request goes alone and the rest
       // wait in its queue (visible in stats, rejected by close) for the answer's headers.
       if (sync) limiter.probeUntilObserved();
-      if (count.bound !== undefined) early = admitAtBound(limiter, count.bound, count.exact, priority, callerSignal);
+      // With fallbacks, at the bound only on a requested model that admits at once (and is not
+      // overloaded); else the exact cost, for every candidate.
+      if (count.bound !== undefined && routes?.requestedAvailable !== false)
+        early = admitAtBound(limiter, count.bound, count.exact, priority, callerSignal);
       if (early === undefined) {
         // No room for the bound: the bounds in flight may be why.
         countBounds(limiter);
@@ -193,7 +211,7 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     }
     // Refused before anything is sent, and never retried: it would never fit. (A request admitted
     // at its bound fits: its cost is no more.)
-    if (cost !== undefined) limiter.assertCanFit(cost);
+    if (cost !== undefined) (routes ?? limiter).assertCanFit(cost);
     // What a server echoes of the request's credentials is redacted from what `retry` keeps.
     const secrets = retryOptions === undefined ? [] : requestSecrets(input, init);
 
@@ -216,27 +234,31 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         if (lastFailure === failedStream) lastFailure = undefined;
         failedStream = undefined;
       }
-      if (sync) limiter.probeUntilObserved();
+      if (sync) (routes ?? limiter).probeUntilObserved();
       return send(signal);
     };
 
     const send = async (signal: AbortSignal | undefined): Promise<Response> => {
-      const admitted = early;
+      let lease: AnsweredLease | undefined = early;
       early = undefined;
-      const lease: AnsweredLease =
-        admitted ??
-        (await limiter.acquire({
-          tokens: cost ?? (await estimated()),
+      let sent = request;
+      if (lease === undefined) {
+        const tokens = cost ?? (await estimated());
+        const waits = {
           priority,
           ...(signal !== undefined && { signal }),
           ...(acquireTimeoutMs !== undefined && { timeoutMs: acquireTimeoutMs }),
-        }));
+        };
+        // Routed again on every attempt: the limiter that admits it hears its answer.
+        if (routes === undefined) lease = await limiter.acquire({ tokens, ...waits });
+        else ({ lease, limiter, request: sent } = await routes.acquire(tokens, waits));
+      }
       if (signal?.aborted) {
         // Aborted as it was admitted: never sent.
         lease.cancel();
         throw signal.reason;
       }
-      const count = new SentRequest(lease, limiter, answerPolicy, request.args(signal));
+      const count = new SentRequest(lease, limiter, answerPolicy, sent.args(signal));
       let response: Response;
       try {
         response = await realFetch(...count.args);
@@ -247,14 +269,18 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
       }
       await count.answered(response);
       if (!response.ok) {
-        lastFailure = response;
-        rememberRequestSecrets(response, secrets);
-        return response;
+        router?.heard(limiter, response);
+        // Another model is ready: `retry` need not wait out the delay the failed one named.
+        const failed = retryOptions !== undefined && routes?.reroutes(limiter) ? retryingNow(response) : response;
+        lastFailure = failed;
+        rememberRequestSecrets(failed, secrets);
+        return failed;
       }
       lastFailure = undefined;
       const streaming = (response.headers.get('content-type') ?? '').includes('text/event-stream');
       if (!streaming) return watchJson(response, lease, provider);
       const opened = await openStream(response, lease, provider, onStreamError);
+      if (opened.failed) router?.streamFailed(limiter, opened.error);
       if (!opened.failed || retryOptions === undefined) return opened.response;
       // Failed before any content: the attempt failed like the HTTP error it stands for. When it
       // is not retried, the SDK reads the stream as it came and throws its own error.

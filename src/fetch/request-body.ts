@@ -6,12 +6,27 @@ import { abortable } from './abortable.js';
  * as bytes, so every attempt, retries included, sends the same bytes.
  */
 
+/** What a request sent to another model changes (see `PreparedRequest.changed`). */
+export interface RequestChange {
+  /** Another URL (the model in its path: Gemini, Azure); a `Request`'s settings are kept. */
+  readonly url?: string | undefined;
+  /** Another body text, sent as the body was (a string, bytes, a `Blob` of the same type). */
+  readonly text?: string | undefined;
+}
+
 /** A request ready to be sent any number of times. */
 export interface PreparedRequest {
   /** The body as text, for the estimate; `undefined` when there is none or it is not text. */
   readonly text: string | undefined;
   /** The arguments of one attempt's fetch, with the attempt's `signal` when given. */
   args(signal: AbortSignal | undefined): [input: string | URL | Request, init: RequestInit | undefined];
+  /** Whether `text` is the whole body, so that `changed({ text })` can send another in its place. */
+  readonly textIsBody: boolean;
+  /**
+   * The same request with another URL or body text. Undefined when a text is asked for and the
+   * body is not its text (a form or a query, whose JSON is only one part).
+   */
+  changed(change: RequestChange): PreparedRequest | undefined;
 }
 
 /** Form parts read when looking for a JSON body in a form: larger ones are files, not requests. */
@@ -112,6 +127,53 @@ function withSignal(init: RequestInit | undefined, signal: AbortSignal | undefin
   return signal === undefined ? init : { ...init, signal };
 }
 
+const encoder = new TextEncoder();
+const asBytes = (text: string): BodyInit => encoder.encode(text);
+
+/** How a new text is sent in place of a body that is that text; undefined for one that is not. */
+function textBody(body: BodyInit): ((text: string) => BodyInit) | undefined {
+  if (typeof body === 'string') return (text) => text;
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return asBytes;
+  if (body instanceof Blob) return (text) => new Blob([text], { type: body.type });
+  return undefined;
+}
+
+/** The settings of a `Request` as an init, for the same request to another URL. */
+function settingsOf(request: Request): RequestInit {
+  const { method, headers, redirect, integrity, keepalive, credentials, cache, referrerPolicy, signal } = request;
+  return { method, headers, redirect, integrity, keepalive, credentials, cache, referrerPolicy, signal };
+}
+
+/**
+ * A request sent as `input` and `init`, or, with `rebuild`, as a new `Request` made of both (a
+ * `Request` whose body was read); `asBody` sends another text in place of its body.
+ */
+function prepared(
+  text: string | undefined,
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+  asBody: ((text: string) => BodyInit) | undefined,
+  rebuild = false,
+): PreparedRequest {
+  return {
+    text,
+    textIsBody: text !== undefined && asBody !== undefined,
+    args: (s) =>
+      rebuild
+        ? [new Request(input, { ...init, ...(s !== undefined && { signal: s }) }), undefined]
+        : [input, withSignal(init, s)],
+    changed: (change) => {
+      if (change.text !== undefined && asBody === undefined) return undefined;
+      const sent = change.text === undefined || asBody === undefined ? init : { ...init, body: asBody(change.text) };
+      const newText = change.text ?? text;
+      if (change.url === undefined) return prepared(newText, input, sent, asBody, rebuild);
+      // Another URL: what the `Request` carried travels in the init.
+      const moved = input instanceof Request ? { ...settingsOf(input), ...sent } : sent;
+      return prepared(newText, change.url, moved, asBody);
+    },
+  };
+}
+
 /**
  * Reads the body of a request once: its text for the estimate, and, when fetch could send it only
  * once (a `Request` given as input, a `ReadableStream` or async iterable `init.body`), its bytes,
@@ -127,19 +189,13 @@ export async function prepareRequest(
   const body = init?.body ?? null;
   if (body !== null && isStreamBody(body)) {
     const bytes = await readAll(body, signal);
-    const sent: RequestInit = { ...init, body: bytes };
-    return { text: decoder.decode(bytes), args: (s) => [input, withSignal(sent, s)] };
+    return prepared(decoder.decode(bytes), input, { ...init, body: bytes }, asBytes);
   }
-  if (body !== null) {
-    return { text: await textOf(body), args: (s) => [input, withSignal(init, s)] };
-  }
+  if (body !== null) return prepared(await textOf(body), input, init, textBody(body));
   if (input instanceof Request && input.body !== null) {
     // Read as fetch would read it (it is used up after); an unusable body rejects as fetch does.
     const bytes = new Uint8Array(await abortable(input.arrayBuffer(), signal));
-    return {
-      text: decoder.decode(bytes),
-      args: (s) => [new Request(input, { ...init, body: bytes, ...(s !== undefined && { signal: s }) }), undefined],
-    };
+    return prepared(decoder.decode(bytes), input, { ...init, body: bytes }, asBytes, true);
   }
-  return { text: undefined, args: (s) => [input, withSignal(init, s)] };
+  return prepared(undefined, input, init, undefined);
 }
