@@ -107,7 +107,7 @@ describe('acquireAny', () => {
     const [a] = limiters(clock, { concurrency: 1 });
     const cases: [unknown, unknown, RegExp][] = [
       [[], undefined, /`candidates` to be a non-empty array/],
-      [[{}], undefined, /`candidates\[0\]` to be a Limiter or \{ limiter, tokens\? \}/],
+      [[{}], undefined, /`candidates\[0\]` to be a Limiter or \{ limiter, tokens\?, spend\? \}/],
       [[a, 'b'], undefined, /`candidates\[1\]`/],
       [[a], { preferFirstMs: -1 }, /preferFirstMs/],
       [[a], { preferFirstMs: Number.POSITIVE_INFINITY }, /preferFirstMs/],

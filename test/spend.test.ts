@@ -74,3 +74,20 @@ describe('spend budgets', () => {
     expect(limiter.stats().spend[0]?.used).toBe(0);
   });
 });
+
+describe('long windows across new limits', () => {
+  it('a request in flight when the limits change is still reconciled in a day-long window (tokens and spend)', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({
+      tokens: { limit: 10_000, windowMs: DAY },
+      spend: { limit: 10, windowMs: DAY },
+      clock,
+    });
+    const lease = await limiter.acquire({ tokens: { input: 100, output: 1_000 }, spend: 2 });
+    // As when a response's headers announce a limit: the store is configured anew.
+    limiter.updateLimits({ requests: { limit: 50, windowMs: 60_000 }, tokens: { limit: 20_000, windowMs: DAY } });
+    lease.reconcile({ input: 100, output: 50 }, { spend: 0.25 });
+    expect(limiter.stats().tokens[0]).toMatchObject({ limit: 20_000, used: 150 });
+    expect(limiter.stats().spend[0]?.used).toBe(0.25);
+  });
+});

@@ -152,11 +152,15 @@ export interface PaceChangedEvent {
 }
 
 /**
- * Payload of the `operation` event: the fetch wrapper's request is over (its answer fully read, or
- * failed). Emitted by the limiter that admitted its last attempt.
+ * Payload of the `operation` event: the fetch wrapper's request is over (its final answer came, or
+ * it failed). Emitted by the limiter that admitted its last attempt.
  */
 export interface OperationEvent {
-  /** From the first attempt's send to the end of the answer (waits for the limiter not included). */
+  /**
+   * From the first attempt's admission to the final answer: its headers (a stream: its first
+   * content), or the error it failed with. Waits for the limiter before the first attempt are not
+   * included; waits between attempts are.
+   */
   readonly durationMs: number;
   /** The model the request named (the body's `model`, or the URL's). */
   readonly requestedModel: string | undefined;

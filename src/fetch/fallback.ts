@@ -208,6 +208,8 @@ export interface Routed {
   readonly lease: Lease;
   readonly limiter: Limiter;
   readonly request: PreparedRequest;
+  /** The model it is sent as. */
+  readonly model: string;
 }
 
 /** One request's candidates: the model it names first, then its fallbacks. Internal. */
@@ -278,13 +280,17 @@ export class RequestRoutes {
    * waited for up to `afterMs`), and the request rewritten for its model. Emits `fallback` on the
    * limiter that admitted it when that is not the requested model's.
    */
-  async acquire(tokens: TokenCost, options: AttemptAcquire): Promise<Routed> {
+  async acquire(
+    tokens: TokenCost,
+    options: AttemptAcquire,
+    spendOf?: (model: string, limiter: Limiter) => number | undefined,
+  ): Promise<Routed> {
     const requested = this.#requested;
     const wasOverloaded = this.#router.overloaded(requested.limiter);
     const wasPaused = paused(requested.limiter);
     const ordered = this.#ordered().filter((c) => c === requested || this.#requestFor(c) !== undefined);
     const lease = await acquireAny(
-      ordered.map((c) => ({ limiter: c.limiter, tokens })),
+      ordered.map((c) => ({ limiter: c.limiter, tokens, spend: spendOf?.(c.model, c.limiter) })),
       { ...options, preferFirstMs: this.#router.options.afterMs },
     );
     const served = ordered.find((c) => c.limiter === lease.limiter) ?? requested;
@@ -297,7 +303,8 @@ export class RequestRoutes {
             : 'wait';
       served.limiter.emit('fallback', { requested: requested.model, served: served.model, reason });
     }
-    return { lease, limiter: served.limiter, request: this.#requestFor(served) ?? this.#request };
+    const request = this.#requestFor(served) ?? this.#request;
+    return { lease, limiter: served.limiter, request, model: served.model };
   }
 
   /**

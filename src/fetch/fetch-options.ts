@@ -15,8 +15,10 @@ import { LimiterRegistry } from '../registry/registry.js';
 import { RETRY_OPTION_KEYS, resolveRetryOptions, type RetryOptions } from '../retry/options.js';
 import { countMode, type TokenCountMode } from '../tokens/text-counter.js';
 import { type LimitedFetchFallbackOptions, type ResolvedFallback, resolveFallback } from './fallback.js';
+import { type Prices, resolvePrices } from './prices.js';
 
 export type { LimitedFetchFallbackOptions } from './fallback.js';
+export type { ModelPrice, Prices } from './prices.js';
 
 /** The `fetch` signature the wrapper takes and returns. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -114,6 +116,15 @@ export interface LimitedFetchOptions {
    * @default no fallback
    */
   readonly fallback?: LimitedFetchFallbackOptions | undefined;
+  /**
+   * What each model (or model group) costs per million input, cached input and output tokens, in
+   * the currency of the limiters' `spend` budgets: `{ 'gpt-4o-mini': { input: 0.15, cachedInput:
+   * 0.075, output: 0.6 } }`. Each request then reserves its estimated cost (its input and the
+   * output it may produce) and is reconciled to what its usage says it cost; one that could never
+   * fit a spend budget fails before it is sent, and a model with no price on a limiter with a spend
+   * budget throws rather than go uncounted. @default no prices
+   */
+  readonly prices?: Prices | undefined;
 }
 
 /** The options after validation, with defaults filled in. Internal. */
@@ -137,6 +148,8 @@ export interface ResolvedFetchOptions {
   readonly rateLimitPauseMs: number;
   /** `undefined` when there is no fallback. */
   readonly fallback: ResolvedFallback | undefined;
+  /** `undefined` without prices. */
+  readonly prices: Prices | undefined;
 }
 
 const OPTION_KEYS = [
@@ -154,6 +167,7 @@ const OPTION_KEYS = [
   'acquireTimeoutMs',
   'rateLimitPauseMs',
   'fallback',
+  'prices',
 ] as const;
 
 /** `retry()` options the wrapper sets itself, and why a caller cannot. */
@@ -263,5 +277,6 @@ export function resolveFetchOptions(options: LimitedFetchOptions): ResolvedFetch
     rateLimitPauseMs:
       o.rateLimitPauseMs === undefined ? 1_000 : nonNegativeNumber('rateLimitPauseMs', o.rateLimitPauseMs),
     fallback: resolveFallback(o.fallback, source),
+    prices: resolvePrices(o.prices),
   };
 }

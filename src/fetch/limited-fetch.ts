@@ -16,6 +16,7 @@ import { type FetchLike, type LimitedFetchOptions, resolveFetchOptions } from '.
 import { prepareRequest } from './request-body.js';
 import { requestSecrets } from './request-secrets.js';
 import { FallbackRouter, findModel, type RequestRoutes, retryingNow } from './fallback.js';
+import { RequestAccount } from './request-account.js';
 import type { StreamError } from '../providers/stream-error.js';
 import { watchJson } from '../feedback/watch-response.js';
 import { openStream } from '../feedback/watch-stream.js';
@@ -125,6 +126,7 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     acquireTimeoutMs,
     rateLimitPauseMs: pauseMs,
     fallback,
+    prices,
   } = resolveFetchOptions(options);
   const router =
     fallback === undefined ? undefined : new FallbackRouter(source as LimiterRegistry, provider, fallback, pauseMs);
@@ -187,6 +189,7 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     let estimated: () => Promise<TokenCost>;
     /** Admitted at the bound of the cost: the first attempt's lease. */
     let early: BoundLease | undefined;
+    let account = new RequestAccount(undefined, provider, source, model);
     if (endpoint.kind === 'count-tokens') {
       limiter = (source as LimiterRegistry).get(provider, COUNT_TOKENS_GROUP);
       cost = 0;
@@ -195,13 +198,15 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
       const count = await costOf(url, endpoint.api, body, text);
       limiter = source instanceof LimiterRegistry ? source.get(provider, model) : source;
       routes = router?.route(named, limiter, request, url, body);
+      account = new RequestAccount(prices, provider, source, model);
       estimated = count.exact;
       // Until the limiter has heard from the provider, its first request goes alone and the rest
       // wait in its queue (visible in stats, rejected by close) for the answer's headers.
       if (sync) limiter.probeUntilObserved();
       // With fallbacks, at the bound only on a requested model that admits at once (and is not
       // overloaded); else the exact cost, for every candidate.
-      if (count.bound !== undefined && routes?.requestedAvailable !== false)
+      // Priced requests wait for the exact count: the spend reserved is priced from it.
+      if (count.bound !== undefined && routes?.requestedAvailable !== false && prices === undefined)
         early = admitAtBound(limiter, count.bound, count.exact, priority, callerSignal);
       if (early === undefined) {
         // No room for the bound: the bounds in flight may be why.
@@ -212,6 +217,7 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     // Refused before anything is sent, and never retried: it would never fit. (A request admitted
     // at its bound fits: its cost is no more.)
     if (cost !== undefined) (routes ?? limiter).assertCanFit(cost);
+    if (cost !== undefined && routes === undefined) limiter.assertCanFit(cost, account.spendFor(model, limiter, cost));
     // What a server echoes of the request's credentials is redacted from what `retry` keeps.
     const secrets = retryOptions === undefined ? [] : requestSecrets(input, init);
 
@@ -220,11 +226,14 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     /** A stream that failed before its content, kept for the SDK unless another attempt follows. */
     let failedStream: Response | undefined;
 
+    /** The lease of the attempt on the wire. */
+    let current: AnsweredLease | undefined;
     /** A mid-stream rate-limit error means what a 429 means: everyone waits. */
     const onStreamError = (error: StreamError): void => {
       // The delay its message names ("try again in 1.5s"), else the default.
-      if (error.kind === 'rate-limit')
-        limiter.rateLimited({ retryAfterMs: classifyFailure(error).retryAfterMs, defaultPauseMs: pauseMs });
+      if (error.kind !== 'rate-limit') return;
+      const { retryAfterMs } = classifyFailure(error);
+      limiter.rateLimited({ retryAfterMs, defaultPauseMs: pauseMs, admittedAt: current?.acquiredAt });
     };
 
     const attempt = async (signal: AbortSignal | undefined): Promise<Response> => {
@@ -242,6 +251,7 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
       let lease: AnsweredLease | undefined = early;
       early = undefined;
       let sent = request;
+      let sentAs = model;
       if (lease === undefined) {
         const tokens = cost ?? (await estimated());
         const waits = {
@@ -250,9 +260,16 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
           ...(acquireTimeoutMs !== undefined && { timeoutMs: acquireTimeoutMs }),
         };
         // Routed again on every attempt: the limiter that admits it hears its answer.
-        if (routes === undefined) lease = await limiter.acquire({ tokens, ...waits });
-        else ({ lease, limiter, request: sent } = await routes.acquire(tokens, waits));
+        if (routes === undefined) {
+          const spend = account.spendFor(model, limiter, tokens);
+          lease = await limiter.acquire({ tokens, ...waits, ...(spend !== undefined && { spend }) });
+        } else {
+          const spendOf = (m: string, l: Limiter) => account.spendFor(m, l, tokens);
+          ({ lease, limiter, request: sent, model: sentAs } = await routes.acquire(tokens, waits, spendOf));
+        }
       }
+      lease = account.sent(lease, limiter, sentAs);
+      current = lease;
       if (signal?.aborted) {
         // Aborted as it was admitted: never sent.
         lease.cancel();
@@ -280,7 +297,10 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
       const streaming = (response.headers.get('content-type') ?? '').includes('text/event-stream');
       if (!streaming) return watchJson(response, lease, provider);
       const opened = await openStream(response, lease, provider, onStreamError);
-      if (opened.failed) router?.streamFailed(limiter, opened.error);
+      if (opened.failed) {
+        router?.streamFailed(limiter, opened.error);
+        account.streamFailed(opened.error.kind);
+      }
       if (!opened.failed || retryOptions === undefined) return opened.response;
       // Failed before any content: the attempt failed like the HTTP error it stands for. When it
       // is not retried, the SDK reads the stream as it came and throws its own error.
@@ -290,9 +310,20 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
       throw opened.error;
     };
 
-    if (retryOptions === undefined) return attempt(callerSignal);
+    const settled = (outcome: Promise<Response>): Promise<Response> =>
+      outcome.then(
+        (response) => {
+          account.settled(response);
+          return response;
+        },
+        (error: unknown) => {
+          account.settled({ error });
+          throw error;
+        },
+      );
+    if (retryOptions === undefined) return settled(attempt(callerSignal));
     // An early admission no attempt took (retry gave up before its first) was never sent.
-    return retry<Response>(({ signal }) => attempt(signal), {
+    const retried = retry<Response>(({ signal }) => attempt(signal), {
       ...retryOptions,
       ...(callerSignal !== undefined && { signal: callerSignal }),
       // When retries run out, the SDK gets the real last response (its own error types then apply)
@@ -306,5 +337,6 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         await retryOptions.onRetry?.(event);
       },
     }).finally(() => early?.cancel());
+    return settled(retried);
   };
 }

@@ -8,7 +8,9 @@ import { resolveCost } from './limits.js';
 import { earliestStart } from './start-estimate.js';
 
 /** One candidate of `acquireAny`: a limiter, or a limiter with the cost of the request on it. */
-export type AcquireAnyCandidate = Limiter | { readonly limiter: Limiter; readonly tokens?: TokenCost | undefined };
+export type AcquireAnyCandidate =
+  | Limiter
+  | { readonly limiter: Limiter; readonly tokens?: TokenCost | undefined; readonly spend?: number | undefined };
 
 /** Options of `acquireAny(candidates, options)`. */
 export interface AcquireAnyOptions {
@@ -28,6 +30,7 @@ interface Resolved {
   readonly limiter: Limiter;
   readonly cost: Cost;
   readonly tokens: TokenCost | undefined;
+  readonly spend: number | undefined;
 }
 
 const KEYS = ['signal', 'timeoutMs', 'priority', 'preferFirstMs'];
@@ -46,15 +49,17 @@ function resolveCandidates(candidates: unknown, options: AcquireAnyOptions): Res
   if (options.priority !== undefined) finiteNumber('priority', options.priority);
   if (options.preferFirstMs !== undefined) nonNegativeNumber('preferFirstMs', options.preferFirstMs);
   return candidates.map((candidate: unknown, i) => {
-    if (candidate instanceof Limiter) return { limiter: candidate, cost: resolveCost(undefined), tokens: undefined };
-    const c = candidate as { limiter?: unknown; tokens?: TokenCost } | null;
+    if (candidate instanceof Limiter) {
+      return { limiter: candidate, cost: resolveCost(undefined), tokens: undefined, spend: undefined };
+    }
+    const c = candidate as { limiter?: unknown; tokens?: TokenCost; spend?: number } | null;
     if (typeof c !== 'object' || c === null || !(c.limiter instanceof Limiter)) {
       throw new TypeError(
-        `Expected \`candidates[${i}]\` to be a Limiter or { limiter, tokens? }, got ${describeValue(candidate)}`,
+        `Expected \`candidates[${i}]\` to be a Limiter or { limiter, tokens?, spend? }, got ${describeValue(candidate)}`,
       );
     }
-    knownKeys(`candidates[${i}]`, c, ['limiter', 'tokens']);
-    return { limiter: c.limiter, cost: resolveCost(c.tokens), tokens: c.tokens };
+    knownKeys(`candidates[${i}]`, c, ['limiter', 'tokens', 'spend']);
+    return { limiter: c.limiter, cost: resolveCost(c.tokens, 'tokens', c.spend), tokens: c.tokens, spend: c.spend };
   });
 }
 
@@ -85,11 +90,15 @@ export function acquireAny(
   if (signal?.aborted) return Promise.reject(signal.reason);
   // At once where a store answers at once: the most preferred that admits now, with no wait at all.
   for (let i = 0; i < list.length; i++) {
-    const { limiter, tokens } = list[i] as Resolved;
+    const { limiter, tokens, spend } = list[i] as Resolved;
     if (!limiter.capabilities.synchronous || limiter.closed) break;
     let lease: Lease | undefined;
     try {
-      lease = limiter.tryAcquire(tokens === undefined ? { priority } : { tokens, priority });
+      lease = limiter.tryAcquire({
+        priority,
+        ...(tokens !== undefined && { tokens }),
+        ...(spend !== undefined && { spend }),
+      });
     } catch {
       // A cost this candidate can never fit: its acquire below says so, the others may admit.
       break;
@@ -140,12 +149,13 @@ class AnyRace {
 
   start(): void {
     this.signal?.addEventListener('abort', this.#onAbort, { once: true });
-    this.list.forEach(({ limiter, tokens }, i) => {
+    this.list.forEach(({ limiter, tokens, spend }, i) => {
       const controller = this.#controllers[i] as AbortController;
       limiter
         .acquire({
           signal: controller.signal,
           ...(tokens === undefined ? {} : { tokens }),
+          ...(spend === undefined ? {} : { spend }),
           ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }),
           ...(this.priority === undefined ? {} : { priority: this.priority }),
         })

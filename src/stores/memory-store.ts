@@ -42,19 +42,29 @@ export class MemoryStore implements LimiterStore {
   configure(limits: ResolvedLimits): void {
     const history = this.#history();
     const margin = limits.marginMs;
+    // A bucketed window of the same kind and length is kept as it is (its limit set): its buckets
+    // hold no entries, so one rebuilt from them could not reconcile the requests in flight.
+    const kept = new Map<string, BucketedTokenWindow<MemoryEntry>>();
+    for (const rule of this.#tokens) if (rule instanceof BucketedTokenWindow) kept.set(shapeOf(rule), rule);
+    const reused = new Set<TokenRule>();
     this.#requests = limits.requests.map((w) => new RequestWindow(w.limit, w.windowMs, w.windowMs + margin));
     this.#tokens = TOKEN_WINDOW_KINDS.flatMap((kind) =>
       limits[kind].map((w): TokenRule => {
         const span = w.windowMs + margin;
-        return w.windowMs >= BUCKETED_FROM_MS
-          ? new BucketedTokenWindow<MemoryEntry>(kind, w.limit, w.windowMs, span)
-          : new TokenWindow<MemoryEntry>(kind, w.limit, w.windowMs, span);
+        if (w.windowMs < BUCKETED_FROM_MS) return new TokenWindow<MemoryEntry>(kind, w.limit, w.windowMs, span);
+        const same = kept.get(shapeOf({ kind, windowMs: w.windowMs, span }));
+        if (same === undefined || reused.has(same))
+          return new BucketedTokenWindow<MemoryEntry>(kind, w.limit, w.windowMs, span);
+        same.limit = w.limit;
+        reused.add(same);
+        return same;
       }),
     );
     this.#concurrency = limits.concurrency;
     // Requests already started keep counting against the new limits; nothing is forgotten.
     for (const start of history.starts) for (const rule of this.#requests) rule.add(start);
     for (const rule of this.#tokens) {
+      if (reused.has(rule)) continue;
       const exact = rule instanceof TokenWindow && history.entries.length > 0;
       for (const entry of exact || history.summary.length === 0 ? history.entries : history.summary) rule.add(entry);
     }
@@ -225,6 +235,11 @@ export class MemoryStore implements LimiterStore {
     }
     return { starts, entries, summary };
   }
+}
+
+/** A token window's kind and length, which a new configuration may keep. */
+function shapeOf(rule: { readonly kind: string; readonly windowMs: number; readonly span: number }): string {
+  return `${rule.kind}:${rule.windowMs}:${rule.span}`;
 }
 
 function windowUsage(limit: number, windowMs: number, used: number): WindowUsage {

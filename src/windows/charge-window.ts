@@ -22,7 +22,8 @@ export abstract class ChargeWindow<T extends WindowEntry> {
 
   constructor(
     readonly kind: TokenWindowKind,
-    readonly limit: number,
+    /** Changes only when new limits keep the window's shape (see `MemoryStore.configure`). */
+    public limit: number,
     readonly windowMs: number,
     readonly span: number,
   ) {
