@@ -21,9 +21,11 @@ import { pendingRequests, scanInput } from './batch-input.js';
 import { apiKeyEnv, baseUrlEnv, defaultBaseUrl, fromEnv } from './endpoint.js';
 import { INTERRUPT_EXIT_CODES, InterruptedError, onInterrupt, type InterruptSignal } from './interrupt.js';
 import { ProgressDisplay } from './progress.js';
+import { ReportRecorder } from './report-data.js';
+import { reportFlag, writeReportFile } from './report-file.js';
 import { ResultsWriter, scanResults } from './results-file.js';
 import { createRequestSender } from './send-request.js';
-import { allowedDuring, formatBatchSummary } from './summary.js';
+import { allowedDuring, type BatchSummary, formatBatchSummary } from './summary.js';
 
 /** Requests at once when `--concurrency` is not given: enough to fill a limit at LLM latencies. */
 export const DEFAULT_CLI_CONCURRENCY = 64;
@@ -49,6 +51,7 @@ const FLAGS: FlagSpec = {
   'retry-failed': { type: 'boolean' },
   'fast-estimate': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
+  report: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -96,6 +99,8 @@ Options:
                             tokenizer (about 0.7 s and 100+ MB of RSS while it loads)
       --fast-estimate       the same as --estimate fast
   -q, --quiet               no progress display (the summary is still printed)
+      --report <file.html>  when the run ends (or is interrupted), write a self-contained HTML
+                            report: a timeline against the limits, 429s, retries, waits, totals
   -h, --help                show this help
 
 Progress goes to stderr (a bar on a terminal, a line every few seconds otherwise); the summary
@@ -121,6 +126,8 @@ interface BatchSettings {
   readonly retryFailed: boolean;
   readonly fastEstimate: boolean;
   readonly quiet: boolean;
+  /** `--report`: the HTML report to write at the end. */
+  readonly report: string | undefined;
 }
 
 function readSettings(args: readonly string[], env: NodeJS.ProcessEnv): BatchSettings | 'help' {
@@ -187,6 +194,7 @@ function readSettings(args: readonly string[], env: NodeJS.ProcessEnv): BatchSet
     retryFailed: flags.values['retry-failed'] === true,
     fastEstimate: estimateFlag(command, flags),
     quiet: flags.values.quiet === true,
+    report: reportFlag(command, stringFlag(flags, 'report'), { input, out }),
   };
 }
 
@@ -261,6 +269,8 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
       return limiter;
     },
   });
+  const report = settings.report === undefined ? undefined : new ReportRecorder();
+  report?.attach(registry);
   // Aborted by the first Ctrl-C: nothing new leaves after it.
   const stop = new AbortController();
   const send = createRequestSender({
@@ -270,7 +280,10 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
     limiter: registry,
     retry: { maxAttempts: settings.maxAttempts, attemptTimeoutMs: settings.timeoutMs },
     counts: tally,
-    onStart: () => started++,
+    onStart: () => {
+      started++;
+      report?.started();
+    },
     stop: stop.signal,
     ...(settings.fastEstimate && { estimateMode: 'fast' as const }),
     sync: settings.sync,
@@ -282,21 +295,24 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
   const summary = (abandoned?: number): string => {
     const elapsedMs = performance.now() - startedAt;
     const limiters = registry.entries().map(([, limiter]) => limiter);
-    return scrub(
-      formatBatchSummary({
-        input,
-        out,
-        todo,
-        ...tally,
-        skipped,
-        badLines: scan.bad.length,
-        elapsedMs,
-        allowedRequests: allowedDuring(limiters, 'requests', elapsedMs),
-        allowedTokens: allowedDuring(limiters, 'tokens', elapsedMs),
-        interrupted,
-        abandoned,
-      }),
-    );
+    const counts: BatchSummary = {
+      input,
+      out,
+      todo,
+      ...tally,
+      skipped,
+      badLines: scan.bad.length,
+      elapsedMs,
+      allowedRequests: allowedDuring(limiters, 'requests', elapsedMs),
+      allowedTokens: allowedDuring(limiters, 'tokens', elapsedMs),
+      interrupted,
+      abandoned,
+    };
+    // The report is written with the summary, so it is there whenever the summary is.
+    const failed =
+      report && writeReportFile(settings.report as string, report.data(counts, registry, provider, startedAt), scrub);
+    if (failed !== undefined) warn(failed);
+    return scrub(formatBatchSummary(counts));
   };
   const exitCode = (): number =>
     interrupted !== undefined ? INTERRUPT_EXIT_CODES[interrupted] : tally.failed > 0 || scan.bad.length > 0 ? 1 : 0;
@@ -346,7 +362,7 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
 
   startedAt = performance.now();
   try {
-    const results = streamBatch(pendingRequests(input, scan.ids, previous.done), send, {
+    const results = streamBatch(pendingRequests(input, scan.ids, previous.done), report?.wrap(send) ?? send, {
       concurrency: settings.concurrency,
       signal: stop.signal,
       total: todo,
