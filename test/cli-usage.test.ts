@@ -26,6 +26,9 @@ describe('forestall command line', () => {
       '--max-attempts',
       '--timeout',
       '--retry-failed',
+      '--report',
+      '--max-spend',
+      '--prices',
       '--quiet',
       '-q',
       '--help',
@@ -33,7 +36,9 @@ describe('forestall command line', () => {
     ]) {
       expect(stdout).toContain(flag);
     }
-    expect(stdout).toMatch(/Exit codes: 0 .* 1 .*\n2 usage error, 130 interrupted/);
+    expect(stdout).toMatch(
+      /Exit codes: 0 .* 1 .*\n2 usage error, 3 the --max-spend budget was spent .*\n130 interrupted/,
+    );
     const main = await runCli(['--help']);
     expect(main.code).toBe(0);
     expect(main.stdout).toMatch(/batch <requests\.jsonl> --out <results\.jsonl>/);

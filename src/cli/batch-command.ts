@@ -1,3 +1,4 @@
+import { BudgetSpentError, RunBudget, readSpendFlags, type SpendSettings } from './spend-budget.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { streamBatch, type BatchProgress } from '../batch/run-batch.js';
@@ -52,6 +53,8 @@ const FLAGS: FlagSpec = {
   'fast-estimate': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   report: { type: 'string' },
+  'max-spend': { type: 'string' },
+  prices: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -101,6 +104,9 @@ Options:
   -q, --quiet               no progress display (the summary is still printed)
       --report <file.html>  when the run ends (or is interrupted), write a self-contained HTML
                             report: a timeline against the limits, 429s, retries, waits, totals
+      --max-spend <amount>  stop starting requests once this much is spent (needs --prices)
+      --prices <json|file>  per million tokens, per model or group: {"gpt-4o-mini":
+                            {"input": 0.15, "cachedInput": 0.075, "output": 0.6}}
   -h, --help                show this help
 
 Progress goes to stderr (a bar on a terminal, a line every few seconds otherwise); the summary
@@ -108,7 +114,8 @@ to stdout. Ctrl-C stops starting requests, waits for those in flight, writes the
 summary and exits 130; a second Ctrl-C quits at once (what was in flight is redone on resume).
 
 Exit codes: 0 every request succeeded, 1 some requests failed or some lines were bad,
-2 usage error, 130 interrupted (143 on SIGTERM).
+2 usage error, 3 the --max-spend budget was spent (run again with a higher one to resume),
+130 interrupted (143 on SIGTERM).
 `;
 
 /** Settings read from the command line and the environment. */
@@ -128,6 +135,8 @@ interface BatchSettings {
   readonly quiet: boolean;
   /** `--report`: the HTML report to write at the end. */
   readonly report: string | undefined;
+  /** `--max-spend` with `--prices`. */
+  readonly spend: SpendSettings | undefined;
 }
 
 function readSettings(args: readonly string[], env: NodeJS.ProcessEnv): BatchSettings | 'help' {
@@ -195,6 +204,7 @@ function readSettings(args: readonly string[], env: NodeJS.ProcessEnv): BatchSet
     fastEstimate: estimateFlag(command, flags),
     quiet: flags.values.quiet === true,
     report: reportFlag(command, stringFlag(flags, 'report'), { input, out }),
+    spend: readSpendFlags(command, stringFlag(flags, 'max-spend'), stringFlag(flags, 'prices')),
   };
 }
 
@@ -271,8 +281,12 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
   });
   const report = settings.report === undefined ? undefined : new ReportRecorder();
   report?.attach(registry);
-  // Aborted by the first Ctrl-C: nothing new leaves after it.
+  // Aborted by the first Ctrl-C (or a spent --max-spend): nothing new leaves after it.
   const stop = new AbortController();
+  const mode = settings.fastEstimate ? 'fast' : 'tiktoken';
+  const onSpent = (): void => stop.abort(new BudgetSpentError(settings.spend?.maxSpend ?? 0));
+  const budget = settings.spend && new RunBudget(settings.spend, provider, registry, mode, onSpent);
+  report?.setSpendLimit(settings.spend?.maxSpend);
   const send = createRequestSender({
     provider,
     baseUrl,
@@ -307,6 +321,7 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
       allowedTokens: allowedDuring(limiters, 'tokens', elapsedMs),
       interrupted,
       abandoned,
+      ...(budget && { spend: { spent: budget.spent, limit: budget.settings.maxSpend, stopped: budget.stopped } }),
     };
     // The report is written with the summary, so it is there whenever the summary is.
     const failed =
@@ -314,8 +329,9 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
     if (failed !== undefined) warn(failed);
     return scrub(formatBatchSummary(counts));
   };
-  const exitCode = (): number =>
-    interrupted !== undefined ? INTERRUPT_EXIT_CODES[interrupted] : tally.failed > 0 || scan.bad.length > 0 ? 1 : 0;
+  const unfinished = (): number =>
+    budget?.stopped ? BudgetSpentError.exitCode : tally.failed + scan.bad.length > 0 ? 1 : 0;
+  const exitCode = (): number => (interrupted !== undefined ? INTERRUPT_EXIT_CODES[interrupted] : unfinished());
 
   if (todo === 0) {
     process.stdout.write(summary());
@@ -362,7 +378,8 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
 
   startedAt = performance.now();
   try {
-    const results = streamBatch(pendingRequests(input, scan.ids, previous.done), report?.wrap(send) ?? send, {
+    const worker = budget?.wrap(send, stop.signal, (amount, id) => report?.spent(amount, id)) ?? send;
+    const results = streamBatch(pendingRequests(input, scan.ids, previous.done), report?.wrap(worker) ?? worker, {
       concurrency: settings.concurrency,
       signal: stop.signal,
       total: todo,
@@ -385,12 +402,12 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
       display?.update();
     }
   } catch (error) {
-    if (!(error instanceof InterruptedError)) throw error;
+    if (!(error instanceof InterruptedError) && !(error instanceof BudgetSpentError)) throw error;
   } finally {
     removeHandlers();
     display?.stop();
     writer.close();
-    await registry.close();
+    await Promise.all([registry.close(), budget?.close()]);
   }
   process.stdout.write(summary());
   return exitCode();

@@ -30,6 +30,8 @@ export interface BatchSummary {
   readonly interrupted?: InterruptSignal | undefined;
   /** Requests in flight when a second interrupt quit at once; they are sent again on resume. */
   readonly abandoned?: number | undefined;
+  /** With `--max-spend`: what the run spent, the budget, and whether it ran out. */
+  readonly spend?: { readonly spent: number; readonly limit: number; readonly stopped: boolean } | undefined;
 }
 
 /**
@@ -70,12 +72,19 @@ function against(used: number, allowed: number | undefined, unit: string, elapse
   return `${base}; the limits allowed ${formatCount(allowed)} in that time: ${Math.round((used / allowed) * 100)}%`;
 }
 
+/** An amount in the user's currency: four significant digits below 1, cents above. */
+function formatSpend(amount: number): string {
+  return amount >= 1 ? amount.toFixed(2) : amount.toPrecision(4);
+}
+
 /** The summary printed at the end of `forestall batch`, as lines. */
 export function formatBatchSummary(s: BatchSummary): string {
   const done = s.succeeded + s.failed;
-  const head = s.interrupted
-    ? `forestall batch: interrupted (${s.interrupted}) after ${formatCount(done)} of ${formatCount(s.todo)} requests in ${formatDuration(s.elapsedMs)}; run the same command again to resume`
-    : `forestall batch: ${formatCount(done)} of ${formatCount(s.todo)} requests done in ${formatDuration(s.elapsedMs)}`;
+  const head = s.spend?.stopped
+    ? `forestall batch: stopped at the spend budget (--max-spend ${s.spend.limit}) after ${formatCount(done)} of ${formatCount(s.todo)} requests in ${formatDuration(s.elapsedMs)}; run again with a higher --max-spend to resume`
+    : s.interrupted
+      ? `forestall batch: interrupted (${s.interrupted}) after ${formatCount(done)} of ${formatCount(s.todo)} requests in ${formatDuration(s.elapsedMs)}; run the same command again to resume`
+      : `forestall batch: ${formatCount(done)} of ${formatCount(s.todo)} requests done in ${formatDuration(s.elapsedMs)}`;
   const rows: [string, string][] = [
     ['succeeded', formatCount(s.succeeded)],
     [
@@ -96,6 +105,10 @@ export function formatBatchSummary(s: BatchSummary): string {
   if (s.elapsedMs > 0 && s.sent > 0) {
     rows.push(['request rate', against(s.sent, s.allowedRequests, 'requests', s.elapsedMs)]);
     rows.push(['token rate', against(s.inputTokens + s.outputTokens, s.allowedTokens, 'tokens', s.elapsedMs)]);
+  }
+  if (s.spend !== undefined) {
+    const { spent, limit } = s.spend;
+    rows.push(['spend', `${formatSpend(spent)} of ${formatSpend(limit)} (${Math.round((spent / limit) * 100)}%)`]);
   }
   if (s.abandoned !== undefined && s.abandoned > 0) {
     rows.push(['abandoned', `${formatCount(s.abandoned)} in flight (sent again on resume)`]);
