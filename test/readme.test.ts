@@ -47,7 +47,15 @@ async function runSnippet(
 ): Promise<{ status: number | null; out: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'forestall-readme-'));
   dirs.push(dir);
-  for (const name of ['forestall', 'openai', '@anthropic-ai/sdk', 'ai', '@ai-sdk/openai', 'redis', '@opentelemetry/api']) {
+  for (const name of [
+    'forestall',
+    'openai',
+    '@anthropic-ai/sdk',
+    'ai',
+    '@ai-sdk/openai',
+    'redis',
+    '@opentelemetry/api',
+  ]) {
     const link = join(dir, 'node_modules', name);
     mkdirSync(dirname(link), { recursive: true });
     symlinkSync(name === 'forestall' ? root : join(root, 'node_modules', name), link, 'dir');
@@ -136,7 +144,7 @@ describe.skipIf(!built)('README snippets work as pasted', () => {
     expect(status).toBe(0);
   });
 
-  it('adaptive concurrency finds an overloaded server\'s capacity', async () => {
+  it("adaptive concurrency finds an overloaded server's capacity", async () => {
     const { status, out } = await runSnippet(codeUnder('### Adaptive concurrency'));
     const match = out.match(/cap (\d+), (\d+) overloaded of (\d+)/);
     expect(match, out).not.toBeNull();
@@ -157,6 +165,12 @@ describe.skipIf(!built)('README snippets work as pasted', () => {
   it('forestall/otel on a registry, with the no-op meter', async () => {
     const { status, out } = await runSnippet(codeUnder('### Metrics: `forestall/otel`'));
     expect(out.trim()).toBe('1');
+    expect(status).toBe(0);
+  });
+
+  it('a spend budget through the fetch: the real cost reconciled, a request that can never fit refused', async () => {
+    const { status, out } = await runSnippet(codeUnder('## Spend budgets'));
+    expect(out.trim().split('\n')).toEqual(['true', 'CapacityError']);
     expect(status).toBe(0);
   });
 
