@@ -80,9 +80,7 @@ export default async function otel(): Promise<{ title: string; markdown: string 
       ]),
     ),
     '',
-    `Of the no-op row's ${fixed(noopRatio, 2)}x, ${fixed(emptyRatio, 2)}x is what any \`acquired\` listener costs (the limiter's payload and \`emit\`, last row); the listener \`instrument()\` adds reads prebuilt attributes and calls the no-op histogram.`,
-    '',
-    `Instrumented, the limiter builds an \`acquired\` payload per acquire and the listener records its wait into \`forestall.acquire.duration\` with attributes built once per limiter; the SDK's own cost (hashing the attributes, updating the histogram) is the rest of the third row (${fixed(sdkRatio, 2)}x). Gauges are read from \`stats()\` only when the meter collects, never on the hot path.`,
+    `Instrumented, the limiter calls one hook per acquire with its wait (no event payload, no \`emit\`: an \`acquired\` listener, the last row, costs ${fixed(emptyRatio, 2)}x by itself), and the hook records it into \`forestall.acquire.duration\` with attributes built once per limiter: the no-op row (${fixed(noopRatio, 2)}x). The SDK's own cost (hashing the attributes, updating the histogram) is the rest of the third row (${fixed(sdkRatio, 2)}x). Gauges are read from \`stats()\` only when the meter collects, never on the hot path.`,
   ].join('\n');
   return { title: 'Metrics: forestall/otel', markdown };
 }

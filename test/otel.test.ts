@@ -1,3 +1,4 @@
+import { ACQUIRE_HOOK } from '../src/limiter/hot-listeners.js';
 import { createNoopMeter, type Attributes, type Meter } from '@opentelemetry/api';
 import {
   DataPointType,
@@ -364,6 +365,21 @@ describe('gauges read at collection', () => {
 });
 
 describe('close()', () => {
+  it('two instrumentations of one limiter each record; closing one leaves the other', async () => {
+    const limiter = new Limiter({ requests: minute(100) });
+    const first = harness();
+    const second = harness();
+    const a = instrument(limiter, { meter: first.meter });
+    const b = instrument(limiter, { meter: second.meter });
+    (await limiter.acquire()).release();
+    a.close();
+    (await limiter.acquire()).release();
+    expect(histogram(await first.collect(), METRIC_NAMES.acquireDuration).count).toBe(1);
+    expect(histogram(await second.collect(), METRIC_NAMES.acquireDuration).count).toBe(2);
+    b.close();
+    expect(limiter[ACQUIRE_HOOK]).toBeUndefined();
+  });
+
   it('removes every listener and callback: nothing more is recorded or observed', async () => {
     const limiter = new Limiter({ requests: minute(100) });
     const registry = new LimiterRegistry();
@@ -373,15 +389,15 @@ describe('close()', () => {
     const early = registry.get('openai', 'gpt-4o');
     (await limiter.acquire()).release();
     (await early.acquire()).release();
-    expect(limiter.listenerCount('acquired')).toBe(1);
+    expect(limiter[ACQUIRE_HOOK]).toBeTypeOf('function');
     one.close();
     all.close();
     one.close(); // idempotent
-    expect(limiter.listenerCount('acquired')).toBe(0);
-    expect(early.listenerCount('acquired')).toBe(0);
+    expect(limiter[ACQUIRE_HOOK]).toBeUndefined();
+    expect(early[ACQUIRE_HOOK]).toBeUndefined();
     const before = await collect();
     const late = registry.get('openai', 'gpt-4.1');
-    expect(late.listenerCount('acquired')).toBe(0);
+    expect(late[ACQUIRE_HOOK]).toBeUndefined();
     for (const l of [limiter, early, late]) {
       (await l.acquire()).release();
       l.emit('fallback', { requested: 'a', served: 'b', reason: 'wait' });
@@ -400,9 +416,9 @@ describe('close()', () => {
     const limiter = new Limiter();
     {
       using _metering = instrument(limiter, { meter: createNoopMeter() });
-      expect(limiter.listenerCount('acquired')).toBe(1);
+      expect(limiter[ACQUIRE_HOOK]).toBeTypeOf('function');
     }
-    expect(limiter.listenerCount('acquired')).toBe(0);
+    expect(limiter[ACQUIRE_HOOK]).toBeUndefined();
   });
 
   it('records nothing from a limiter never instrumented (and makes it build no event payload)', async () => {
@@ -411,7 +427,7 @@ describe('close()', () => {
     const { meter, collect } = harness();
     using _metering = instrument(seen, { meter });
     (await unseen.acquire()).release();
-    expect(unseen.listenerCount('acquired')).toBe(0);
+    expect(unseen[ACQUIRE_HOOK] === undefined && unseen.listenerCount('acquired') === 0).toBe(true);
     const metrics = await collect();
     expect(histogram(metrics, METRIC_NAMES.acquireDuration).count).toBe(0);
     expect(points(metrics, METRIC_NAMES.queueSize)).toHaveLength(1);
@@ -438,7 +454,7 @@ describe('bad input fails at once, naming the option', () => {
     expect(() => instrument(limiter, { meter: 'meter' as never })).toThrow(/`meter`.*got `"meter"` \(string\)/);
     const partial = { createHistogram() {}, createCounter() {} };
     expect(() => instrument(limiter, { meter: partial as never })).toThrow(/no `createObservableGauge`/);
-    expect(limiter.listenerCount('acquired')).toBe(0);
+    expect(limiter[ACQUIRE_HOOK] === undefined && limiter.listenerCount('acquired') === 0).toBe(true);
   });
 
   it('unknown options and attributes that are not strings, numbers or booleans', () => {

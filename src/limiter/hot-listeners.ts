@@ -25,3 +25,10 @@ export function hotListeners<E extends string>(emitter: NodeJS.EventEmitter, eve
   });
   return hears;
 }
+
+/**
+ * Where a limiter calls a function with each admission's wait, when one is set: what metrics need
+ * of every acquire, for the price of a call rather than an `acquired` event (a payload and an
+ * emit). Internal: `forestall/otel` sets it.
+ */
+export const ACQUIRE_HOOK: unique symbol = Symbol('forestall.acquireHook');

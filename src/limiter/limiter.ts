@@ -13,7 +13,7 @@ import {
 } from '../stores/capabilities.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { StoreEntry } from '../stores/store.js';
-import { hotListeners } from './hot-listeners.js';
+import { ACQUIRE_HOOK, hotListeners } from './hot-listeners.js';
 import { HeaderSync } from '../feedback/header-sync.js';
 import { type RateLimitAnswer, rateLimitedEvent } from '../feedback/rate-limit-policy.js';
 import { Lease, type LeaseOwner } from './lease.js';
@@ -30,7 +30,7 @@ import {
   validateLimiterOptions,
 } from './options.js';
 import { runWithLease } from './run.js';
-import { Scheduler } from './scheduler.js';
+import { cannotMeet, Scheduler } from './scheduler.js';
 import { registerStartEstimate } from './start-estimate.js';
 import { StoreDriver } from './store-driver.js';
 import { Gates } from './gates.js';
@@ -73,6 +73,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
    * the hidden classes and optimised code of the hot path, and every later acquire pays to rebuild them.
    */
   readonly #kept: { lease: Lease | undefined } = { lease: undefined };
+  /** @internal Called with each admission's wait when set (`forestall/otel`; see `ACQUIRE_HOOK`). */
+  [ACQUIRE_HOOK]: ((waitedMs: number) => void) | undefined = undefined;
   /** Whether anyone listens to the events of the hot path: reading a field beats `listenerCount`. */
   readonly #hears = hotListeners(this as unknown as NodeJS.EventEmitter, ['acquired', 'released', 'idle']);
 
@@ -173,11 +175,11 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
         return this.#rejectNow('store', error);
       }
       if (typeof admission === 'object') return Promise.resolve(this.#lease(admission, cost, 0, now, priority));
-      if (this.#cannotMeet(admission, now, timeoutMs)) return this.#timeoutNow(timeoutMs);
+      if (cannotMeet(admission, now, timeoutMs)) return this.#timeoutNow(timeoutMs);
     } else if (timeoutMs !== Number.POSITIVE_INFINITY) {
       // Queued behind others the wait is at least this long, so a deadline before it cannot be met.
       const earliest = this.#driver.earliest(cost, now);
-      if (earliest !== undefined && this.#cannotMeet(earliest, now, timeoutMs)) return this.#timeoutNow(timeoutMs);
+      if (earliest !== undefined && cannotMeet(earliest, now, timeoutMs)) return this.#timeoutNow(timeoutMs);
     }
     const maxQueue = this.#limits.resolved.maxQueue;
     if (scheduler.size >= maxQueue) return this.#rejectNow('queue-full', new QueueFullError(maxQueue));
@@ -365,11 +367,6 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.emit('limitsChanged', { limits: this.limits });
   }
 
-  /** Infinity means "when a lease is released": unknown, so not a reason to give up early. */
-  #cannotMeet(at: number, now: number, timeoutMs: number): boolean {
-    return at !== Number.POSITIVE_INFINITY && at - now > timeoutMs;
-  }
-
   #timeoutNow(timeoutMs: number): Promise<never> {
     return this.#rejectNow('timeout', new AcquireTimeoutError(timeoutMs, 0));
   }
@@ -383,6 +380,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
     this.#inFlight++;
     this.#gates.admitted(now);
     const lease = new Lease(this.#owner, entry, cost, waitedMs, now);
+    this[ACQUIRE_HOOK]?.(waitedMs);
     // The hot path: build no payload nobody listens to.
     if (this.#hears.acquired)
       this.emit('acquired', { waitedMs, input: cost.input, output: cost.output, priority, blockedBy });

@@ -10,6 +10,11 @@ import { type LateAnswer, PENDING, type StoreDriver } from './store-driver.js';
 import { Waiter } from './waiter.js';
 import type { Block } from './diagnose.js';
 
+/** Whether a start at `at` is beyond a wait of `timeoutMs` from `now`. Infinity means "when a lease is released": unknown, so not a reason to give up early. */
+export function cannotMeet(at: number, now: number, timeoutMs: number): boolean {
+  return at !== Number.POSITIVE_INFINITY && at - now > timeoutMs;
+}
+
 /** What the scheduler asks of the limiter it serves. */
 export interface SchedulerHost {
   /** Issues the lease of an admitted waiter. */

@@ -5,13 +5,13 @@ import { LimiterRegistry } from '../registry/registry.js';
 import { LimiterAttributes } from './attributes.js';
 import { createInstruments, observables } from './instruments.js';
 import { type InstrumentOptions, type Instrumentation, resolveInstrumentOptions, validateTarget } from './options.js';
-import { observeStats, type RecordedEvent, type Recorders, recorders } from './recorders.js';
+import { ACQUIRE_HOOK } from '../limiter/hot-listeners.js';
+import { admittedRecorder, observeStats, type RecordedEvent, type Recorders, recorders } from './recorders.js';
 
 type Listener = (event: unknown, key?: LimiterKey) => void;
 type AnyOn = (name: RecordedEvent, listener: Listener) => unknown;
 
 const RECORDED_EVENTS: readonly RecordedEvent[] = [
-  'acquired',
   'rejected',
   'paused',
   'reconciled',
@@ -56,6 +56,10 @@ export function instrument(limiterOrRegistry: Limiter | LimiterRegistry, options
     (target.on as AnyOn).call(target, name, listener);
     return [name, listener] as const;
   });
+  // Each acquire's wait through the limiter's hook, not an `acquired` listener (no payload, no emit).
+  const unhook = wiring.eachLimiter((limiter, limiterAttributes) =>
+    hook(limiter, admittedRecorder(instruments, limiterAttributes)),
+  );
   const gauges = observables(instruments);
   const observe: BatchObservableCallback = (result) => {
     for (const [limiter, limiterAttributes] of wiring.limiters()) {
@@ -70,6 +74,7 @@ export function instrument(limiterOrRegistry: Limiter | LimiterRegistry, options
     if (!open) return;
     open = false;
     for (const [name, listener] of listeners) (target.off as AnyOn).call(target, name, listener);
+    unhook();
     meter.removeBatchObservableCallback(observe, gauges);
   };
   return { close, [Symbol.dispose]: close };
@@ -79,6 +84,41 @@ export function instrument(limiterOrRegistry: Limiter | LimiterRegistry, options
 interface Wiring {
   listener(record: Recorders, name: RecordedEvent): Listener;
   limiters(): Iterable<readonly [Limiter, LimiterAttributes]>;
+  /** Calls `fn` for each limiter, those created later too; returns what undoes every call. */
+  eachLimiter(fn: (limiter: Limiter, attributes: LimiterAttributes) => () => void): () => void;
+}
+
+/** The acquire hooks of every instrumentation of a limiter (several may watch one). */
+const hooks = new WeakMap<Limiter, Set<(waitedMs: number) => void>>();
+
+/** Adds `fn` to the limiter's acquire hook; returns what removes it (and the hook, when the last). */
+function hook(limiter: Limiter, fn: (waitedMs: number) => void): () => void {
+  let set = hooks.get(limiter);
+  if (set === undefined) {
+    const all = new Set<(waitedMs: number) => void>();
+    set = all;
+    hooks.set(limiter, all);
+  }
+  set.add(fn);
+  const all = set;
+  limiter[ACQUIRE_HOOK] =
+    all.size === 1
+      ? fn
+      : (waitedMs) => {
+          for (const f of all) f(waitedMs);
+        };
+  return () => {
+    all.delete(fn);
+    const [only] = all;
+    limiter[ACQUIRE_HOOK] =
+      all.size === 0
+        ? undefined
+        : all.size === 1
+          ? only
+          : (waitedMs) => {
+              for (const f of all) f(waitedMs);
+            };
+  };
 }
 
 function limiterWiring(limiter: Limiter, user: LimiterAttributes['base']): Wiring {
@@ -90,6 +130,7 @@ function limiterWiring(limiter: Limiter, user: LimiterAttributes['base']): Wirin
       return (event) => fn(event, attributes);
     },
     limiters: () => only,
+    eachLimiter: (fn) => fn(limiter, attributes),
   };
 }
 
@@ -111,5 +152,13 @@ function registryWiring(registry: LimiterRegistry, user: LimiterAttributes['base
       return (event, key) => fn(event, attributesOf(key as LimiterKey));
     },
     limiters: () => registry.entries().map(([key, limiter]) => [limiter, attributesOf(key)] as const),
+    eachLimiter: (fn) => {
+      const undo: (() => void)[] = [];
+      const stop = registry.eachLimiter((limiter, key) => undo.push(fn(limiter, attributesOf(key))));
+      return () => {
+        stop();
+        for (const u of undo) u();
+      };
+    },
   };
 }

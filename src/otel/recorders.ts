@@ -6,15 +6,7 @@ import type { LimiterAttributes } from './attributes.js';
 import type { Instruments } from './instruments.js';
 
 /** The events `instrument()` listens to. */
-export type RecordedEvent =
-  | 'acquired'
-  | 'rejected'
-  | 'paused'
-  | 'reconciled'
-  | 'operation'
-  | 'rateLimited'
-  | 'retry'
-  | 'fallback';
+export type RecordedEvent = 'rejected' | 'paused' | 'reconciled' | 'operation' | 'rateLimited' | 'retry' | 'fallback';
 
 /** Records one event of one limiter, with that limiter's attributes. */
 export type Recorder<E extends RecordedEvent> = (
@@ -29,14 +21,20 @@ export type Recorders = { readonly [E in RecordedEvent]: Recorder<E> };
 const MS_PER_S = 1_000;
 
 /**
- * What each event records. `acquired` runs once per acquire: it reads a prebuilt attribute set and
- * records one number, nothing more.
+ * Records each admission's wait (`forestall.acquire.duration`, admitted): called by the limiter's
+ * acquire hook once per acquire, it reads a prebuilt attribute set and records one number.
  */
+export function admittedRecorder(instruments: Instruments, attributes: LimiterAttributes): (waitedMs: number) => void {
+  const { acquireDuration } = instruments;
+  const admitted = attributes.admitted;
+  return (waitedMs) => acquireDuration.record(waitedMs / MS_PER_S, admitted);
+}
+
+/** What each event records. */
 export function recorders(instruments: Instruments): Recorders {
   const { acquireDuration, pauseDuration, tokenUsage, operationDuration, rateLimited, retries, fallbacks } =
     instruments;
   return {
-    acquired: (event, attributes) => acquireDuration.record(event.waitedMs / MS_PER_S, attributes.admitted),
     rejected: (event, attributes) => {
       // A candidate `acquireAny` withdrew from: the call itself was served by another limiter.
       if (event.reason !== 'withdrawn')

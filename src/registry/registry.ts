@@ -76,6 +76,8 @@ export class LimiterRegistry {
   readonly #clock: Clock | undefined;
   readonly #limiters = new Map<string, { key: LimiterKey; limiter: Limiter }>();
   readonly #subscriptions: Subscription[] = [];
+  /** `eachLimiter` callbacks, told of every limiter created. */
+  readonly #watchers = new Set<(limiter: Limiter, key: LimiterKey) => void>();
 
   constructor(options: LimiterRegistryOptions = {}) {
     plainObject('options', options);
@@ -115,6 +117,7 @@ export class LimiterRegistry {
     if (!(limiter instanceof Limiter)) throw new TypeError('Expected `create` to return a Limiter');
     this.#limiters.set(id, { key, limiter });
     for (const subscription of this.#subscriptions) this.#attach(subscription, key, limiter);
+    for (const watcher of this.#watchers) watcher(limiter, key);
     return limiter;
   }
 
@@ -139,6 +142,17 @@ export class LimiterRegistry {
   /** Each limiter's `stats()`, with the provider and the model group it serves. */
   stats(): Array<LimiterKey & { readonly stats: LimiterStats }> {
     return [...this.#limiters.values()].map(({ key, limiter }) => ({ ...key, stats: limiter.stats() }));
+  }
+
+  /**
+   * Calls `fn` with every limiter of the registry and its key, those created later too (as they
+   * are created). Returns a function that stops calling it for new ones.
+   */
+  eachLimiter(fn: (limiter: Limiter, key: LimiterKey) => void): () => void {
+    callable('fn', fn);
+    this.#watchers.add(fn);
+    for (const { key, limiter } of this.#limiters.values()) fn(limiter, key);
+    return () => this.#watchers.delete(fn);
   }
 
   /** Each limiter's `diagnose()`, with the provider and the model group it serves. */
