@@ -6,6 +6,7 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { createLimitedFetch, Limiter, type ConcurrencyChangedEvent, type PaceChangedEvent } from '../src/index.js';
 import { mockServers } from './helpers/mock-servers.js';
+import { chatCompletionBody } from './helpers/openai-body.js';
 
 const startMock = mockServers();
 
@@ -66,16 +67,7 @@ async function startLeakyBucket(intervalMs: number) {
         return;
       }
       last = at;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          id: 'chatcmpl-1',
-          object: 'chat.completion',
-          created: 0,
-          model: 'gpt-4o-mini',
-          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 },
-        }),
-      );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(chatCompletionBody());
     });
   });
   server.listen(0, '127.0.0.1');

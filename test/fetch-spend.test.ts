@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { CapacityError, createLimitedFetch, Limiter, LimiterRegistry, type OperationEvent } from '../src/index.js';
 import { eventually } from './helpers/eventually.js';
 import { mockServers } from './helpers/mock-servers.js';
+import { chatCompletionBody } from './helpers/openai-body.js';
 
 const startMock = mockServers();
 const DAY = 86_400_000;
@@ -18,16 +19,7 @@ async function usageServer(usage: object) {
     req.resume();
     req.on('end', () => {
       requests++;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          id: 'c',
-          object: 'chat.completion',
-          created: 0,
-          model: 'gpt-4o-mini',
-          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-          usage,
-        }),
-      );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(chatCompletionBody(usage));
     });
   });
   server.listen(0, '127.0.0.1');

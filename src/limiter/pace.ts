@@ -7,7 +7,8 @@ const DECREASE = 0.8;
 const QUICK = 0.05;
 /** ... and near it: how far below the refused pace quick recovery stops. */
 const NEAR = 0.95;
-const SLOW = 0.0125;
+/** Beyond that, a window's worth of quiet gives back half a percent: the refused pace is met seldom. */
+const SLOW = 0.005;
 /** Quiet steps at the full rate after which pacing ends. */
 const STEPS_TO_END = 10;
 
@@ -19,8 +20,8 @@ const STEPS_TO_END = 10;
  * admissions at least `interval` apart, at `factor` times the limits' rate (their tightest request
  * window's `limit / windowMs`). Each further such 429 lowers the factor by a fifth. Each quiet step
  * (the tightest window's length without one) gives back 5% of the rate up to 95% of the pace last
- * refused, then 1.25% (slowly, where the server refused before); ten quiet steps at the full rate
- * end pacing. A limiter with no request window cannot pace.
+ * refused, then 0.5% (slowly, where the server refused before: jitter in the way to a leaky bucket
+ * refuses near its rate); ten quiet steps at the full rate end pacing. A limiter with no request window cannot pace.
  */
 export class Pace {
   #factor = 1;

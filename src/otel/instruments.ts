@@ -56,7 +56,7 @@ export function createInstruments(meter: Meter): Instruments {
     operationDuration: histogram(
       METRIC_NAMES.operationDuration,
       's',
-      'A request from its first send to the end of its answer, retries included, limiter waits not.',
+      "A request from its first attempt to its final answer (its headers; a stream's first content), retries included.",
       OPERATION_DURATION_BUCKETS,
     ),
     rateLimited: meter.createCounter(METRIC_NAMES.rateLimited, {
