@@ -296,3 +296,19 @@ describe('the pace after repeated 429s', () => {
     expect(limiter.stats().paceIntervalMs).toBe(0);
   });
 });
+
+describe('the slowest pace', () => {
+  it('never below a twentieth of the limits rate, however many 429s', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ requests: { limit: 10, windowMs: 1_000 }, clock });
+    const factors: number[] = [];
+    limiter.on('paceChanged', ({ factor }) => factors.push(factor));
+    for (let i = 0; i < 30; i++) {
+      const lease = await limiter.acquire();
+      await clock.advance(1);
+      limiter.rateLimited({ admittedAt: lease.acquiredAt });
+      await clock.advance(limiter.stats().paceIntervalMs || 1_000);
+    }
+    expect(Math.min(...factors)).toBe(0.05);
+  });
+});

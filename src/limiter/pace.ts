@@ -3,6 +3,8 @@ import type { ResolvedWindow } from '../core/vocabulary.js';
 
 /** What a 429 that slows the pace leaves of it. */
 const DECREASE = 0.8;
+/** The slowest pace: a twentieth of the limits' rate (429s from others' use alone must not stall it). */
+const SLOWEST = 0.05;
 /** What each quiet step gives back, as a share of the limits' rate, well below the pace refused. */
 const QUICK = 0.05;
 /** ... and near it: how far below the refused pace quick recovery stops. */
@@ -18,7 +20,8 @@ const STEPS_TO_END = 10;
  * shared with unknown others refuses what ours allows. A 429 to a request admitted after the
  * previous 429 arrived (so the pause did not help) within two windows of it starts pacing:
  * admissions at least `interval` apart, at `factor` times the limits' rate (their tightest request
- * window's `limit / windowMs`). Each further such 429 lowers the factor by a fifth. Each quiet step
+ * window's `limit / windowMs`). Each further such 429 lowers the factor by a fifth (to a twentieth
+ * at the least). Each quiet step
  * (the tightest window's length without one) gives back 5% of the rate up to 95% of the pace last
  * refused, then 0.5% (slowly, where the server refused before: jitter in the way to a leaky bucket
  * refuses near its rate); ten quiet steps at the full rate end pacing. A limiter with no request window cannot pace.
@@ -68,7 +71,7 @@ export class Pace {
     if (admittedAt < previous || now - previous > 2 * w.windowMs) return false;
     this.#recover(now);
     this.#refused = this.#active ? this.#factor : 1;
-    this.#factor = this.#refused * DECREASE;
+    this.#factor = Math.max(SLOWEST, this.#refused * DECREASE);
     this.#active = true;
     this.#changedAt = now;
     this.#nextAt = Math.max(this.#nextAt, now + this.intervalMs);
