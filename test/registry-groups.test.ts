@@ -181,3 +181,22 @@ describe('the model in the URL: Gemini and Azure', () => {
     await registry.close();
   });
 });
+
+describe('registry.eachLimiter', () => {
+  it('calls back for every limiter, those created later too, until stopped', () => {
+    const registry = new LimiterRegistry();
+    const first = registry.get('openai', 'gpt-4o');
+    const seen: string[] = [];
+    const stop = registry.eachLimiter((limiter, key) => {
+      seen.push(`${key.provider}/${key.model}`);
+      expect(limiter).toBe(registry.get(key.provider, key.model));
+    });
+    registry.get('openai', 'gpt-4o-2024-08-06');
+    registry.get('anthropic', 'claude-haiku-4-5');
+    stop();
+    registry.get('openai', 'o3');
+    expect(seen).toEqual(['openai/gpt-4o', 'anthropic/claude-haiku-4-5']);
+    expect(first).toBe(registry.get('openai', 'gpt-4o'));
+    expect(() => registry.eachLimiter('no' as never)).toThrow(/fn/);
+  });
+});
