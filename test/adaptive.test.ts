@@ -159,6 +159,16 @@ describe('adaptive concurrency', () => {
     await clock.advance(5);
     limited.rateLimited({ admittedAt: other.acquiredAt });
     expect(limited.stats().concurrency).toBe(8);
+    // A spend budget is no rate limit: a 429 there still says the server is full.
+    const budgeted = new Limiter({
+      spend: { limit: 10, windowMs: 86_400_000 },
+      concurrency: { adaptive: true, max: 8, initial: 8 },
+      clock,
+    });
+    const priced = await budgeted.acquire({ spend: 1 });
+    await clock.advance(5);
+    budgeted.rateLimited({ admittedAt: priced.acquiredAt });
+    expect(budgeted.stats().concurrency).toBe(6);
   });
 
   it('updateLimits moves the bounds and keeps the cap within them; a number makes it fixed again', () => {

@@ -335,7 +335,7 @@ export async function batchCommand(args: readonly string[]): Promise<number> {
 
   if (todo === 0) {
     process.stdout.write(summary());
-    await registry.close();
+    await Promise.all([registry.close(), budget?.close()]);
     return exitCode();
   }
 

@@ -189,7 +189,8 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     let estimated: () => Promise<TokenCost>;
     /** Admitted at the bound of the cost: the first attempt's lease. */
     let early: BoundLease | undefined;
-    let account = new RequestAccount(undefined, provider, source, model);
+    // Token counting is not generation: nothing to price.
+    const account = new RequestAccount(endpoint.kind === 'count-tokens' ? undefined : prices, provider, source, model);
     if (endpoint.kind === 'count-tokens') {
       limiter = (source as LimiterRegistry).get(provider, COUNT_TOKENS_GROUP);
       cost = 0;
@@ -198,7 +199,6 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
       const count = await costOf(url, endpoint.api, body, text);
       limiter = source instanceof LimiterRegistry ? source.get(provider, model) : source;
       routes = router?.route(named, limiter, request, url, body);
-      account = new RequestAccount(prices, provider, source, model);
       estimated = count.exact;
       // Until the limiter has heard from the provider, its first request goes alone and the rest
       // wait in its queue (visible in stats, rejected by close) for the answer's headers.
@@ -216,8 +216,8 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     }
     // Refused before anything is sent, and never retried: it would never fit. (A request admitted
     // at its bound fits: its cost is no more.)
-    if (cost !== undefined) (routes ?? limiter).assertCanFit(cost);
-    if (cost !== undefined && routes === undefined) limiter.assertCanFit(cost, account.spendFor(model, limiter, cost));
+    if (cost !== undefined && routes !== undefined) routes.assertCanFit(cost);
+    else if (cost !== undefined) limiter.assertCanFit(cost, account.spendFor(model, limiter, cost));
     // What a server echoes of the request's credentials is redacted from what `retry` keeps.
     const secrets = retryOptions === undefined ? [] : requestSecrets(input, init);
 

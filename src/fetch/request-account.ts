@@ -1,4 +1,5 @@
-import type { Cost, TokenCost } from '../core/vocabulary.js';
+import type { TokenCost } from '../core/vocabulary.js';
+import { resolveCost } from '../limiter/limits.js';
 import type { AnsweredLease } from '../feedback/answered-lease.js';
 import type { Limiter } from '../limiter/limiter.js';
 import type { ProviderName } from '../providers/types.js';
@@ -33,8 +34,7 @@ export class RequestAccount {
   spendFor(model: string | undefined, limiter: Limiter, cost: TokenCost): number | undefined {
     if (this.prices === undefined) return undefined;
     const price = priceOf(this.prices, model, this.#groupOf(model));
-    if (price !== undefined)
-      return estimatedSpend(price, typeof cost === 'number' ? { input: cost, output: 0 } : (cost as Cost));
+    if (price !== undefined) return estimatedSpend(price, resolveCost(cost));
     if (limiter.limits.spend === undefined) return undefined;
     throw new TypeError(
       `No price for model ${JSON.stringify(model ?? '(none)')} in \`prices\`, and its limiter keeps a spend budget: price it (or its group) so its cost is counted`,

@@ -1,5 +1,5 @@
 import type { ConcurrencyChangedEvent, PaceChangedEvent, RateLimitedEvent } from '../core/events.js';
-import { WINDOW_KINDS } from '../core/vocabulary.js';
+import { PROVIDER_WINDOW_KINDS } from '../core/vocabulary.js';
 import type { HeaderSync } from '../feedback/header-sync.js';
 import { type RateLimitAnswer, rateLimitedEvent } from '../feedback/rate-limit-policy.js';
 import { AdaptiveCap } from './adaptive-concurrency.js';
@@ -20,7 +20,10 @@ export interface GateEvents {
 export class Gates {
   #adaptive: AdaptiveCap | undefined;
   readonly #pace: Pace;
-  /** Whether any window is set or learned: a 429 with none means overload to adaptive concurrency. */
+  /**
+   * Whether any rate limit is set or learned (a spend budget is none): a 429 with none means
+   * overload to adaptive concurrency.
+   */
   #hasWindows = false;
   /** Until when the pause after this limiter's last 429 lasts (for `diagnose()`). */
   rateLimitedUntil = 0;
@@ -51,7 +54,7 @@ export class Gates {
     else if (this.#adaptive === undefined) this.#adaptive = new AdaptiveCap(bounds, this.events.concurrencyChanged);
     else this.#adaptive.rebound(bounds);
     this.#pace.configure(limits.requests);
-    this.#hasWindows = WINDOW_KINDS.some((kind) => limits[kind].length > 0);
+    this.#hasWindows = PROVIDER_WINDOW_KINDS.some((kind) => limits[kind].length > 0);
   }
 
   /**

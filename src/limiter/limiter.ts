@@ -388,7 +388,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   }
 
   #release(lease: Lease, entry: StoreEntry): void {
-    this.#gates.released(lease, lease.cancelled, this.#inFlight + this.#scheduler.size);
+    if (this.#gates.adaptive) this.#gates.released(lease, lease.cancelled, this.#inFlight + this.#scheduler.size);
     this.#inFlight--;
     this.#kept.lease = lease;
     const listening = this.#hears.released;
