@@ -23,6 +23,7 @@ export type { StoreCapabilities, StoreCapability } from './stores/capabilities.j
 export type {
   LimiterStore,
   AdmitResult,
+  BatchRequest,
   MaybePromise,
   RemainingReport,
   StoreEntry,

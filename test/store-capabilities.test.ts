@@ -64,6 +64,7 @@ describe('stores declare what they can do', () => {
       arrivalTime: true,
       othersShare: true,
       windowTimes: true,
+      batchAdmit: false,
     });
     expect(storeCapabilities(forwardingStore(new MemoryStore(), false))).toEqual({
       synchronous: false,
@@ -73,7 +74,18 @@ describe('stores declare what they can do', () => {
       arrivalTime: false,
       othersShare: false,
       windowTimes: false,
+      batchAdmit: false,
     });
+  });
+
+  it('admitMany is the batchAdmit capability, and must be a function when present', () => {
+    const inner = new MemoryStore();
+    const batching: LimiterStore = {
+      ...forwardingStore(inner, false),
+      admitMany: (requests, now) => requests.map(({ cost }) => inner.admit(cost, now)),
+    };
+    expect(storeCapabilities(batching).batchAdmit).toBe(true);
+    expect(() => new Limiter({ store: { ...forwardingStore(), admitMany: 5 } as never })).toThrow(/`store\.admitMany`/);
   });
 
   it('tryAcquire on a store that answers later says so once, and returns undefined', async () => {

@@ -69,6 +69,18 @@ export class Gates {
     return this.#pace.holdUntil(now);
   }
 
+  /**
+   * How many admissions may start together now (for a store that admits several per round trip):
+   * none while `holdUntil` holds; one while the first contact is awaited or a pace spaces them (each
+   * admission moves the pace on); the adaptive cap less the leases held; else Infinity.
+   */
+  room(now: number): number {
+    if (this.holdUntil(now) > now) return 0;
+    if (this.sync.probing || this.#pace.active) return 1;
+    const adaptive = this.#adaptive;
+    return adaptive === undefined ? Number.POSITIVE_INFINITY : adaptive.limit - this.inFlight();
+  }
+
   /** A lease was issued now. */
   admitted(now: number): void {
     this.#pace.admitted(now);

@@ -103,6 +103,7 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
       queued: (waiter, queued) => this.#diagnostics.queued(waiter, queued, this.#hears.acquired),
       settled: () => this.#checkIdle(),
       holdUntil: (now) => this.#gates.holdUntil(now),
+      room: (now) => this.#gates.room(now),
     });
     this.#diagnostics = new Diagnostics(this.#clock, this.#driver, this.#gates, this.#limits, this.#scheduler, this);
     this.#driver.configure(this.#limits.resolved);

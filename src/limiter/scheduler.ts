@@ -10,6 +10,13 @@ import { type LateAnswer, PENDING, type StoreDriver } from './store-driver.js';
 import { Waiter } from './waiter.js';
 import type { Block } from './diagnose.js';
 
+/**
+ * The most waiters asked about in one round trip to a store with `admitMany`: enough that 64
+ * callers are served by one answer, small enough that one round trip (a Redis script's run, which
+ * holds up every other client of the server) stays short.
+ */
+export const MAX_BATCH = 64;
+
 /** Whether a start at `at` is beyond a wait of `timeoutMs` from `now`. Infinity means "when a lease is released": unknown, so not a reason to give up early. */
 export function cannotMeet(at: number, now: number, timeoutMs: number): boolean {
   return at !== Number.POSITIVE_INFINITY && at - now > timeoutMs;
@@ -37,6 +44,12 @@ export interface SchedulerHost {
    * a pace): in the past when the head may be asked now; Infinity until a release re-drains.
    */
   holdUntil(now: number): number;
+  /**
+   * How many admissions the limiter lets start together now, beside what the store allows:
+   * Infinity unless a gate counts them (one while the first contact or a pace holds; the adaptive
+   * cap less the leases held). Asked only for a store that admits several waiters per round trip.
+   */
+  room(now: number): number;
 }
 
 /**
@@ -47,6 +60,8 @@ export interface SchedulerHost {
 export class Scheduler {
   readonly #clock: Clock;
   readonly #driver: StoreDriver;
+  /** The store answers later and admits several waiters per round trip (`admitMany`). */
+  readonly #batching: boolean;
   readonly #host: SchedulerHost;
   readonly #queue = new WaiterQueue<Waiter>();
   readonly #deadlines = new DeadlineHeap<Waiter>();
@@ -65,6 +80,7 @@ export class Scheduler {
   constructor(clock: Clock, driver: StoreDriver, host: SchedulerHost) {
     this.#clock = clock;
     this.#driver = driver;
+    this.#batching = driver.batching;
     this.#host = host;
   }
 
@@ -165,7 +181,7 @@ export class Scheduler {
       }
       let answer: StoreEntry | number | typeof PENDING;
       try {
-        answer = this.#driver.admitHead(head, now);
+        answer = this.#batching ? this.#admitBatch(head, now) : this.#driver.admitHead(head, now);
       } catch (error) {
         this.#evict(head, 'store', error);
         continue;
@@ -189,6 +205,26 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Asks the store about the head and those behind it in queue order in one round trip: at most
+   * `MAX_BATCH`, and no more than the limiter's own gates let start together now.
+   */
+  #admitBatch(head: Waiter, now: number): StoreEntry | number | typeof PENDING {
+    const driver = this.#driver;
+    if (driver.answering) return PENDING;
+    const room = Math.min(MAX_BATCH, this.#host.room(now));
+    if (room <= 1) return driver.admitHead(head, now);
+    const batch: Waiter[] = [];
+    for (const waiter of this.#queue) {
+      batch.push(waiter);
+      if (batch.length >= room) break;
+    }
+    const answer = driver.admitBatch(batch, now);
+    // Their deadlines wait for the store's answer, which `answer()` judges (and puts back).
+    if (answer === PENDING) for (const waiter of batch) this.#deadlines.remove(waiter);
+    return answer;
+  }
+
   /** What an asynchronous store answered about `waiter`, once it answered. */
   answer(waiter: Waiter, answer: LateAnswer): void {
     const now = this.#clock.now();
@@ -198,11 +234,19 @@ export class Scheduler {
       else this.#driver.undo(answer.entry, now);
     } else if ('at' in answer) {
       if (waiter.waiting && this.#beyondDeadline(waiter, answer.at)) this.#timeOut(waiter, now);
-      else if (waiter.waiting && waiter.deadline !== undefined && waiter.heapIndex < 0) this.#deadlines.push(waiter);
-    } else if (waiter.waiting) {
-      this.#evict(waiter, 'store', answer.error);
+      else this.#restoreDeadline(waiter);
+    } else if ('error' in answer) {
+      if (waiter.waiting) this.#evict(waiter, 'store', answer.error);
+    } else {
+      // Left out of a batch's answer: it waits on, to be asked again.
+      this.#restoreDeadline(waiter);
     }
     this.drain();
+  }
+
+  /** A waiter whose answer was on the wire is judged by its deadline again, if it still waits. */
+  #restoreDeadline(waiter: Waiter): void {
+    if (waiter.waiting && waiter.deadline !== undefined && waiter.heapIndex < 0) this.#deadlines.push(waiter);
   }
 
   /** Infinity means "when a lease is released": unknown, so not a reason to give up early. */

@@ -5,7 +5,15 @@ import type { LimiterStore } from './store.js';
 const REQUIRED_METHODS = ['configure', 'admit', 'reconcile', 'cancel', 'release', 'pause', 'usage'] as const;
 
 /** The methods a store may leave out, each a capability. */
-const OPTIONAL_METHODS = ['earliest', 'withdraw', 'restamp', 'learnOthersShare', 'blocking', 'close'] as const;
+const OPTIONAL_METHODS = [
+  'admitMany',
+  'earliest',
+  'withdraw',
+  'restamp',
+  'learnOthersShare',
+  'blocking',
+  'close',
+] as const;
 
 /** What a store can do, as it declares it (`limiter.capabilities`). */
 export interface StoreCapabilities {
@@ -23,6 +31,11 @@ export interface StoreCapabilities {
   readonly othersShare: boolean;
   /** `blocking`: `limiter.diagnose()` says when each window that holds a caller back makes room. */
   readonly windowTimes: boolean;
+  /**
+   * `admitMany`: an asynchronous store admits several waiters in one round trip, not one per
+   * round trip (a synchronous store answers at once and is asked one at a time).
+   */
+  readonly batchAdmit: boolean;
 }
 
 /** The capability names, as `StoreCapabilities` spells them. */
@@ -38,6 +51,7 @@ export function storeCapabilities(store: LimiterStore): StoreCapabilities {
     arrivalTime: typeof store.restamp === 'function',
     othersShare: typeof store.learnOthersShare === 'function',
     windowTimes: typeof store.blocking === 'function',
+    batchAdmit: typeof store.admitMany === 'function',
   });
 }
 

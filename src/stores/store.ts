@@ -47,6 +47,13 @@ export interface RemainingReport {
  */
 export type AdmitResult = StoreEntry | number;
 
+/** One waiter's admission in a batch (`admitMany`). */
+export interface BatchRequest {
+  readonly cost: Cost;
+  /** The caller, as `admit`'s `waiter`: the same object each time it is asked about. */
+  readonly waiter: object;
+}
+
 /** A value, or a promise of it: the memory store answers synchronously, a remote one does not. */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -62,9 +69,9 @@ export interface StoreUsage extends PerWindowKind<readonly WindowUsage[]> {
  * store only answers "may this cost start now, and if not, when?" and keeps the books.
  *
  * Which methods may answer with a promise:
- * - `admit`, `reconcile`, `cancel`, `release`, `restamp`, `pause` and `close` may (a remote store
- *   answers later); the limiter asks at most one `admit` at a time and reports failed writes as
- *   `storeError` events.
+ * - `admit`, `admitMany`, `reconcile`, `cancel`, `release`, `restamp`, `pause` and `close` may (a
+ *   remote store answers later); the limiter awaits at most one admission answer at a time (one
+ *   `admit`, or one `admitMany` for several waiters) and reports failed writes as `storeError` events.
  * - `configure`, `earliest`, `withdraw`, `learnOthersShare` and `usage` must answer at once: the
  *   limiter reads their result in the same turn (`stats()` is synchronous).
  *
@@ -100,6 +107,17 @@ export interface LimiterStore {
    * for it and honour the booking on the next call.
    */
   admit(cost: Cost, now: number, waiter?: object): MaybePromise<AdmitResult>;
+  /**
+   * Optional: admits several waiters, in the order given (the queue's: priority, then arrival), in one
+   * round trip. Answers one result for each of a prefix of them (at least the first): an entry for each
+   * admitted, and for the first that is not, when it could start (as `admit` answers: a booked slot's
+   * time, a time to ask again, or Infinity); nothing for those after it, which stay queued behind it
+   * unasked. A request is never admitted when one before it was not. A store may answer fewer than
+   * it was given (all admitted) when it stops early for its own reasons. The limiter calls it only
+   * on a store that is not `synchronous`, with two or more requests (one goes to `admit`); an answer
+   * that breaks this shape fails every waiter asked with a `TypeError`.
+   */
+  admitMany?(requests: readonly BatchRequest[], now: number): MaybePromise<readonly AdmitResult[]>;
   /**
    * When `cost` could start, without taking anything (`now` if at once). At once. Optional: a store
    * that cannot answer cheaply leaves it out, and the limiter then skips its early timeout check

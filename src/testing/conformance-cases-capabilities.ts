@@ -6,9 +6,9 @@ import type { ConformanceCaseSpec } from './conformance-harness.js';
 import type { Tracked } from './conformance-recording.js';
 
 /*
- * What a store declares: `synchronous` (tryAcquire, and no promises anywhere), the one-admit-at-a-
- * time protocol of asynchronous stores, and each optional method: earliest, restamp,
- * learnOthersShare (withdraw is with the waiters).
+ * What a store declares: `synchronous` (tryAcquire, and no promises anywhere), the one-admission-
+ * at-a-time protocol of asynchronous stores, and each optional method: admitMany, earliest,
+ * restamp, learnOthersShare (withdraw is with the waiters).
  */
 
 function describeError(error: unknown): string {
@@ -85,8 +85,40 @@ const oneAdmit: ConformanceCaseSpec = {
     const limiter = h.limiter({ requests: { limit: 10, windowMs: w } });
     await allAtOnce(h, acquireMany(h, limiter, 10), contract);
     if (h.log.maxAdmitting > 1) {
-      throw new Error(`${contract}: ${h.log.maxAdmitting} store.admit answers were awaited at once, not one at a time`);
+      throw new Error(
+        `${contract}: ${h.log.maxAdmitting} admission answers (store.admit or store.admitMany) were awaited at once, not one at a time`,
+      );
     }
+  },
+};
+
+const admitMany: ConformanceCaseSpec = {
+  name: 'admitMany: admits a prefix in queue order, never one behind a request that waits',
+  needs: { synchronous: false, batchAdmit: true },
+  async run(h) {
+    const w = h.windowMs;
+    const limits = `window of 3 per ${w} ms with a token budget of 100`;
+    const limiter = h.limiter({ requests: { limit: 3, windowMs: w }, tokens: { limit: 100, windowMs: w } });
+    // The 1st is asked alone (admit); the rest queue behind its answer and are asked together.
+    const costs = [10, 60, 50, 10, 10];
+    const ordinals = ['1st', '2nd', '3rd', '4th', '5th'];
+    const [p1, p2, p3, p4, p5] = costs.map((tokens, i) =>
+      h.track(`the ${ordinals[i]} start (${tokens} tokens)`, () => limiter.acquire({ tokens })),
+    ) as [Tracked, Tracked, Tracked, Tracked, Tracked];
+    const [, second] = await allAtOnce(h, [p1, p2], `${limits}: 10 then 60 tokens`);
+    if (h.log.count('admitMany') === 0) {
+      throw new Error(
+        `${limits}: 5 acquires at once, and the limiter never called store.admitMany: the case is broken`,
+      );
+    }
+    const contract = `${limits}, 70 tokens taken: the 3rd (50 tokens) does not fit`;
+    await h.waiting(p4, `${contract}, so the 4th (10 tokens, which would) must not overtake it`);
+    await h.waiting(p5, `${contract}, so the 5th must not overtake it`);
+    const end = h.startOf(second as Lease) + w;
+    const again = `${limits}: the 2nd leaves the token window at ${h.fmt(end)}`;
+    await h.admittedAt(p3, end, `${again}, and the 3rd starts then`);
+    await h.admittedAt(p4, end, `${again}: the 4th starts with the 3rd`);
+    await h.admittedAt(p5, end, `${again}: the 5th starts with the 3rd`);
   },
 };
 
@@ -154,4 +186,11 @@ const othersShare: ConformanceCaseSpec = {
 };
 
 /** The cases of what a store declares. */
-export const CAPABILITY_CASES: readonly ConformanceCaseSpec[] = [synchronous, oneAdmit, earliest, restamp, othersShare];
+export const CAPABILITY_CASES: readonly ConformanceCaseSpec[] = [
+  synchronous,
+  oneAdmit,
+  admitMany,
+  earliest,
+  restamp,
+  othersShare,
+];

@@ -13,6 +13,7 @@ export const AT_ONCE: ReadonlySet<string> = new Set(['configure', 'earliest', 'w
 const METHODS: ReadonlySet<string> = new Set([
   ...AT_ONCE,
   'admit',
+  'admitMany',
   'reconcile',
   'cancel',
   'release',
@@ -38,7 +39,7 @@ export class CallLog {
   readonly calls: StoreCall[] = [];
   /** Answers (promises) not settled yet. */
   pending = 0;
-  /** The most `admit` answers awaited at once. */
+  /** The most admission answers (`admit` or `admitMany`) awaited at once. */
   maxAdmitting = 0;
   #admitting = 0;
 
@@ -48,7 +49,7 @@ export class CallLog {
     this.calls.push({ method, args, result, thenable });
     if (!thenable) return;
     this.pending++;
-    const admit = method === 'admit';
+    const admit = method === 'admit' || method === 'admitMany';
     if (admit) this.maxAdmitting = Math.max(this.maxAdmitting, ++this.#admitting);
     const done = (): void => {
       this.pending--;

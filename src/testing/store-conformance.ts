@@ -74,6 +74,7 @@ const CAPABILITY_NAMES: readonly StoreCapability[] = [
   'arrivalTime',
   'othersShare',
   'windowTimes',
+  'batchAdmit',
 ];
 
 /** What a case needs, in the words of the store's declaration. */
@@ -88,6 +89,7 @@ const LACKS: Record<StoreCapability, (value: boolean) => string> = {
   arrivalTime: () => 'the store has no `restamp` method (capabilities.arrivalTime)',
   othersShare: () => 'the store has no `learnOthersShare` method (capabilities.othersShare)',
   windowTimes: () => 'the store has no `blocking` method (capabilities.windowTimes)',
+  batchAdmit: () => 'the store has no `admitMany` method (capabilities.batchAdmit)',
 };
 
 interface SuiteSettings extends HarnessSettings {

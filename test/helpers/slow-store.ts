@@ -1,5 +1,6 @@
 import {
   type AdmitResult,
+  type BatchRequest,
   type Cost,
   type LimiterStore,
   MemoryStore,
@@ -81,5 +82,28 @@ export class SlowStore implements LimiterStore {
 
   close(): Promise<void> {
     return later(() => undefined);
+  }
+}
+
+/**
+ * A `SlowStore` that also admits several waiters in one round trip (`admitMany`), as the memory
+ * store would one by one, stopping at the first that must wait. Counts its batches.
+ */
+export class BatchSlowStore extends SlowStore {
+  batches = 0;
+
+  admitMany(requests: readonly BatchRequest[], now: number): Promise<AdmitResult[]> {
+    this.batches++;
+    this.maxAdmitting = Math.max(this.maxAdmitting, ++this.admitting);
+    return later(() => {
+      this.admitting--;
+      const answers: AdmitResult[] = [];
+      for (const { cost } of requests) {
+        const answer = this.inner.admit(cost, now);
+        answers.push(answer);
+        if (typeof answer === 'number') break;
+      }
+      return answers;
+    });
   }
 }
