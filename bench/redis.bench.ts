@@ -1,10 +1,13 @@
 /**
  * The Redis store over loopback: how long an acquire takes and how many admissions per second a
  * quota sustains, from one process and from eight, and how many Redis calls each admission costs
- * (uncontended, and at the limit where most callers get a booked slot).
+ * (uncontended, and at the limit where most callers get a booked slot); rate-limiter-flexible's
+ * `RateLimiterRedis` on the same server in the same run; and the admit script's server time.
+ * A goals table comes first.
  *
  * Starts its own throwaway redis-server (the tests' helper); skipped with a note when there is none.
  * Eight-process rows fork `test/fixtures/redis-worker.ts` (under tsx), so they include no start-up.
+ * A measurement that fails (or hangs) gives a row with its error in the note; the others still run.
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -15,40 +18,86 @@ import { RedisStore } from '../src/redis/index.js';
 import { SCRIPTS } from '../src/redis/scripts.js';
 import type { WorkerConfig, WorkerReport } from '../test/fixtures/redis-worker.js';
 import { redisServerAvailable, startRedisServer, type RedisServer } from '../test/helpers/redis-server.js';
-import { QUICK, checkWindows, fixed, ms, percent, percentile, table } from './core-util.js';
+import { QUICK, checkWindows, fixed, ms, percent, percentile, table, verdict } from './core-util.js';
+import {
+  RLF,
+  admitServerTime,
+  attempt,
+  bounded,
+  checkServer,
+  ioredis,
+  messageOf,
+  rateLimiterFlexible,
+  type Row,
+  type ServerTime,
+  watchOutages,
+} from './redis-peers.js';
 
 const WORKER = fileURLToPath(new URL('../test/fixtures/redis-worker.ts', import.meta.url));
 const TITLE = 'Redis store (loopback)';
 /** Far above anything a run reaches, so nobody waits: the cost of the store itself. */
 const HIGH = { requests: { limit: 1_000_000_000, windowMs: 1_000 }, tokens: { limit: 1e15, windowMs: 1_000 } };
 
-interface Row {
-  readonly scenario: string;
-  readonly processes: number;
-  readonly callers: number;
-  readonly admissions: number;
-  readonly perSecond: number;
-  readonly latencies: readonly number[];
-  readonly callsPerAdmission: number;
-  readonly note: string;
-}
+const UNCONTENDED = 'uncontended';
+const UNCONTENDED_IOREDIS = 'uncontended, ioredis client';
+const AT_LIMIT = 'at the limit (20/s, 5,000 tokens/s)';
 
-/** One process: `callers` loops of acquire + release for `durationMs`, commands counted at the client. */
-async function inProcess(server: RedisServer, callers: number, durationMs: number): Promise<Row> {
+/** A client for the store that counts the commands it sends (reconciles aside), node-redis or ioredis. */
+async function countingClient(
+  server: RedisServer,
+  kind: 'node-redis' | 'ioredis',
+): Promise<{ client: object; calls: () => number; reset: () => void; close: () => void }> {
+  let calls = 0;
+  const names = new Map(SCRIPTS.map((s) => [s.sha, s.name]));
+  const counted = (args: readonly string[]): void => {
+    if (names.get(args[1] as string) !== 'reconcile') calls++;
+  };
+  const common = {
+    calls: () => calls,
+    reset: () => {
+      calls = 0;
+    },
+  };
+  if (kind === 'ioredis') {
+    const client = await ioredis(server);
+    const call = client.call.bind(client) as (...args: string[]) => Promise<unknown>;
+    (client as unknown as { call: typeof call }).call = (...args: string[]) => {
+      counted(args);
+      return call(...args);
+    };
+    return { client, ...common, close: () => client.disconnect() };
+  }
   const client = createClient({ socket: { host: '127.0.0.1', port: server.port }, disableOfflineQueue: true });
   client.on('error', () => {});
   await client.connect();
-  let calls = 0;
-  const names = new Map(SCRIPTS.map((s) => [s.sha, s.name]));
   const send = client.sendCommand.bind(client) as (args: string[]) => Promise<unknown>;
   (client as unknown as { sendCommand: typeof send }).sendCommand = (args: string[]) => {
-    if (names.get(args[1] as string) !== 'reconcile') calls++;
+    counted(args);
     return send(args);
   };
-  const limiter = new Limiter({ ...HIGH, store: new RedisStore({ client, key: `bench-${callers}-${Date.now()}` }) });
+  return { client, ...common, close: () => client.destroy() };
+}
+
+/** One process: `callers` loops of acquire + release for `durationMs`, commands counted at the client. */
+async function inProcess(
+  server: RedisServer,
+  callers: number,
+  durationMs: number,
+  kind: 'node-redis' | 'ioredis' = 'node-redis',
+): Promise<Row> {
+  const { client, calls, reset, close } = await countingClient(server, kind);
+  const store = new RedisStore({ client: client as never, key: `bench-${kind}-${callers}-${Date.now()}` });
+  const outages = watchOutages(store);
+  const limiter = new Limiter({ ...HIGH, store });
   // Warm-up: script cache, JIT, connection.
   for (let i = 0; i < 200; i++) (await limiter.acquire({ tokens: 100 })).release();
-  calls = 0;
+  // The server's time for the admissions of this run, however many each call made.
+  const raw = (...args: string[]): Promise<unknown> =>
+    kind === 'ioredis'
+      ? (client as { call(...a: string[]): Promise<unknown> }).call(...args)
+      : (client as { sendCommand(a: string[]): Promise<unknown> }).sendCommand(args);
+  await raw('CONFIG', 'RESETSTAT');
+  reset();
   const latencies: number[] = [];
   const end = performance.now() + durationMs;
   const started = performance.now();
@@ -62,17 +111,23 @@ async function inProcess(server: RedisServer, callers: number, durationMs: numbe
   };
   await Promise.all(Array.from({ length: callers }, loop));
   const elapsed = performance.now() - started;
+  const sent = calls();
+  const stats = /cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(String(await raw('INFO', 'commandstats')));
+  const serverUs = Number(stats?.[1] ?? Number.NaN) / latencies.length;
   await limiter.close();
-  client.destroy();
+  close();
+  // Figures that are not Redis's (a store admitting from memory) are shown, but flagged and never pass.
+  const invalid = outages.verdict() ?? (sent === 0 ? 'no Redis command was sent during the run' : undefined);
   return {
-    scenario: 'uncontended',
+    scenario: kind === 'ioredis' ? UNCONTENDED_IOREDIS : UNCONTENDED,
     processes: 1,
     callers,
     admissions: latencies.length,
     perSecond: (latencies.length / elapsed) * 1_000,
     latencies,
-    callsPerAdmission: calls / latencies.length,
-    note: '',
+    callsPerAdmission: sent / latencies.length,
+    note: invalid ?? `server ${fixed(serverUs, 1)} µs per admission`,
+    ...(invalid === undefined ? {} : { failed: true as const }),
   };
 }
 
@@ -93,6 +148,9 @@ function message<T>(child: ChildProcess, type: string): Promise<T> {
       }
     };
     child.on('message', onMessage);
+    // A worker that dies first (a crash at start, say) fails the row at once instead of hanging it.
+    // ('close' comes after the IPC channel's last message, unlike 'exit'.)
+    child.once('close', (code, signal) => reject(new Error(`a worker exited (${signal ?? code}) before '${type}'`)));
   });
 }
 
@@ -146,13 +204,45 @@ export default async function (): Promise<{ title: string; markdown: string }> {
   }
   const server = await startRedisServer();
   const durationMs = QUICK ? 1_000 : 3_000;
+  const inProcessLimit = durationMs + 15_000;
   const rows: Row[] = [];
   let contended = '';
+  let atLimitMax = Number.NaN;
+  let serverTime: ServerTime | string = 'not measured';
+  const restarts: string[] = [];
+  /** A row, on a server that answers (restarted if the row before left it wedged). */
+  const row = async (
+    shape: Pick<Row, 'scenario' | 'processes' | 'callers'>,
+    limitMs: number,
+    fn: () => Promise<Row>,
+  ) => {
+    const restarted = await checkServer(server, `"${shape.scenario}", ${shape.processes} x ${shape.callers}`);
+    if (restarted !== undefined) restarts.push(restarted);
+    rows.push(await attempt(shape, limitMs, fn));
+  };
   try {
-    rows.push(await inProcess(server, 1, durationMs));
-    rows.push(await inProcess(server, 16, durationMs));
+    const one = { processes: 1, scenario: UNCONTENDED };
+    await row({ ...one, callers: 1 }, inProcessLimit, () => inProcess(server, 1, durationMs));
+    await row({ ...one, callers: 16 }, inProcessLimit, () => inProcess(server, 16, durationMs));
+    await row({ ...one, callers: 64 }, inProcessLimit, () => inProcess(server, 64, durationMs));
+    await row({ ...one, scenario: UNCONTENDED_IOREDIS, callers: 64 }, inProcessLimit, () =>
+      inProcess(server, 64, durationMs, 'ioredis'),
+    );
+    for (const callers of [1, 64]) {
+      await row({ scenario: RLF, processes: 1, callers }, inProcessLimit, () =>
+        rateLimiterFlexible(server, callers, durationMs),
+      );
+    }
 
-    {
+    try {
+      const restarted = await checkServer(server, 'the admit script server time');
+      if (restarted !== undefined) restarts.push(restarted);
+      serverTime = await bounded(admitServerTime(server, QUICK ? 500 : 2_000), 60_000);
+    } catch (error) {
+      serverTime = `failed: ${messageOf(error)}`;
+    }
+
+    await row({ scenario: UNCONTENDED, processes: 8, callers: 1 }, durationMs + 30_000, async () => {
       const { reports, elapsedMs } = await eightProcesses(server, {
         ...HIGH,
         callers: 1,
@@ -161,8 +251,8 @@ export default async function (): Promise<{ title: string; markdown: string }> {
         measure: true,
       });
       const latencies = reports.flatMap((r) => r.latencies);
-      rows.push({
-        scenario: 'uncontended',
+      return {
+        scenario: UNCONTENDED,
         processes: 8,
         callers: 1,
         admissions: latencies.length,
@@ -170,12 +260,12 @@ export default async function (): Promise<{ title: string; markdown: string }> {
         latencies,
         callsPerAdmission: callsPerAdmission(reports),
         note: '',
-      });
-    }
+      };
+    });
 
-    {
-      // The test's shape: 20 requests and 5,000 tokens per second, three callers in each of eight.
-      const runMs = QUICK ? 3_000 : 5_000;
+    // The test's shape: 20 requests and 5,000 tokens per second, three callers in each of eight.
+    const runMs = QUICK ? 3_000 : 5_000;
+    await row({ scenario: AT_LIMIT, processes: 8, callers: 3 }, runMs + 30_000, async () => {
       const { reports } = await eightProcesses(server, {
         requests: { limit: 20, windowMs: 1_000 },
         tokens: { limit: 5_000, windowMs: 1_000 },
@@ -189,28 +279,31 @@ export default async function (): Promise<{ title: string; markdown: string }> {
       const inRun = starts.filter((s) => s < first + runMs).length;
       const fill = inRun / (20 * (runMs / 1_000));
       const windows = checkWindows(starts, 1_000, 20);
+      atLimitMax = windows.max;
       const statuses: Record<string, number> = {};
       for (const r of reports) for (const [k, n] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + n;
-      const latencies = reports.flatMap((r) => r.latencies);
-      rows.push({
-        scenario: 'at the limit (20/s, 5,000 tokens/s)',
+      contended =
+        `At the limit, ${statuses.booked ?? 0} of ${(statuses.booked ?? 0) + (statuses.admitted ?? 0)} admissions were ` +
+        `booked future slots (one call, no retry); acquire times there are queueing, not store cost.`;
+      return {
+        scenario: AT_LIMIT,
         processes: 8,
         callers: 3,
         admissions: entries.length,
         perSecond: (inRun / runMs) * 1_000,
-        latencies,
+        latencies: reports.flatMap((r) => r.latencies),
         callsPerAdmission: callsPerAdmission(reports),
         note: `fill ${percent(fill)}; most starts in any 1 s: ${windows.max}`,
-      });
-      contended =
-        `At the limit, ${statuses.booked ?? 0} of ${(statuses.booked ?? 0) + (statuses.admitted ?? 0)} admissions were ` +
-        `booked future slots (one call, no retry); acquire times there are queueing, not store cost.`;
-    }
+      };
+    });
   } finally {
-    await server.stop();
+    // A server busy in a script that never ends does not stop on SIGTERM.
+    await bounded(server.stop(), 5_000).catch(() => server.kill());
   }
 
   const markdown = [
+    goalsTable(rows, serverTime, atLimitMax),
+    '',
     table(
       [
         'scenario',
@@ -229,18 +322,83 @@ export default async function (): Promise<{ title: string; markdown: string }> {
         String(r.callers),
         fixed(r.admissions, 0),
         fixed(r.perSecond, 0),
-        ms(percentile(r.latencies, 50), 3),
-        ms(percentile(r.latencies, 99), 3),
+        r.latencies.length === 0 ? 'n/a' : ms(percentile(r.latencies, 50), 3),
+        r.latencies.length === 0 ? 'n/a' : ms(percentile(r.latencies, 99), 3),
         fixed(r.callsPerAdmission, 3),
         r.note,
       ]),
     ),
     '',
-    `redis-server ${serverVersion()} on 127.0.0.1; node-redis and ioredis alternate across the eight processes. ` +
+    `redis-server ${serverVersion()} on 127.0.0.1; one-process \`${UNCONTENDED}\` rows use node-redis (one row ioredis), ` +
+      `and node-redis and ioredis alternate across the eight processes. ` +
       `Calls per admission count every command the store sent (admit, release, renew, pause, script-cache misses) ` +
       `except reconciles, which callers ask for. ${contended}`,
+    ...(restarts.length > 0 ? ['', ...restarts.map((r) => `> ${r}`)] : []),
+    '',
+    `${RLF} (rate-limiter-flexible's Redis limiter, same server, same run, same duration) runs over its own ioredis ` +
+      `client, its default and fast path: its increment script is an ioredis \`defineCommand\`, sent as EVALSHA ` +
+      `(with \`useRedisPackage: true\` on node-redis it sends the whole script with EVAL on every call). Each caller ` +
+      `loops \`await limiter.consume(key, 1)\` on one key with 1,000,000,000 points per second (nobody refused); ` +
+      `its acquire columns are consume times and its calls are every command its client sent. It only counts ` +
+      `(fixed window, no waiting, no tokens): the comparison is the cost of one round trip's worth of work.`,
+    '',
+    serverTimeNote(serverTime),
   ].join('\n');
   return { title: TITLE, markdown };
+}
+
+function find(rows: readonly Row[], scenario: string, processes: number, callers: number): Row | undefined {
+  return rows.find((r) => r.scenario === scenario && r.processes === processes && r.callers === callers);
+}
+
+function goalsTable(rows: readonly Row[], serverTime: ServerTime | string, atLimitMax: number): string {
+  // A row counts only if it measured Redis: not failed, not from memory, and Redis was asked.
+  const ok = (r: Row | undefined): r is Row => r !== undefined && r.failed !== true && r.callsPerAdmission > 0;
+  const perSecond = (r: Row | undefined): string =>
+    `${fixed(r?.perSecond ?? Number.NaN, 0)} admissions/s${ok(r) ? '' : ' (not a Redis figure: see its note)'}`;
+  const ours = find(rows, UNCONTENDED, 1, 64);
+  const peer = find(rows, RLF, 1, 64);
+  const ratio = ok(ours) && ok(peer) ? ours.perSecond / peer.perSecond : Number.NaN;
+  const limit = find(rows, AT_LIMIT, 8, 3);
+  const time = typeof serverTime === 'string' ? undefined : serverTime;
+  const goals = [
+    [
+      'one limiter in one process, 64 callers, uncontended: >= 15,000 admissions/s',
+      perSecond(ours),
+      verdict(ok(ours) && ours.perSecond >= 15_000),
+    ],
+    [
+      `64 callers in one process >= 0.35 x ${RLF} with 64 callers (same run)`,
+      Number.isNaN(ratio)
+        ? `n/a: the ${ok(ours) ? RLF : 'forestall'} row is not a Redis figure (see its note)`
+        : `${fixed(ratio, 2)} x (${fixed(ours?.perSecond ?? 0, 0)} / ${fixed(peer?.perSecond ?? 0, 0)} admissions/s)`,
+      verdict(ratio >= 0.35),
+    ],
+    [
+      'admit script server time, 2 request windows + 1 token budget far from their limits, 1 caller, 100 tokens: <= 25 µs per admission',
+      time === undefined
+        ? String(serverTime)
+        : `${fixed(time.usecPerCall, 1)} µs per call, ${fixed(time.usecPerAdmission, 1)} µs per admission`,
+      verdict(time !== undefined && time.usecPerAdmission <= 25),
+    ],
+    [
+      'at the limit, 8 processes: Redis calls per admission <= 1.05, no window over the limit (most starts in any 1 s <= 20)',
+      `${fixed(limit?.callsPerAdmission ?? Number.NaN, 3)} calls; most in 1 s: ${fixed(atLimitMax, 0)}` +
+        (ok(limit) ? '' : ' (not a Redis figure: see its note)'),
+      verdict(ok(limit) && limit.callsPerAdmission <= 1.05 && atLimitMax <= 20),
+    ],
+  ];
+  return table(['goal', 'measured', 'result'], goals);
+}
+
+function serverTimeNote(serverTime: ServerTime | string): string {
+  const head =
+    'Admit script server time: a limiter with requests 10,000/s and 1,000,000/min and tokens 1e12/min, no ' +
+    'concurrency (no release calls) and no reconcile, one caller acquiring 100 tokens, paced under 2,000/s; ' +
+    'EVALSHA usec / calls from `INFO commandstats` after 200 warm-up admissions and `CONFIG RESETSTAT`. Per ' +
+    'admission divides the admit script time by the admissions made (one caller: one admission per call).';
+  if (typeof serverTime === 'string') return `${head} This run: ${serverTime}.`;
+  return `${head} This run: ${fixed(serverTime.admissions, 0)} admissions, ${fixed(serverTime.admitCalls, 0)} admit calls; ${serverTime.note}.`;
 }
 
 function serverVersion(): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AcquireTimeoutError, Limiter } from '../src/index.js';
+import { asksOf } from '../src/redis/admit-protocol.js';
 import { RedisStore } from '../src/redis/index.js';
 import { ADMIT, ADMIT_STATUS, FORGET, PROBE, RENEW, type RedisScript, SCRIPTS } from '../src/redis/scripts.js';
 import { FakeClock } from '../src/testing/index.js';
@@ -33,9 +34,12 @@ class ScriptedClient {
   }
 }
 
-/** The admit script's reply: status, Redis's now, the start, the pause, leases in use, peers. */
+/**
+ * The admit script's reply for one request: Redis's now, the pause, leases in use, peers, the
+ * state's generation, no usage, then the request's status and start.
+ */
 function admitReply(status: number, nowUs: number, atUs: number): number[] {
-  return [status, nowUs, atUs, 0, 1, 1];
+  return [nowUs, 0, 1, 1, 1, 0, status, atUs];
 }
 
 function setup(options: { concurrency?: number } = {}) {
@@ -82,8 +86,10 @@ describe('Redis store on the limiter fake clock', () => {
     expect(events).toEqual(['outage at 1010', 'recovered at 3310 after 2300 ms']);
     expect(store.state).toBe('redis');
     // Back in Redis, the entry whose admission timed out is given back (the script may have run).
-    const admittedId = client.of(ADMIT)[0]?.args[3 + 7];
-    expect(client.of(FORGET).map((s) => s.args.slice(-2))).toEqual([['1', admittedId]]);
+    const admitted = client.of(ADMIT)[0] as Sent;
+    const admittedId = asksOf(admitted.args.slice(3 + Number(admitted.args[2])))[0]?.id;
+    // Its start unknown (-1): the log alone can place it.
+    expect(client.of(FORGET).map((s) => s.args.slice(-5))).toEqual([['1', admittedId, '-1', '0', '0']]);
     lease.release();
     // close() waits for the writes still on the wire, on the same clock.
     let closed = false;

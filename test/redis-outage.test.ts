@@ -193,7 +193,7 @@ describeWithRedis('RedisStore when Redis fails', () => {
     cleanups.push(() => limiter.close());
     cleanups.push(() => server.thaw());
     const lease = await limiter.acquire({ tokens: 3_000 });
-    expect(await raw(client, ['HGET', store.keys.amt, '#in'])).toBe('3000');
+    expect(await raw(client, ['HGET', store.keys.state, 'in'])).toBe('3000');
     server.freeze();
     // An admission that meets the frozen server starts the outage.
     (await limiter.acquire()).release();
@@ -203,7 +203,7 @@ describeWithRedis('RedisStore when Redis fails', () => {
     server.thaw();
     await eventually(async () => events.includes('recovered'), UNTIL_BACK);
     // Redis holds what the request used, not what it reserved.
-    await eventually(async () => (await raw(client, ['HGET', store.keys.amt, '#in'])) === '800', UNTIL_BACK);
+    await eventually(async () => (await raw(client, ['HGET', store.keys.state, 'in'])) === '800', UNTIL_BACK);
   });
 
   it("a reply merely slow, taken for an outage, does not open a budget Redis said was spent: 'local' holds what others used", async () => {
@@ -251,7 +251,7 @@ describeWithRedis('RedisStore when Redis fails', () => {
     await eventually(async () => events.includes('recovered'), UNTIL_BACK);
     const count = async (command: string, key: string): Promise<unknown> => raw(client, [command, key]);
     await eventually(async () => (await count('ZCARD', store.keys.log)) === 3, UNTIL_BACK);
-    await eventually(async () => (await raw(client, ['HGET', store.keys.amt, '#in'])) === '1200', UNTIL_BACK);
+    await eventually(async () => (await raw(client, ['HGET', store.keys.state, 'in'])) === '1200', UNTIL_BACK);
     // The lease held across the outage and the local one still held count in Redis again.
     expect(await count('ZCARD', store.keys.conc)).toBe(2);
     local.release();

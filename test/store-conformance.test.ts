@@ -18,7 +18,7 @@ import {
   startRedisServer,
   uniqueKey,
 } from './helpers/redis-server.js';
-import { SlowStore } from './helpers/slow-store.js';
+import { BatchSlowStore, SlowStore } from './helpers/slow-store.js';
 
 /** The way the suite's documentation says to register it. */
 function register(cases: readonly StoreConformanceCase[]): void {
@@ -71,6 +71,8 @@ describe('storeConformance on MemoryStore (fake clock)', () => {
     expect(Object.fromEntries(skipped.map((c) => [c.name, c.skip]))).toEqual({
       'withdraw: a slot booked for a waiter that left goes to the next one': expect.stringMatching(/no `withdraw`/),
       'asynchronous store: one admit at a time': expect.stringMatching(/declares `synchronous: true`/),
+      'admitMany: admits a prefix in queue order, never one behind a request that waits':
+        expect.stringMatching(/declares `synchronous: true`/),
     });
     for (const c of skipped) await expect(c.run()).resolves.toBeUndefined();
   });
@@ -80,6 +82,23 @@ describe('storeConformance on MemoryStore (fake clock)', () => {
 
 describe('storeConformance on an asynchronous store answering a macrotask later (fake clock)', () => {
   register(storeConformance(() => new SlowStore()));
+});
+
+describe('storeConformance on an asynchronous store with admitMany (fake clock)', () => {
+  const cases = storeConformance(() => new BatchSlowStore());
+
+  it('runs the admitMany case, which a store without admitMany skips', () => {
+    const name = 'admitMany: admits a prefix in queue order, never one behind a request that waits';
+    expect(caseNamed(cases, name).skip).toBeUndefined();
+    expect(
+      caseNamed(
+        storeConformance(() => new SlowStore()),
+        name,
+      ).skip,
+    ).toMatch(/no `admitMany`/);
+  });
+
+  register(cases);
 });
 
 describe('storeConformance on a synchronous plain-object store (fake clock)', () => {
@@ -194,6 +213,16 @@ class OneWindowStore extends MemoryStore {
   }
 }
 
+/** Answers every request of a batch on its own: admits small ones behind a large one that waits. */
+class OvertakingBatchStore extends BatchSlowStore {
+  override admitMany(requests: readonly { cost: Cost }[], now: number): Promise<AdmitResult[]> {
+    this.batches++;
+    return new Promise((resolve) =>
+      setImmediate(() => resolve(requests.map(({ cost }) => this.inner.admit(cost, now)))),
+    );
+  }
+}
+
 /** Says it is synchronous, then answers admit with a promise. */
 class PromisingStore extends MemoryStore {
   override admit(cost: Cost, now: number): AdmitResult {
@@ -223,6 +252,11 @@ describe('storeConformance catches a broken store', () => {
       'an admit that ignores a second request window',
       () => new OneWindowStore(),
       'several request windows: every one binds',
+    ],
+    [
+      'an admitMany that admits behind a request that waits',
+      () => new OvertakingBatchStore(),
+      'admitMany: admits a prefix in queue order, never one behind a request that waits',
     ],
   ])('%s', async (_bug, make, expected) => {
     const failed = await failures(storeConformance(make));
@@ -280,6 +314,13 @@ describeWithRedis('storeConformance on RedisStore (real time, Redis TIME)', () =
       'synchronous store: tryAcquire() returns leases, and no method answers with a promise': expect.stringMatching(
         /does not declare `synchronous: true`/,
       ),
+      // Until the Redis store admits several waiters per round trip.
+      ...(declares.batchAdmit
+        ? {}
+        : {
+            'admitMany: admits a prefix in queue order, never one behind a request that waits':
+              expect.stringMatching(/no `admitMany`/),
+          }),
     });
   });
 

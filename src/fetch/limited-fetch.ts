@@ -1,3 +1,4 @@
+import { EXPECT_RESTAMPS } from '../limiter/hot-listeners.js';
 import type { TokenCost } from '../core/vocabulary.js';
 import type { Limiter } from '../limiter/limiter.js';
 import { LimiterRegistry } from '../registry/registry.js';
@@ -261,6 +262,8 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         };
         // Routed again on every attempt: the limiter that admits it hears its answer.
         if (routes === undefined) {
+          // Counted from arrival: a shared store books no slot on an entry that may still move.
+          if (countFrom !== 'admission') limiter[EXPECT_RESTAMPS]();
           const spend = account.spendFor(model, limiter, tokens);
           lease = await limiter.acquire({ tokens, ...waits, ...(spend !== undefined && { spend }) });
         } else {

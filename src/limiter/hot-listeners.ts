@@ -32,3 +32,6 @@ export function hotListeners<E extends string>(emitter: NodeJS.EventEmitter, eve
  * emit). Internal: `forestall/otel` sets it.
  */
 export const ACQUIRE_HOOK: unique symbol = Symbol('forestall.acquireHook');
+
+/** @internal The fetch wrapper tells a limiter its leases will be restamped (see `LimiterStore.expectRestamps`). */
+export const EXPECT_RESTAMPS: unique symbol = Symbol('forestall.expectRestamps');

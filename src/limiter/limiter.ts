@@ -13,7 +13,7 @@ import {
 } from '../stores/capabilities.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { StoreEntry } from '../stores/store.js';
-import { ACQUIRE_HOOK, hotListeners } from './hot-listeners.js';
+import { ACQUIRE_HOOK, EXPECT_RESTAMPS, hotListeners } from './hot-listeners.js';
 import { HeaderSync } from '../feedback/header-sync.js';
 import { type RateLimitAnswer, rateLimitedEvent } from '../feedback/rate-limit-policy.js';
 import { Lease, type LeaseOwner } from './lease.js';
@@ -75,6 +75,8 @@ export class Limiter extends TypedEmitter<LimiterEvents> implements AsyncDisposa
   readonly #kept: { lease: Lease | undefined } = { lease: undefined };
   /** @internal Called with each admission's wait when set (`forestall/otel`; see `ACQUIRE_HOOK`). */
   [ACQUIRE_HOOK]: ((waitedMs: number) => void) | undefined = undefined;
+  /** @internal Its leases will be restamped (the fetch wrapper's `countFrom`): told to the store. */
+  readonly [EXPECT_RESTAMPS] = (): void => this.#driver.store.expectRestamps?.();
   /** Whether anyone listens to the events of the hot path: reading a field beats `listenerCount`. */
   readonly #hears = hotListeners(this as unknown as NodeJS.EventEmitter, ['acquired', 'released', 'idle']);
 

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { Cost } from '../core/vocabulary.js';
 import type { RecentAdmission } from './recent-admissions.js';
+import type { Dropped } from './writes.js';
 
 /** What the store knows about one waiting caller across `admit` calls. */
 export interface Booking {
@@ -8,6 +10,10 @@ export interface Booking {
   booked: boolean;
   /** When the booked slot starts, on the limiter's clock. */
   at: number;
+  /** When it starts on the server's clock (microseconds). */
+  serverAt: number;
+  /** The charge it was booked with. */
+  cost: Cost;
   /** The booking holds its concurrency lease. */
   leased: boolean;
   /** An admit call for it is on the wire. */
@@ -45,12 +51,17 @@ export class Bookings {
   }
 
   /** `previous`, or a new booking under a new id, kept for `waiter` (if any) until deleted. */
-  open(waiter: object | undefined, previous: Booking | undefined): Booking {
-    if (previous !== undefined) return previous;
+  open(waiter: object | undefined, previous: Booking | undefined, cost: Cost): Booking {
+    if (previous !== undefined) {
+      previous.cost = cost;
+      return previous;
+    }
     const booking: Booking = {
       id: this.newId(),
       booked: false,
       at: 0,
+      serverAt: -1,
+      cost,
       leased: false,
       inflight: false,
       withdrawn: false,
@@ -64,9 +75,10 @@ export class Bookings {
   }
 
   /** Redis booked a slot for `booking` starting at `at`. */
-  book(booking: Booking, at: number): void {
+  book(booking: Booking, at: number, serverAt: number): void {
     booking.booked = true;
     booking.at = at;
+    booking.serverAt = serverAt;
     if (at > this.#newestStart) this.#newestStart = at;
   }
 
@@ -78,4 +90,9 @@ export class Bookings {
     if (recent !== undefined) recent.gone = true;
     if (at >= this.#newestStart) this.#newestStart = 0;
   }
+}
+
+/** What the scripts are to believe of a booking they drop. */
+export function droppedBooking(b: Booking): Dropped {
+  return { id: b.id, at: b.booked ? b.serverAt : -1, input: b.cost.input, output: b.cost.output };
 }

@@ -2,6 +2,7 @@ import type { Cost } from '../core/vocabulary.js';
 import type { MemoryStore } from '../stores/memory-store.js';
 import type { StoreEntry } from '../stores/store.js';
 import type { RecentAdmission } from './recent-admissions.js';
+import type { Dropped } from './writes.js';
 
 /*
  * What the Redis store hands the limiter for an admission, one class per place the admission is
@@ -14,6 +15,8 @@ export class RedisEntry implements StoreEntry {
   cancelled = false;
   /** The lease went with a cancel: the release that follows has nothing left to send. */
   leaseFreed = false;
+  /** Where it counts from, on the limiter's clock (moved by a restamp). */
+  countsFrom: number;
 
   constructor(
     readonly start: number,
@@ -21,7 +24,18 @@ export class RedisEntry implements StoreEntry {
     readonly leased: boolean,
     /** How this store remembers it, to write it back after an outage; kept up to date. */
     readonly recent: RecentAdmission | undefined,
-  ) {}
+    /** Its start on the server's clock (microseconds), kept up to date, for its bucket. */
+    public serverAt: number,
+    /** Its charge as last sent to Redis. */
+    public charged: Cost,
+  ) {
+    this.countsFrom = start;
+  }
+
+  /** What the scripts are to believe of it when the log no longer holds it. */
+  get dropped(): Dropped {
+    return { id: this.id, at: this.serverAt, input: this.charged.input, output: this.charged.output };
+  }
 }
 
 /**

@@ -85,7 +85,7 @@ export class LeaseRenewal {
     const ids = [...this.#held];
     for (let i = 0; i < ids.length; i += BATCH) {
       runner
-        .run(RENEW, [keys.conc, keys.clock], [us(leaseTtlMs), String(SLACK_US), ...ids.slice(i, i + BATCH)])
+        .run(RENEW, [keys.conc, keys.state], [us(leaseTtlMs), String(SLACK_US), ...ids.slice(i, i + BATCH)])
         .then(undefined, (error: unknown) => {
           // A lease that expires meanwhile is simply lost: its slot was free for others anyway.
           if (isOutage(error)) this.#host.enterOutage(error);

@@ -26,7 +26,7 @@ export interface RedisStoreOptions {
    * `{` or `}` (the key is used as a Redis Cluster hash tag).
    */
   readonly key: string;
-  /** Prefix of every Redis key; the keys are `<prefix>:{<key>}:log` and so on. @default 'forestall:v1' */
+  /** Prefix of every Redis key; the keys are `<prefix>:{<key>}:log` and so on. @default 'forestall:v2' */
   readonly prefix?: string | undefined;
   /**
    * How long a concurrency lease lives without renewal. Held leases are renewed every third of it,
@@ -137,7 +137,7 @@ export function resolveRedisOptions(options: unknown): ResolvedRedisOptions {
   return {
     client: toCommandClient(o.client),
     key: keyPart('key', o.key),
-    prefix: keyPart('prefix', optional(o.prefix, 'forestall:v1')),
+    prefix: keyPart('prefix', optional(o.prefix, 'forestall:v2')),
     leaseTtlMs: positiveNumber('leaseTtlMs', optional(o.leaseTtlMs, 30_000)),
     commandTimeoutMs: positiveNumber('commandTimeoutMs', optional(o.commandTimeoutMs, 1_000)),
     onStoreError: policy,
@@ -150,16 +150,15 @@ export function resolveRedisOptions(options: unknown): ResolvedRedisOptions {
 
 /** The Redis keys of one quota. They share the hash tag `{key}`, so one cluster slot holds them all. */
 export interface QuotaKeys {
-  /** Sorted set: entry id -> start (microseconds). */
+  /** Sorted set: entry id -> start (microseconds), for the windows under an hour (see lua/prelude.ts). */
   readonly log: string;
-  /** Hash: entry id -> "input,output" tokens. */
-  readonly amt: string;
   /** Sorted set: lease id -> expiry (microseconds). */
   readonly conc: string;
-  /** String: paused until (microseconds). */
-  readonly pause: string;
-  /** String: the latest server time seen, so time never runs backwards. */
-  readonly clock: string;
+  /**
+   * Hash: the clock, the pause, running totals, each recent entry's charge, and the buckets of the
+   * windows of an hour or more (see lua/prelude.ts).
+   */
+  readonly state: string;
   /** Hash: window -> others' share learned from the provider's headers (see lua/others.ts). */
   readonly others: string;
   /** Sorted set: store id -> last admission (microseconds), to size the local share. */
@@ -171,10 +170,8 @@ export function quotaKeys(prefix: string, key: string): QuotaKeys {
   const base = `${prefix}:{${key}}`;
   return {
     log: `${base}:log`,
-    amt: `${base}:amt`,
     conc: `${base}:conc`,
-    pause: `${base}:pause`,
-    clock: `${base}:clock`,
+    state: `${base}:state`,
     peers: `${base}:peers`,
     others: `${base}:others`,
   };

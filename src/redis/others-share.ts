@@ -3,6 +3,7 @@ import { TOKEN_WINDOW_KINDS } from '../core/vocabulary.js';
 import { messageOf } from '../internal/message-of.js';
 import { closestWindow, refusalHeadroom, reportHold } from '../stores/remaining-report.js';
 import type { RemainingReport } from '../stores/store.js';
+import { bucketWidth } from './window-layout.js';
 import { SLACK_US, us } from './wire.js';
 
 /** What the learn-others script is given for one report, and the window's name in Redis. */
@@ -72,6 +73,7 @@ export class SharedOthers {
         refused ? '1' : '0',
         String(refusalHeadroom(window.limit)),
         String(SLACK_US),
+        bucketWidth(window.windowMs, margin),
       ],
     };
   }

@@ -6,7 +6,7 @@ import { LocalEntry, OpenEntry } from './entries.js';
 import { RedisUnavailableError } from './errors.js';
 import type { RedisOutageEvent, RedisRecoveredEvent } from './events.js';
 import { fitCost, shareOf } from './local-share.js';
-import { type RecentAdmission, RecentAdmissions, type WrittenBack, writeBackArgs } from './recent-admissions.js';
+import { type RecentAdmission, RecentAdmissions, type WrittenBack } from './recent-admissions.js';
 import type { ResolvedRedisOptions } from './options.js';
 import { PROBE } from './lua/pause.js';
 import type { ScriptRunner } from './script-runner.js';
@@ -28,8 +28,8 @@ export interface OutageHost {
   cleanUp(drop: readonly string[], release: readonly string[]): void;
   /** Writes, best effort, a charge corrected while Redis could not be told of it. */
   recharge(id: string, cost: Cost): void;
-  /** Runs, best effort and in order, a write-back (the restore script's ARGV). */
-  restore(args: readonly string[]): void;
+  /** Writes back, best effort and in order, admissions and leases Redis may have lost. */
+  restore(entries: readonly WrittenBack[], leases: readonly string[], now: number): void;
   /** The leases this store holds and renews; `hold` adds one. */
   readonly leases: { held(): readonly string[]; hold(id: string): void };
   /** A new entry id of this store's. */
@@ -187,9 +187,14 @@ export class OutageKeeper {
   }
 
   /** Redis admitted a request of this store's at `at` (the limiter's clock): kept to write back. */
-  admitted(id: string, at: number, cost: Cost, now: number): RecentAdmission {
+  admitted(id: string, at: number, cost: Cost, now: number, generation: number): RecentAdmission {
     if (now < this.#graceUntil) this.#books.record(this.#fit(cost), at, now);
-    return this.#recent.add(id, at, cost, now);
+    return this.#recent.add(id, at, cost, now, generation);
+  }
+
+  /** Just after an outage: this store's admissions are still held within its local share. */
+  holdingBack(now: number): boolean {
+    return now < this.#graceUntil;
   }
 
   /** Redis failed: the policy applies from now on, and probing starts. Once per outage. */
@@ -245,15 +250,13 @@ export class OutageKeeper {
     for (const entry of this.#localEntries) {
       if (entry.cancelled || entry.start + span <= now) continue;
       entry.restoredId = this.#host.newId();
-      entries.push({ id: entry.restoredId, at: entry.start, cost: entry.cost });
+      entries.push({ id: entry.restoredId, at: entry.start, cost: entry.cost, generation: 0 });
       if (!entry.released && this.#limits?.concurrency !== Number.POSITIVE_INFINITY) leases.push(entry.restoredId);
     }
     this.#localEntries = [];
     // Renewed from now on, with the leases held across the outage, which a restart lost too.
     for (const id of leases) this.#host.leases.hold(id);
-    const held = this.#host.leases.held();
-    const ttl = this.#host.options.leaseTtlMs;
-    for (const args of writeBackArgs(entries, held, now, span, ttl)) this.#host.restore(args);
+    this.#host.restore(entries, this.#host.leases.held(), now);
   }
 
   /** `cost` as the local books charge it (scaled to fit the local share when it is larger). */

@@ -1,5 +1,5 @@
 import { type Cost, type ResolvedLimits, WINDOW_KINDS } from '../core/vocabulary.js';
-import { BATCH, SLACK_US, us } from './wire.js';
+import { BATCH, us } from './wire.js';
 
 /** One admission Redis made for this store, on the limiter's clock, kept up to date. */
 export interface RecentAdmission {
@@ -10,6 +10,8 @@ export interface RecentAdmission {
   cost: Cost;
   /** Cancelled or withdrawn: no longer in Redis, not to be written back. */
   gone: boolean;
+  /** The Redis state that counts it (its `born`; see RESTORE in lua/entries.ts). */
+  generation: number;
 }
 
 /**
@@ -35,11 +37,11 @@ export class RecentAdmissions {
     this.#spanMs = longest + limits.marginMs;
   }
 
-  add(id: string, at: number, cost: Cost, now: number): RecentAdmission {
+  add(id: string, at: number, cost: Cost, now: number, generation: number): RecentAdmission {
     const items = this.#items;
     while (this.#head < items.length && (items[this.#head] as RecentAdmission).at + this.#spanMs <= now) this.#head++;
     if (items.length - this.#head >= this.max) this.#head++;
-    const item: RecentAdmission = { id, at, cost, gone: false };
+    const item: RecentAdmission = { id, at, cost, gone: false, generation };
     items.push(item);
     if (this.#head > 1024 && this.#head * 2 > items.length) {
       this.#items = items.slice(this.#head);
@@ -54,29 +56,40 @@ export class RecentAdmissions {
   }
 }
 
-/** An admission to write back to Redis: its id, start (the limiter's clock) and charge. */
+/** An admission to write back to Redis: its id, start (the limiter's clock), charge and generation (0: local). */
 export interface WrittenBack {
   readonly id: string;
   readonly at: number;
   readonly cost: Cost;
+  generation: number;
 }
 
-/** The restore script's ARGV (lua/entries.ts), in batches of at most `BATCH` entries or leases. */
+/** One call of the restore script, and the admissions it writes back. */
+export interface WriteBack {
+  readonly args: string[];
+  readonly entries: readonly WrittenBack[];
+}
+
+/**
+ * The restore script's calls (lua/entries.ts), in batches of at most `BATCH` entries or leases;
+ * `head` is its leading ARGV (groups, keep, longest window, lease ttl, slack).
+ */
 export function writeBackArgs(
   entries: readonly WrittenBack[],
   leases: readonly string[],
   now: number,
-  spanMs: number,
-  leaseTtlMs: number,
-): string[][] {
-  const calls: string[][] = [];
-  const head = [us(spanMs), us(leaseTtlMs), String(SLACK_US)];
+  head: readonly string[],
+): WriteBack[] {
+  const calls: WriteBack[] = [];
   for (let i = 0; i < entries.length; i += BATCH) {
     const batch = entries.slice(i, i + BATCH);
     const args = [...head, String(batch.length)];
-    for (const e of batch) args.push(e.id, us(Math.max(0, now - e.at)), `${e.cost.input}`, `${e.cost.output}`);
-    calls.push(args);
+    for (const e of batch) {
+      args.push(e.id, us(Math.max(0, now - e.at)), `${e.cost.input}`, `${e.cost.output}`, String(e.generation));
+    }
+    calls.push({ args, entries: batch });
   }
-  for (let i = 0; i < leases.length; i += BATCH) calls.push([...head, '0', ...leases.slice(i, i + BATCH)]);
+  for (let i = 0; i < leases.length; i += BATCH)
+    calls.push({ args: [...head, '0', ...leases.slice(i, i + BATCH)], entries: [] });
   return calls;
 }

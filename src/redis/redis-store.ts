@@ -1,12 +1,18 @@
 import { TypedEmitter } from 'tiny-typed-emitter';
 import type { Cost, ResolvedLimits } from '../core/vocabulary.js';
 import type { Clock } from '../internal/clock.js';
-import { messageOf } from '../internal/message-of.js';
-import type { AdmitResult, LimiterStore, RemainingReport, StoreEntry, StoreUsage } from '../stores/store.js';
-import { admitArgs, parseAdmitReply, type AdmitReply } from './admit-protocol.js';
-import { type Booking, Bookings } from './bookings.js';
+import { isThenable } from '../internal/is-thenable.js';
+import type {
+  AdmitResult,
+  BatchRequest,
+  LimiterStore,
+  MaybePromise,
+  RemainingReport,
+  StoreEntry,
+  StoreUsage,
+} from '../stores/store.js';
+import { type Booking, Bookings, droppedBooking } from './bookings.js';
 import { LocalEntry, RedisEntry } from './entries.js';
-import { isOutage, RedisStoreError } from './errors.js';
 import type { RedisStoreEvents } from './events.js';
 import { LeaseRenewal } from './lease-renewal.js';
 import {
@@ -18,11 +24,13 @@ import {
   type ResolvedRedisOptions,
 } from './options.js';
 import { OutageKeeper } from './outage-policy.js';
+import { RemoteAdmit } from './remote-admit.js';
 import { ScriptRunner } from './script-runner.js';
 import { SharedOthers } from './others-share.js';
-import { ADMIT, ADMIT_STATUS, LEARN_OTHERS, PAUSE, RECONCILE, RESTAMP, RESTORE } from './scripts.js';
+import { LEARN_OTHERS, PAUSE, RECONCILE, RESTAMP, RESTORE } from './scripts.js';
 import { UsageSnapshot } from './usage-snapshot.js';
-import { ignore, RedisWrites } from './writes.js';
+import { type WrittenBack, writeBackArgs } from './recent-admissions.js';
+import { type Dropped, ignore, RedisWrites, unplaced } from './writes.js';
 import { EMPTY_LAYOUT, layoutOf, type WindowLayout } from './window-layout.js';
 import { SLACK_US, us } from './wire.js';
 
@@ -47,10 +55,13 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   readonly #options: ResolvedRedisOptions;
   readonly #runner: ScriptRunner;
   readonly #keys: QuotaKeys;
-  readonly #admitKeys: readonly string[];
   #limits: ResolvedLimits | undefined = undefined;
   #layout: WindowLayout = EMPTY_LAYOUT;
   #peers = 0;
+  /** Book slots only on entries that can no longer move (`expectRestamps`). */
+  #settledOnly = false;
+  /** Entries reconciled during an outage, by id, for their charge to be written once Redis is back. */
+  readonly #recharging = new Map<string, RedisEntry>();
   readonly #snapshot = new UsageSnapshot();
   readonly #others: SharedOthers;
   /** The latest pause this store knows of (its own, or one Redis reported), on the limiter's clock. */
@@ -60,6 +71,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   readonly #leases: LeaseRenewal;
   readonly #outage: OutageKeeper;
   readonly #writes: RedisWrites;
+  readonly #remote: RemoteAdmit;
 
   constructor(options: RedisStoreOptions) {
     super();
@@ -67,21 +79,17 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     this.#runner = new ScriptRunner(this.#options.client, this.#options.commandTimeoutMs);
     this.#keys = quotaKeys(this.#options.prefix, this.#options.key);
     const k = this.#keys;
-    this.#admitKeys = [k.log, k.amt, k.conc, k.pause, k.clock, k.peers, k.others];
-    this.#others = new SharedOthers([k.log, k.amt, k.others, k.clock], (keys, args, onReply) =>
+    this.#others = new SharedOthers([k.log, k.state, k.others], (keys, args, onReply) =>
       this.#writes.write('learnOthersShare', LEARN_OTHERS, keys, args, onReply, true),
     );
     this.#outage = new OutageKeeper({
       options: this.#options,
       runner: this.#runner,
-      probeKey: this.#keys.clock,
+      probeKey: this.#keys.state,
       peers: () => this.#peers,
-      cleanUp: (drop, release) => this.#writes.forgetQuietly(drop, release),
-      recharge: (id, cost) => void this.#recharge(id, cost).catch(ignore),
-      restore: (args) =>
-        void this.#writes
-          .write('restore', RESTORE, [k.log, k.amt, k.conc, k.clock], args, undefined, true)
-          .catch(ignore),
+      cleanUp: (drop, release) => this.#writes.forgetQuietly(drop.map(unplaced), release),
+      recharge: (id, cost) => this.#rechargeLater(id, cost),
+      restore: (entries, leases, now) => this.#restore(entries, leases, now),
       leases: { held: () => this.#leases.held(), hold: (id) => this.#leases.hold(id) },
       newId: () => this.#bookings.newId(),
       lastSeen: (now) => this.#lastSeen(now),
@@ -95,7 +103,30 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       inOutage: () => this.#outage.active,
       enterOutage: (error) => this.#outage.enter(error),
     });
-    this.#writes = new RedisWrites(this.#runner, [k.log, k.amt, k.conc], this.#leases, this.#outage);
+    this.#writes = new RedisWrites(
+      this.#runner,
+      [k.log, k.conc, k.state],
+      () => [...this.#layout.groups, this.#layout.keep],
+      this.#leases,
+      this.#outage,
+    );
+    this.#remote = new RemoteAdmit({
+      options: this.#options,
+      runner: this.#runner,
+      keys: [k.log, k.conc, k.state, k.peers, k.others],
+      bookings: this.#bookings,
+      leases: this.#leases,
+      outage: this.#outage,
+      writes: this.#writes,
+      layout: () => this.#layout,
+      concurrency: () => this.#limits?.concurrency,
+      settledOnly: () => this.#settledOnly,
+      heard: (r, local) => {
+        if (r.peers >= 0) this.#peers = r.peers;
+        this.#snapshot.record(r);
+        if (r.paused > r.now) this.#pausedUntil = Math.max(this.#pausedUntil, local(r.paused));
+      },
+    });
   }
 
   /** The quota key this store serves. */
@@ -150,7 +181,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       // already counts it, so it starts now without asking Redis again.
       if (!this.#options.confirmBookings && now - booking.at <= this.#layout.lateMs) {
         this.#bookings.delete(waiter);
-        return new RedisEntry(booking.at, booking.id, booking.leased, booking.recent);
+        return new RedisEntry(booking.at, booking.id, booking.leased, booking.recent, booking.serverAt, cost);
       }
     }
     if (this.#outage.active) {
@@ -159,7 +190,31 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     }
     const held = booking?.booked === true ? undefined : this.#outage.holdsBack(cost, now);
     if (held !== undefined) return held;
-    return this.#admitRemote(cost, now, waiter, booking);
+    return this.#remote.admit([{ cost, waiter }], now).then((answers) => answers[0] as AdmitResult);
+  }
+
+  /**
+   * Admits several waiters in one Redis call, in order: those admitted, then the first that is not
+   * (booked a slot, or told when to ask again); those after it are not looked at. A head with a
+   * booking, a known pause, an outage or the grace after one: the head alone, as `admit` answers.
+   */
+  admitMany(requests: readonly BatchRequest[], now: number): MaybePromise<readonly AdmitResult[]> {
+    const head = requests[0];
+    if (head === undefined) return [];
+    const plain = (r: BatchRequest): boolean => this.#bookings.get(r.waiter) === undefined;
+    if (
+      requests.length === 1 ||
+      !plain(head) ||
+      this.#pausedUntil > now ||
+      this.#outage.active ||
+      this.#outage.holdingBack(now)
+    ) {
+      const one = this.admit(head.cost, now, head.waiter);
+      return isThenable(one) ? one.then((answer) => [answer]) : [one];
+    }
+    let n = 1;
+    while (n < requests.length && plain(requests[n] as BatchRequest)) n++;
+    return this.#remote.admit(n === requests.length ? requests : requests.slice(0, n), now);
   }
 
   /**
@@ -173,6 +228,15 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     return Math.max(now, this.#pausedUntil, this.#bookings.newestStart);
   }
 
+  /**
+   * The limiter's leases will be counted from when their requests arrive: no slot is booked on an
+   * entry admitted less than half its window ago (its restamp may still move it later); the caller
+   * asks again when the room would come instead.
+   */
+  expectRestamps(): void {
+    this.#settledOnly = true;
+  }
+
   /** The waiter left the queue: its booked slot (and lease) is given back. */
   withdraw(waiter: object): void {
     const booking = this.#bookings.get(waiter);
@@ -183,7 +247,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     // Nobody to tell if this fails: the slot then leaves with its window.
     else if (booking.booked) {
       this.#bookings.givenBack(booking.at, booking.recent);
-      this.#writes.forgetQuietly([booking.id], []);
+      this.#writes.forgetQuietly([droppedBooking(booking)], []);
     }
   }
 
@@ -192,17 +256,30 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     if (entry instanceof LocalEntry) return this.#outage.reconcileLocal(entry, cost, now);
     if (!(entry instanceof RedisEntry) || entry.cancelled) return undefined;
     if (entry.recent !== undefined) entry.recent.cost = cost;
-    if (this.#outage.active) return this.#outage.pendingRecharge(entry.id, cost);
-    return this.#recharge(entry.id, cost);
+    if (this.#outage.active) {
+      if (this.#recharging.size < 10_000 || this.#recharging.has(entry.id)) this.#recharging.set(entry.id, entry);
+      return this.#outage.pendingRecharge(entry.id, cost);
+    }
+    const belief = entry.dropped;
+    // Sent in order: the next correction starts from this one.
+    entry.charged = cost;
+    return this.#recharge(belief, cost, true);
   }
 
-  #recharge(id: string, cost: Cost): Promise<void> {
-    return this.#writes.write(
-      'reconcile',
-      RECONCILE,
-      [this.#keys.log, this.#keys.amt],
-      [id, `${cost.input}`, `${cost.output}`],
-    );
+  /** A charge corrected during an outage, written once Redis is back: the charge Redis holds may be either. */
+  #rechargeLater(id: string, cost: Cost): void {
+    const entry = this.#recharging.get(id);
+    this.#recharging.delete(id);
+    const belief = entry?.dropped ?? unplaced(id);
+    if (entry !== undefined) entry.charged = cost;
+    void this.#recharge(belief, cost, false).catch(ignore);
+  }
+
+  #recharge(belief: Dropped, cost: Cost, sure: boolean): Promise<void> {
+    const l = this.#layout;
+    const args = [...l.groups, l.keep, belief.id, `${cost.input}`, `${cost.output}`, String(belief.at)];
+    args.push(String(belief.input), String(belief.output), sure ? '1' : '0');
+    return this.#writes.write('reconcile', RECONCILE, [this.#keys.log, this.#keys.state], args);
   }
 
   /**
@@ -213,12 +290,16 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     if (entry instanceof LocalEntry) return this.#outage.restampLocal(entry, at, now);
     if (!(entry instanceof RedisEntry) || entry.cancelled || this.#outage.active) return undefined;
     if (entry.recent !== undefined) entry.recent.at = at;
-    return this.#writes.write(
-      'restamp',
-      RESTAMP,
-      [this.#keys.log, this.#keys.amt, this.#keys.clock],
-      [entry.id, us(now - at)],
-    );
+    const l = this.#layout;
+    const { at: serverAt, input, output } = entry.dropped;
+    const args = [...l.groups, l.keep, l.longest, String(SLACK_US), entry.id, us(now - at)];
+    args.push(String(serverAt), String(input), String(output));
+    // Where Redis will count it from, as this store can tell (its bucket, should the log drop it).
+    if (at > entry.countsFrom) {
+      entry.serverAt += Math.round((at - entry.countsFrom) * 1_000);
+      entry.countsFrom = at;
+    }
+    return this.#writes.write('restamp', RESTAMP, [this.#keys.log, this.#keys.state], args);
   }
 
   /** Others' share of a window, learned in Redis (in order: admissions sent after count it). */
@@ -239,7 +320,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       this.#leases.forget(entry.id);
       this.#leases.stopIfIdle();
     }
-    return this.#writes.forget([entry.id], []);
+    return this.#writes.forget([entry.dropped], []);
   }
 
   /** Frees the entry's concurrency lease (nothing to send when there is no concurrency limit). */
@@ -260,12 +341,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     // Also held locally: admissions from the local share, and no Redis call while it lasts.
     this.#outage.local.pause(until);
     if (this.#outage.active) return undefined;
-    return this.#writes.write(
-      'pause',
-      PAUSE,
-      [this.#keys.pause, this.#keys.clock],
-      [us(until - now), String(SLACK_US)],
-    );
+    return this.#writes.write('pause', PAUSE, [this.#keys.state], [us(until - now), String(SLACK_US)]);
   }
 
   /**
@@ -291,95 +367,17 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     await this.#runner.settled();
   }
 
-  async #admitRemote(
-    cost: Cost,
-    now: number,
-    waiter: object | undefined,
-    previous: Booking | undefined,
-  ): Promise<AdmitResult> {
-    // A stale booking (or one to confirm) goes back to Redis under its own id.
-    const replace = previous?.booked === true && !this.#options.confirmBookings;
-    if (previous?.recent !== undefined) previous.recent.gone = true;
-    const booking = this.#bookings.open(waiter, previous);
-    const o = this.#options;
-    const concurrency = this.#layout.limited ? this.#limits?.concurrency : undefined;
-    const { peer } = this.#bookings;
-    const args = admitArgs(
-      { id: booking.id, cost, mayBook: waiter !== undefined, replace, concurrency, peer },
-      o,
-      this.#layout,
-    );
-    booking.inflight = true;
-    const clock = this.#runner.clock;
-    const sent = clock.now();
-    let reply: unknown;
-    try {
-      reply = await this.#runner.run(ADMIT, this.#admitKeys, args);
-    } catch (error) {
-      booking.inflight = false;
-      this.#bookings.delete(waiter);
-      if (!isOutage(error)) {
-        if (booking.booked) this.#writes.forgetQuietly([booking.id], []);
-        throw new RedisStoreError('admit', messageOf(error), { cause: error });
-      }
-      // The script may have run before the connection failed: whatever it took is given back later.
-      this.#writes.orphan(booking.id);
-      this.#outage.enter(error);
-      return this.#outage.admit(cost, now);
-    }
-    booking.inflight = false;
-    const received = now + (clock.now() - sent);
-    let r: AdmitReply;
-    try {
-      r = parseAdmitReply(reply);
-    } catch (error) {
-      this.#bookings.delete(waiter);
-      throw error;
-    }
-    // Server times to the limiter's clock, as if the script ran when the answer arrived: waits end
-    // no earlier than the server meant, whichever way the network delay fell.
-    const local = (t: number): number => received + (t - r.now) / 1_000;
-    this.#peers = r.peers;
-    this.#snapshot.record(r);
-    if (r.paused > r.now) this.#pausedUntil = Math.max(this.#pausedUntil, local(r.paused));
-
-    // As configured now: the limits may have changed while the call was on the wire.
-    const limited = this.#layout.limited;
-    // A replaced or refused booking no longer holds the lease it may have had.
-    if (previous?.leased === true) {
-      this.#leases.forget(booking.id);
-      booking.leased = false;
-    }
-    switch (r.status) {
-      case ADMIT_STATUS.admitted: {
-        this.#bookings.delete(waiter);
-        if (limited) this.#leases.hold(booking.id);
-        const recent = this.#outage.admitted(booking.id, local(r.at), cost, received);
-        // A caller that left meanwhile gets this entry cancelled and released by the limiter.
-        return new RedisEntry(local(r.at), booking.id, limited, recent);
-      }
-      case ADMIT_STATUS.booked: {
-        this.#bookings.book(booking, local(r.at));
-        booking.recent = this.#outage.admitted(booking.id, booking.at, cost, received);
-        booking.leased = limited && !o.confirmBookings;
-        if (booking.leased) this.#leases.hold(booking.id);
-        if (booking.withdrawn) {
-          this.#bookings.givenBack(booking.at, booking.recent);
-          this.#writes.forgetQuietly([booking.id], []);
-        }
-        return booking.at;
-      }
-      case ADMIT_STATUS.wait:
-        booking.booked = false;
-        this.#leases.stopIfIdle();
-        return local(r.at);
-      default:
-        this.#bookings.delete(waiter);
-        this.#leases.stopIfIdle();
-        throw new RedisStoreError(
-          'admit',
-          `a cost of ${cost.input + cost.output} tokens exceeds a whole budget of quota "${o.key}"`,
-        );
+  /** Writes back admissions Redis may have lost, in order; each learns the generation that now counts it. */
+  #restore(entries: readonly WrittenBack[], leases: readonly string[], now: number): void {
+    const l = this.#layout;
+    const head = [...l.groups, l.keep, l.longest, us(this.#options.leaseTtlMs), String(SLACK_US)];
+    const k = this.#keys;
+    for (const call of writeBackArgs(entries, leases, now, head)) {
+      const heard = (reply: unknown): void => {
+        const born = Array.isArray(reply) ? Number(reply[1]) : Number.NaN;
+        if (Number.isFinite(born)) for (const e of call.entries) e.generation = born;
+      };
+      void this.#writes.write('restore', RESTORE, [k.log, k.conc, k.state], call.args, heard, true).catch(ignore);
     }
   }
 

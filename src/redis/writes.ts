@@ -7,6 +7,17 @@ import type { ScriptRunner } from './script-runner.js';
 
 type Args = readonly string[];
 
+/** An entry to drop, with what this store believes of it: its start (server microseconds, -1 unknown) and charge. */
+export interface Dropped {
+  readonly id: string;
+  readonly at: number;
+  readonly input: number;
+  readonly output: number;
+}
+
+/** An entry known only by its id (an admission whose answer was lost): the log alone can place it. */
+export const unplaced = (id: string): Dropped => ({ id, at: -1, input: 0, output: 0 });
+
 /**
  * The Redis store's writes the limiter fires and forgets, and their clean-up: an outage is
  * reported by the store's `outage` event (and what the write meant kept for Redis's return), any
@@ -15,8 +26,10 @@ type Args = readonly string[];
 export class RedisWrites {
   constructor(
     readonly runner: ScriptRunner,
-    /** KEYS of the forget script: log, amt, conc. */
+    /** KEYS of the forget script: log, conc, state. */
     readonly forgetKeys: Args,
+    /** The forget script's leading ARGV (the bucket groups and the log's span) for the limits in force. */
+    readonly forgetHead: () => Args,
     readonly leases: LeaseRenewal,
     readonly outage: OutageKeeper,
   ) {}
@@ -34,15 +47,17 @@ export class RedisWrites {
   }
 
   /** Removes entries (`drop`: log, charge and lease) and leases (`release`) in one call per batch. */
-  forget(drop: Args, release: Args): Promise<void> | undefined {
-    for (const id of drop) this.leases.forget(id);
+  forget(drop: readonly Dropped[], release: Args): Promise<void> | undefined {
+    for (const { id } of drop) this.leases.forget(id);
     for (const id of release) this.leases.forget(id);
     this.leases.stopIfIdle();
     if (this.outage.active) {
       this.#keepForLater(drop, release);
       return undefined;
     }
-    const args = [String(drop.length), ...drop, ...release];
+    const args = [...this.forgetHead(), String(drop.length)];
+    for (const d of drop) args.push(d.id, String(d.at), String(d.input), String(d.output));
+    args.push(...release);
     return this.runner.run(FORGET, this.forgetKeys, args).then(
       () => undefined,
       (error: unknown) => {
@@ -55,7 +70,7 @@ export class RedisWrites {
   }
 
   /** Clean-up is best effort: what it misses expires with its window or lease. */
-  forgetQuietly(drop: Args, release: Args): void {
+  forgetQuietly(drop: readonly Dropped[], release: Args): void {
     void this.forget(drop, release)?.catch(ignore);
   }
 
@@ -66,8 +81,8 @@ export class RedisWrites {
     this.leases.stopIfIdle();
   }
 
-  #keepForLater(drop: Args, release: Args): void {
-    for (const id of drop) this.orphan(id);
+  #keepForLater(drop: readonly Dropped[], release: Args): void {
+    for (const { id } of drop) this.orphan(id);
     for (const id of release) this.outage.pendingRelease(id);
   }
 }

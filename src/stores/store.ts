@@ -145,6 +145,12 @@ export interface LimiterStore {
    * Returns the share in force (0 if none learned). At once. Optional: without it the limiter cannot learn others' use of a shared quota.
    */
   learnOthersShare?(report: RemainingReport, now: number): number;
+  /**
+   * The limiter's leases will be counted from when their requests arrive (`restamp`, as the fetch
+   * wrapper's `countFrom` does): a store that books future slots books them only on entries that
+   * can no longer move. At once. Optional (a hint).
+   */
+  expectRestamps?(): void;
   /** No admissions before `until`; never shortens a longer pause. */
   pause(until: number, now: number): MaybePromise<void>;
   /** Window use at `now`. At once. */

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { describe, it } from 'vitest';
 import { ADMIT, ADMIT_STATUS, FORGET, RECONCILE, SCRIPTS } from '../../src/redis/scripts.js';
+import { asksOf, forgottenOf, parseAdmitReply, reconcileOf } from '../../src/redis/admit-protocol.js';
 
 /*
  * Throwaway redis-server processes for the Redis store's tests: each on a free loopback port,
@@ -286,34 +287,34 @@ export function recordCommands(client: object): CommandRecord {
     if (command === 'EVAL') record.evals++;
     const name = isScript ? (names.get(script as string) ?? 'other-script') : (command ?? '?');
     record.commands[name] = (record.commands[name] ?? 0) + 1;
+    const argv = args.slice(3 + Number(args[2]));
     if (name === ADMIT.name) {
-      // EVALSHA sha <n> k1..kn id input output flags ...
-      const at = 3 + Number(args[2]);
-      const id = args[at] as string;
-      const tokens = Number(args[at + 1]) + Number(args[at + 2]);
+      const asks = asksOf(argv);
       // Flag 4: a booking that came due too late to stand for the request's start, booked again.
-      if ((Number(args[at + 3]) & 4) !== 0) record.commands.rebook = (record.commands.rebook ?? 0) + 1;
+      for (const ask of asks) if ((ask.flags & 4) !== 0) record.commands.rebook = (record.commands.rebook ?? 0) + 1;
       reply.then(
         (r) => {
-          const [status, , at] = r as number[];
-          const label =
-            status === ADMIT_STATUS.admitted
-              ? 'admitted'
-              : status === ADMIT_STATUS.booked
-                ? 'booked'
-                : status === ADMIT_STATUS.wait
-                  ? 'wait'
-                  : 'other';
-          record.statuses[label] = (record.statuses[label] ?? 0) + 1;
-          if (label === 'admitted' || label === 'booked') record.entries.set(id, { at: at as number, tokens });
+          for (const [k, { status, at }] of parseAdmitReply(r, asks.length).answers.entries()) {
+            const { id, input, output } = asks[k] as (typeof asks)[number];
+            const label =
+              status === ADMIT_STATUS.admitted
+                ? 'admitted'
+                : status === ADMIT_STATUS.booked
+                  ? 'booked'
+                  : status === ADMIT_STATUS.wait
+                    ? 'wait'
+                    : 'other';
+            record.statuses[label] = (record.statuses[label] ?? 0) + 1;
+            if (label === 'admitted' || label === 'booked') record.entries.set(id, { at, tokens: input + output });
+          }
         },
         () => {},
       );
     } else if (name === RECONCILE.name) {
-      record.reconciled.set(args[5] as string, Number(args[6]) + Number(args[7]));
+      const { id, tokens } = reconcileOf(argv);
+      record.reconciled.set(id, tokens);
     } else if (name === FORGET.name) {
-      const count = Number(args[6]);
-      for (const id of args.slice(7, 7 + count)) record.entries.delete(id);
+      for (const id of forgottenOf(argv)) record.entries.delete(id);
     }
   };
   const c = client as Record<string, unknown>;

@@ -1,29 +1,58 @@
-import { AMOUNTS, PRELUDE, script } from './prelude.js';
+import { AMOUNTS, BUCKETS, PRELUDE, script } from './prelude.js';
 
-/* Scripts that change what an admission left behind: its token charge, or its entry and lease. */
+/*
+ * Scripts that change what an admission left behind: its token charge, its start, or its entry
+ * and lease. Each takes the bucket groups (a count, then (width, span) pairs) first, and for each
+ * entry what this process believes of it: its start (server microseconds, -1 when unknown) and
+ * its charge. The log is believed first; the belief only serves an entry older than the log's
+ * span (`keep`), which the buckets alone still count: one missing from the log though younger
+ * than that has gone already, and is left alone.
+ */
+
+/** What the scripts below share: which record of an entry to believe. */
+const ENTRY = `
+-- The entry's start and charge, and whether the log holds it; nil when neither log nor belief may be used.
+local function entry_of(log, id, start, a, b, now, keep)
+  local score = tonumber(redis.call('ZSCORE', log, id))
+  if score ~= nil then
+    local x, y = parse_amount(s_get(id))
+    return score, x, y, true
+  end
+  if start == nil or start < 0 or start + keep > now then return nil end
+  return start, a, b, false
+end
+`;
 
 /**
  * Replaces an entry's token charge; the entry keeps its start. A no-op for an entry that has left
- * every window (or was cancelled).
+ * every window (or was cancelled). `sure` 0: the charge believed may be out of date (a reconcile
+ * whose answer was lost), so a bucket is only ever charged more, never refunded, on that belief.
  *
- * KEYS: log, amt. ARGV: id, input, output. Reply: 1 if charged, 0 if the entry is gone.
+ * KEYS: log, state. ARGV: groups, keep, id, input, output, start, believed input, believed
+ * output, sure. Reply: 1 if charged, 0 if the entry is gone.
  */
 export const RECONCILE = script(
   'reconcile',
-  `${PRELUDE}${AMOUNTS}
-local log, amt = KEYS[1], KEYS[2]
-local id = ARGV[1]
-if not redis.call('ZSCORE', log, id) then return 0 end
-local old_in, old_out = parse_amount(redis.call('HGET', amt, id))
-local new_in, new_out = tonumber(ARGV[2]), tonumber(ARGV[3])
-if new_in + new_out > 0 then
-  redis.call('HSET', amt, id, ARGV[2] .. ',' .. ARGV[3])
-else
-  redis.call('HDEL', amt, id)
+  `${PRELUDE}${AMOUNTS}${BUCKETS}${ENTRY}
+local log = KEYS[1]
+S_key = KEYS[2]
+local groups, i = groups_parse(1)
+if not s_get('clock') then return 0 end
+local keep, id = tonumber(ARGV[i]), ARGV[i + 1]
+local new_in, new_out = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+local sure = ARGV[i + 7] == '1'
+local start, old_in, old_out, logged = entry_of(log, id, tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), now_us(), keep)
+if start == nil then return 0 end
+if logged then
+  if new_in + new_out > 0 then s_set(id, ARGV[i + 2] .. ',' .. ARGV[i + 3]) elseif s_get(id) then s_set(id, false) end
+  shift_totals(new_in - old_in, new_out - old_out)
 end
-shift_totals(amt, new_in - old_in, new_out - old_out)
-local ttl = redis.call('PTTL', log)
-if ttl > 0 then redis.call('PEXPIRE', amt, ttl) end
+local d_in, d_out = new_in - old_in, new_out - old_out
+if not logged and not sure then
+  d_in, d_out = math.max(0, d_in), math.max(0, d_out)
+end
+for _, g in ipairs(groups) do b_add(g, start, 0, d_in, d_out) end
+s_flush()
 return 1
 `,
 );
@@ -34,47 +63,102 @@ return 1
  * the new start was, so every process counts it alike. Never earlier than its admission, never
  * later than now; its keys live on for as long as it moved.
  *
- * KEYS: log, amt, clock. ARGV: id, ago (microseconds). Reply: 1 if moved, 0 if not (gone, or no later).
+ * KEYS: log, state. ARGV: groups, keep, longest window, slack, id, ago, start, input, output
+ * (microseconds; the last three as believed). Reply: 1 if moved, 0 if not (gone, or no later).
  */
 export const RESTAMP = script(
   'restamp',
-  `${PRELUDE}
-local log, amt, clock_key = KEYS[1], KEYS[2], KEYS[3]
-local id = ARGV[1]
-local old = tonumber(redis.call('ZSCORE', log, id))
-if not old then return 0 end
-local new = now_us(clock_key) - tonumber(ARGV[2])
-if new <= old then return 0 end
-redis.call('ZADD', log, 'XX', fmt(new), id)
-local ttl = redis.call('PTTL', log)
-if ttl > 0 then
-  local ms = string.format('%d', ttl + math.ceil((new - old) / 1000))
-  redis.call('PEXPIRE', log, ms)
-  if redis.call('EXISTS', amt) == 1 then redis.call('PEXPIRE', amt, ms) end
+  `${PRELUDE}${AMOUNTS}${BUCKETS}${ENTRY}
+local log = KEYS[1]
+S_key = KEYS[2]
+local groups, i = groups_parse(1)
+if not s_get('clock') then return 0 end
+local keep, max_span, slack, id = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
+local now = now_us()
+local new = now - tonumber(ARGV[i + 4])
+local old, a, b, logged = entry_of(log, id, tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), now, keep)
+if old == nil or new <= old then return 0 end
+if logged then
+  redis.call('ZADD', log, 'XX', fmt(new), id)
+elseif new + keep > now then
+  -- Back in the log's span: the log holds it again (its exact windows count it, and later
+  -- changes of it are told from one that has gone).
+  redis.call('ZADD', log, fmt(new), id)
+  if a + b > 0 then
+    s_set(id, fmt(a) .. ',' .. fmt(b))
+    shift_totals(a, b)
+  end
+  shift_count(1)
+  if (s_num('prune') or math.huge) > new + keep then s_set('prune', fmt(new + keep)) end
+end
+for _, g in ipairs(groups) do
+  if b_index(g, new) ~= b_index(g, old) then
+    b_add(g, old, -1, -a, -b)
+    b_add(g, new, 1, a, b)
+  end
+end
+if new > (s_num('newest') or 0) then s_set('newest', fmt(new)) end
+local want = new + max_span + slack
+if want > (s_num('x') or 0) then s_set('x', fmt(want)) else want = nil end
+s_flush()
+if want ~= nil then
+  expire_ms(S_key, want - now)
+  expire_ms(log, want - now)
 end
 return 1
 `,
 );
 
 /**
- * Forgets entries and leases: the first `count` ids lose their log entry, token charge and lease
- * (a cancelled request, a withdrawn booking, an admission whose answer was lost), the rest only
- * their lease (a release).
+ * Forgets entries and leases: the first `count` entries lose their log entry, token charge and
+ * lease (a cancelled request, a withdrawn booking, an admission whose answer was lost: start -1),
+ * the rest only their lease (a release).
  *
- * KEYS: log, amt, conc. ARGV: count, ids... Reply: how many log entries and leases were removed.
+ * KEYS: log, conc, state. ARGV: groups, keep, count, then count (id, start, input, output)
+ * quadruples, then lease ids. Reply: how many log entries and leases were removed.
  */
 export const FORGET = script(
   'forget',
-  `${PRELUDE}${AMOUNTS}
-local log, amt, conc = KEYS[1], KEYS[2], KEYS[3]
-local count = tonumber(ARGV[1])
+  `${PRELUDE}${AMOUNTS}${BUCKETS}${ENTRY}
+local log, conc = KEYS[1], KEYS[2]
+S_key = KEYS[3]
+local groups, i = groups_parse(1)
+local keep, count = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+local first = i + 2
 local removed = 0
-for i = 2, #ARGV do
-  local id = ARGV[i]
-  if i - 1 <= count then removed = removed + forget_entry(log, amt, id) end
+local live = count > 0 and s_get('clock') ~= nil
+local now = 0
+if live then now = now_us() end
+local newest = s_num('newest') or 0
+local refresh = false
+for k = 0, count - 1 do
+  local j = first + 4 * k
+  local id = ARGV[j]
+  if live then
+    local start, a, b, logged = entry_of(log, id, tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2]), tonumber(ARGV[j + 3]), now, keep)
+    if start ~= nil then
+      if logged then
+        removed = removed + redis.call('ZREM', log, id)
+        if s_get(id) then s_set(id, false) end
+        shift_totals(-a, -b)
+        shift_count(-1)
+        if start >= newest then refresh = true end
+      end
+      for _, g in ipairs(groups) do b_add(g, start, -1, -a, -b) end
+    end
+  end
   removed = removed + redis.call('ZREM', conc, id)
 end
-if count > 0 then settle_totals(log, amt) end
+for j = first + 4 * count, #ARGV do removed = removed + redis.call('ZREM', conc, ARGV[j]) end
+if live then
+  settle_totals(log)
+  if refresh then
+    local top = redis.call('ZREVRANGE', log, 0, 0, 'WITHSCORES')
+    -- Never below now: the buckets' walks reach as far as the newest start.
+    s_set('newest', fmt(math.max(tonumber(top[2]) or 0, now)))
+  end
+  s_flush()
+end
 return removed
 `,
 );
@@ -82,51 +166,78 @@ return removed
 /**
  * Writes back, after an outage, this process's admissions still in their windows: those Redis had
  * made (lost if the server restarted) and those the local share made meanwhile, each under its id
- * with its start (`ago` before now, the server's clock) and its charge as it stands; an id Redis
- * still has is left as it is. Then the concurrency leases this process still holds.
+ * with its start (`ago` before now, the server's clock) and its charge as it stands. The log gets
+ * those of its span it lacks. The buckets get those they lack: an entry is in them when the state
+ * that recorded it (its generation: the state's `born` when Redis admitted or restored it, 0 when
+ * only the local books have it) is the state there is now. Then the concurrency leases this
+ * process still holds.
  *
- * KEYS: log, amt, conc, clock. ARGV: span (the longest window, margin included), lease ttl, slack
- * (microseconds), n, then n (id, ago, input, output) quadruples, then lease ids. Reply: how many
- * entries were added.
+ * KEYS: log, conc, state. ARGV: groups, keep, longest window, lease ttl, slack (microseconds), n,
+ * then n (id, ago, input, output, generation) quintuples, then lease ids. Reply: { entries added,
+ * the state's generation }.
  */
 export const RESTORE = script(
   'restore',
-  `${PRELUDE}${AMOUNTS}
-local log, amt, conc, clock_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local span, ttl, slack = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
-local now = now_us(clock_key)
-local function extend(key, us)
-  local ms = math.ceil(us / 1000)
-  local current = redis.call('PTTL', key)
-  if current ~= -1 and current < ms then redis.call('PEXPIRE', key, string.format('%d', ms)) end
-end
+  `${PRELUDE}${AMOUNTS}${BUCKETS}
+local log, conc = KEYS[1], KEYS[2]
+S_key = KEYS[3]
+local groups, i = groups_parse(1)
+local keep, max_span, ttl, slack = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+local n = tonumber(ARGV[i + 4])
+local first = i + 5
+local now = now_us()
+if not s_get('clock') then s_set('clock', fmt(now)) end
+if not s_get('born') then s_set('born', fmt(now)) end
+local born = s_num('born')
+local newest = s_num('newest') or 0
+for _, g in ipairs(groups) do b_retire(g, now, newest) end
 local added = 0
 for k = 0, n - 1 do
-  local i = 5 + 4 * k
-  local id, start = ARGV[i], now - tonumber(ARGV[i + 1])
-  if start + span > now and not redis.call('ZSCORE', log, id) then
-    redis.call('ZADD', log, fmt(start), id)
-    local a, b = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-    if a + b > 0 then
-      redis.call('HSET', amt, id, ARGV[i + 2] .. ',' .. ARGV[i + 3])
-      shift_totals(amt, a, b)
+  local j = first + 5 * k
+  local id, start = ARGV[j], now - tonumber(ARGV[j + 1])
+  local a, b = tonumber(ARGV[j + 2]), tonumber(ARGV[j + 3])
+  if start + max_span > now and not redis.call('ZSCORE', log, id) then
+    local wrote = false
+    if start + keep > now then
+      redis.call('ZADD', log, fmt(start), id)
+      shift_count(1)
+      if a + b > 0 then
+        s_set(id, ARGV[j + 2] .. ',' .. ARGV[j + 3])
+        shift_totals(a, b)
+      end
+      if not s_get('prune') or s_num('prune') > start + keep then s_set('prune', fmt(start + keep)) end
+      wrote = true
     end
-    added = added + 1
+    if #groups > 0 and tonumber(ARGV[j + 4]) ~= born then
+      for _, g in ipairs(groups) do b_add(g, start, 1, a, b) end
+      wrote = true
+    end
+    if wrote then added = added + 1 end
+    if start > newest then
+      newest = start
+      s_set('newest', fmt(start))
+    end
   end
 end
-if added > 0 then
-  extend(log, span + slack)
-  extend(amt, span + slack)
+local want = newest + max_span + slack
+if want > (s_num('x') or 0) then s_set('x', fmt(want)) end
+s_flush()
+s_outlive(want - now)
+if redis.call('EXISTS', log) == 1 then
+  local current = redis.call('PTTL', log)
+  if current == -1 or current < math.ceil((want - now) / 1000) then expire_ms(log, want - now) end
 end
 local leases = 0
-for i = 5 + 4 * n, #ARGV do
-  if not redis.call('ZSCORE', conc, ARGV[i]) then
-    redis.call('ZADD', conc, fmt(now + ttl), ARGV[i])
+for j = first + 5 * n, #ARGV do
+  if not redis.call('ZSCORE', conc, ARGV[j]) then
+    redis.call('ZADD', conc, fmt(now + ttl), ARGV[j])
     leases = leases + 1
   end
 end
-if leases > 0 then extend(conc, ttl + slack) end
-return added
+if leases > 0 then
+  local current = redis.call('PTTL', conc)
+  if current == -1 or current < math.ceil((ttl + slack) / 1000) then expire_ms(conc, ttl + slack) end
+end
+return { added, born }
 `,
 );

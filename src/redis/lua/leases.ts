@@ -4,14 +4,15 @@ import { PRELUDE, script } from './prelude.js';
  * Renews leases this process still holds; a lease that already expired is not brought back (its
  * slot may have gone to someone else), and one booked further ahead is never shortened.
  *
- * KEYS: conc, clock. ARGV: ttl, slack (microseconds), ids... Reply: how many leases are still held.
+ * KEYS: conc, state. ARGV: ttl, slack (microseconds), ids... Reply: how many leases are still held.
  */
 export const RENEW = script(
   'renew',
   `${PRELUDE}
-local conc, clock_key = KEYS[1], KEYS[2]
+local conc = KEYS[1]
+S_key = KEYS[2]
 local ttl, slack = tonumber(ARGV[1]), tonumber(ARGV[2])
-local now = now_us(clock_key)
+local now = now_us()
 local expiry = now + ttl
 local held = 0
 for i = 3, #ARGV do

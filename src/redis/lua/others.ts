@@ -1,4 +1,4 @@
-import { AMOUNTS, OTHERS, PRELUDE, script } from './prelude.js';
+import { AMOUNTS, BUCKETS, OTHERS, PRELUDE, script } from './prelude.js';
 
 /**
  * Learns others' share of one window from what the provider says remains, as the memory store
@@ -7,34 +7,52 @@ import { AMOUNTS, OTHERS, PRELUDE, script } from './prelude.js';
  * until `until`; no earlier observation holds more than the server says is used now (`total`); a
  * 429 let through adds a request of headroom (at most `headroomMax`) while a share is in force.
  *
- * KEYS: log, amt, others, clock. ARGV: field, tokens (0 = a request window, 1 = a token window),
+ * KEYS: log, state, others. ARGV: field, tokens (0 = a request window, 1 = a token window),
  * dimension (0 = input + output, 1 = input, 2 = output), limit, span, since (microseconds before
  * now), remaining, until (microseconds after now), foreign (1: the report is about a limit of the
- * server's own: no total), refused (1: a 429 that got through), headroomMax, slack.
+ * server's own: no total), refused (1: a 429 that got through), headroomMax, slack, bucket width
+ * (0: an exact window; else ours is what its buckets held at `since`).
  * Reply: the level in force afterwards (a string).
  */
 export const LEARN_OTHERS = script(
   'learn-others',
-  `${PRELUDE}${AMOUNTS}${OTHERS}
-local log, amt, others, clock_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+  `${PRELUDE}${AMOUNTS}${BUCKETS}${OTHERS}
+local log, others = KEYS[1], KEYS[3]
+S_key = KEYS[2]
 local field = ARGV[1]
 local tokens, dim = ARGV[2] == '1', tonumber(ARGV[3])
 local limit, span = tonumber(ARGV[4]), tonumber(ARGV[5])
-local now = now_us(clock_key)
+local now = now_us()
 local since = now - tonumber(ARGV[6])
 local remaining = tonumber(ARGV[7])
 local until_ = now + tonumber(ARGV[8])
 local foreign, refused = ARGV[9] == '1', ARGV[10] == '1'
 local headroom_max, slack = tonumber(ARGV[11]), tonumber(ARGV[12])
+local width = tonumber(ARGV[13])
 
 -- Ours, as the server may have counted them: every entry in the window at any moment since.
 local used = 0
-if not tokens then
+if width > 0 then
+  -- The buckets still counted at \`since\`: the total, less those that had left by then.
+  local g = { w = width, s = span, k = ARGV[13] }
+  local n, a, b = b_total(g)
+  local c = s_num(g.k .. ':c')
+  if c ~= nil then
+    local fields = {}
+    for idx = c, b_live(g, since) - 1 do fields[#fields + 1] = b_field(g, idx) end
+    s_load(fields)
+    for _, f in ipairs(fields) do
+      local x, y, z = trip(s_get(f))
+      n, a, b = n - x, a - y, b - z
+    end
+  end
+  if tokens then used = math.max(0, b_part(dim, n, a, b)) else used = math.max(0, n) end
+elseif not tokens then
   used = redis.call('ZCOUNT', log, '(' .. fmt(since - span), '+inf')
 else
   local ids = redis.call('ZRANGEBYSCORE', log, '(' .. fmt(since - span), '+inf')
   for c = 1, #ids, 1000 do
-    local values = redis.call('HMGET', amt, unpack(ids, c, math.min(c + 999, #ids)))
+    local values = redis.call('HMGET', S_key, unpack(ids, c, math.min(c + 999, #ids)))
     for v = 1, #values do
       local a, b = parse_amount(values[v])
       if dim == 0 then used = used + a + b elseif dim == 1 then used = used + a else used = used + b end
@@ -72,7 +90,13 @@ if #parts == 0 then
 else
   redis.call('HSET', others, field, table.concat(parts, ';') .. '|' .. fmt(headroom))
   local want = math.ceil((last - now + slack) / 1000)
-  if redis.call('PTTL', others) < want then redis.call('PEXPIRE', others, string.format('%d', want)) end
+  if redis.call('PTTL', others) < want then redis.call('PEXPIRE', others, int(want)) end
+  -- Admissions read the shares only while one is in force.
+  if last > (s_num('ox') or 0) then
+    s_set('ox', fmt(last))
+    s_flush()
+    s_outlive(last - now + slack)
+  end
 end
 local level = others_level(kept, headroom, now)
 return fmt(level)

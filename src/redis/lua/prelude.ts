@@ -5,14 +5,34 @@ import { createHash } from 'node:crypto';
  * round trip. This file holds what the scripts share; each family of scripts has a file of its own
  * beside it. Conventions shared by all of them:
  * - Times are integer microseconds from `redis.call('TIME')`, never below the last time seen
- *   (kept in the clock key), so a server clock stepping back cannot reopen a window.
+ *   (the state's `clock`), so a server clock stepping back cannot reopen a window.
  *   Microseconds since 1970 (about 1.8e15) are exact in a Lua double and in a Redis integer reply.
  * - Numbers handed to `redis.call` go through `fmt` ('%.17g'): Lua's `tostring` keeps only 14
  *   digits, which would move scores by up to 100 microseconds.
  * - Scripts answer status tuples and never call `error()` (Redis 7 would prefix the message
  *   with `ERR `, and a half-applied script is worse than an answer the client can act on).
  * - Every key comes through KEYS and shares one hash tag, so Redis Cluster accepts the scripts.
- * - Every write refreshes the written key's expiry, so an abandoned quota leaves nothing behind.
+ * - Every write keeps the written key's expiry, so an abandoned quota leaves nothing behind.
+ *
+ * Where a quota's windows live:
+ * - Windows under an hour are exact: the log (a sorted set of entry id -> start) keeps every entry
+ *   for `keep` (the longest such window; ten seconds when there is none), and the state hash keeps each
+ *   entry's charge under its id ("input,output") with the running totals of the log's charges
+ *   (`in`, `out`) and its count (`n`). A window far from its limit is checked from them without
+ *   reading an entry; a request window close to it counts its entries (ZCOUNT), and a token budget
+ *   close to it reads the entries of its window, a budget's worth at most.
+ * - Windows of an hour or more are kept in buckets (the memory store's rule): each bucket sums the
+ *   requests and charges that started in one hundredth of the window ("<width>:<index>" ->
+ *   "requests,input,output" in the state hash), and counts in full until its end leaves the window,
+ *   so it never counts less than the exact log (never over the limit) and holds back at most one
+ *   bucket's worth. A window's total ("<width>:t") is kept as buckets come and go, and "<width>:c"
+ *   is the oldest bucket it may still count. An admission costs the same with ten entries in the
+ *   day or ten million; one waiting for room reads the window's buckets, a hundred or so.
+ * - The state hash also holds `clock` (the latest server time seen), `born` (when the state was
+ *   created: an entry older than it is not in the buckets), `pause`, `newest` (the latest start:
+ *   new entries never start before it), `prune` (when the log next has entries to drop), `ox`
+ *   (until when others' shares are in force), and `x` (until when the keys' expiry is set).
+ * Entry ids always contain a '.', which no other field of the state does.
  */
 
 /** One Lua script with its SHA1, for EVALSHA. */
@@ -27,28 +47,78 @@ export function script(name: string, source: string): RedisScript {
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-/** Helpers every script may call: `fmt`, `now_us` (the shared clock) and `expire_ms`. */
+/**
+ * Helpers every script may call: `fmt`, `int`, `expire_ms`, and the state hash read through a cache
+ * (`s_load` reads many fields in one HMGET, `s_get` one) and written once (`s_set`, then `s_flush`
+ * sends one HSET and one HDEL); `now_us` reads the shared clock. A script sets `S_key` first.
+ */
 export const PRELUDE = `
 local function fmt(x) return string.format('%.17g', x) end
-local function now_us(clock_key)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local last = tonumber(redis.call('GET', clock_key))
-  if last ~= nil and last > now then now = last end
-  return now
-end
+local function int(x) return string.format('%d', x) end
 local function expire_ms(key, us)
   local ms = math.ceil(us / 1000)
   if ms < 1 then ms = 1 end
-  redis.call('PEXPIRE', key, string.format('%d', ms))
+  redis.call('PEXPIRE', key, int(ms))
+end
+local S_key = nil
+local S, S_dirty = {}, {}
+local function s_load(fields)
+  local want = {}
+  for _, f in ipairs(fields) do if S[f] == nil then want[#want + 1] = f end end
+  for c = 1, #want, 1000 do
+    local last = math.min(c + 999, #want)
+    local values = redis.call('HMGET', S_key, unpack(want, c, last))
+    for v = c, last do S[want[v]] = values[v - c + 1] or false end
+  end
+end
+local function s_get(f)
+  local v = S[f]
+  if v == nil then
+    v = redis.call('HGET', S_key, f) or false
+    S[f] = v
+  end
+  if v == false then return nil end
+  return v
+end
+local function s_num(f) return tonumber(s_get(f)) end
+-- A string to write, or false to delete.
+local function s_set(f, v)
+  S[f] = v
+  S_dirty[f] = true
+end
+local function s_flush()
+  local sets, dels = {}, {}
+  for f in pairs(S_dirty) do
+    local v = S[f]
+    if v then
+      sets[#sets + 1] = f
+      sets[#sets + 1] = v
+    else
+      dels[#dels + 1] = f
+    end
+  end
+  for c = 1, #sets, 1000 do redis.call('HSET', S_key, unpack(sets, c, math.min(c + 999, #sets))) end
+  for c = 1, #dels, 1000 do redis.call('HDEL', S_key, unpack(dels, c, math.min(c + 999, #dels))) end
+  S_dirty = {}
+end
+local function now_us()
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local last = s_num('clock')
+  if last ~= nil and last > now then now = last end
+  return now
+end
+-- Makes sure the state outlives \`us\` from now (a script other than admit writing it).
+local function s_outlive(us)
+  local ms = math.ceil(us / 1000)
+  local ttl = redis.call('PTTL', S_key)
+  if ttl == -1 or ttl < ms then redis.call('PEXPIRE', S_key, int(ms)) end
 end
 `;
 
-/*
- * Token charges: the amt hash maps each entry id to "input,output" and keeps running totals of
- * every charge in the log in the fields '#in' and '#out' (ids never start with '#'). A budget far
- * from its limit is then checked without reading a single entry; only one close to it walks the
- * entries of its window, and those are few (a budget's worth).
+/**
+ * Token charges of the exact windows: each entry's "input,output" in the state under its id, with
+ * the log's totals in \`in\` and \`out\`.
  */
 export const AMOUNTS = `
 local function parse_amount(value)
@@ -56,30 +126,107 @@ local function parse_amount(value)
   local a, b = string.match(value, '^([^,]*),(.*)$')
   return tonumber(a) or 0, tonumber(b) or 0
 end
-local function shift_totals(amt, d_in, d_out)
-  if d_in ~= 0 then redis.call('HINCRBYFLOAT', amt, '#in', fmt(d_in)) end
-  if d_out ~= 0 then redis.call('HINCRBYFLOAT', amt, '#out', fmt(d_out)) end
+local function shift_totals(d_in, d_out)
+  if d_in ~= 0 then s_set('in', fmt(math.max(0, (s_num('in') or 0) + d_in))) end
+  if d_out ~= 0 then s_set('out', fmt(math.max(0, (s_num('out') or 0) + d_out))) end
 end
--- Sums of fractional charges drift; an empty log is exactly zero.
-local function settle_totals(log, amt)
-  if redis.call('ZCARD', log) == 0 then redis.call('HDEL', amt, '#in', '#out') end
-end
-local function totals(amt)
-  local v = redis.call('HMGET', amt, '#in', '#out')
-  local t_in, t_out = tonumber(v[1]) or 0, tonumber(v[2]) or 0
-  if t_in < 0 then t_in = 0 end
-  if t_out < 0 then t_out = 0 end
-  return t_in, t_out
-end
-local function forget_entry(log, amt, x)
-  local removed = redis.call('ZREM', log, x)
-  local value = redis.call('HGET', amt, x)
-  if value then
-    local a, b = parse_amount(value)
-    redis.call('HDEL', amt, x)
-    shift_totals(amt, -a, -b)
+-- The log's entry count: a bound on every exact request window's count.
+local function shift_count(d) s_set('n', int(math.max(0, (s_num('n') or 0) + d))) end
+local function totals() return s_num('in') or 0, s_num('out') or 0 end
+-- Sums of fractional charges drift; an empty log is exactly zero, and its expiry is set anew.
+local function settle_totals(log)
+  if redis.call('ZCARD', log) == 0 then
+    s_set('in', false)
+    s_set('out', false)
+    s_set('n', false)
+    s_set('prune', false)
+    s_set('x', false)
   end
-  return removed
+end
+`;
+
+/**
+ * The buckets of the windows of an hour or more (see the top of this file). A group is every such
+ * window of one span: \`{ w = width, s = span, k = field prefix }\`, all in microseconds.
+ */
+export const BUCKETS = `
+local function groups_parse(i)
+  local groups = {}
+  local n = tonumber(ARGV[i]); i = i + 1
+  for g = 1, n do
+    groups[g] = { w = tonumber(ARGV[i]), s = tonumber(ARGV[i + 1]), k = ARGV[i] }
+    i = i + 2
+  end
+  return groups, i
+end
+local function trip(v)
+  if not v then return 0, 0, 0 end
+  local a, b, c = string.match(v, '^([^,]*),([^,]*),(.*)$')
+  return tonumber(a) or 0, tonumber(b) or 0, tonumber(c) or 0
+end
+local function trip_fmt(a, b, c) return fmt(a) .. ',' .. fmt(b) .. ',' .. fmt(c) end
+local function b_field(g, idx) return g.k .. ':' .. int(idx) end
+local function b_index(g, t) return math.floor(t / g.w) end
+-- The oldest bucket still in the window at \`now\`: a bucket counts until its end plus the span.
+local function b_live(g, now) return math.floor((now - g.s) / g.w) end
+-- The group's total: requests, input, output.
+local function b_total(g) return trip(s_get(g.k .. ':t')) end
+-- Drops the buckets that have left the window by \`now\` from the total (newest: the latest start).
+local function b_retire(g, now, newest)
+  local live = b_live(g, now)
+  local c = s_num(g.k .. ':c')
+  if c ~= nil and c >= live then return end
+  s_set(g.k .. ':c', int(live))
+  if c == nil then return end
+  local hi = math.min(live - 1, b_index(g, newest))
+  if hi < c then return end
+  local fields = {}
+  for idx = c, hi do fields[#fields + 1] = b_field(g, idx) end
+  s_load(fields)
+  local n, a, b = 0, 0, 0
+  for _, f in ipairs(fields) do
+    local x, y, z = trip(s_get(f))
+    n, a, b = n + x, a + y, b + z
+    if S[f] then s_set(f, false) end
+  end
+  if live > b_index(g, newest) then
+    -- Every bucket has gone: the total is exactly zero.
+    s_set(g.k .. ':t', false)
+  elseif n ~= 0 or a ~= 0 or b ~= 0 then
+    local tn, ta, tb = b_total(g)
+    s_set(g.k .. ':t', trip_fmt(math.max(0, tn - n), math.max(0, ta - a), math.max(0, tb - b)))
+  end
+end
+-- Adds (or with negative amounts takes) a start at \`t\` to its bucket, if that still counts.
+local function b_add(g, t, dn, da, db)
+  local idx = b_index(g, t)
+  local c = s_num(g.k .. ':c')
+  if c ~= nil and idx < c then return end
+  if c == nil then s_set(g.k .. ':c', int(idx)) end
+  local f = b_field(g, idx)
+  local n, a, b = trip(s_get(f))
+  s_set(f, trip_fmt(math.max(0, n + dn), math.max(0, a + da), math.max(0, b + db)))
+  local tn, ta, tb = b_total(g)
+  s_set(g.k .. ':t', trip_fmt(math.max(0, tn + dn), math.max(0, ta + da), math.max(0, tb + db)))
+end
+-- The amount of a bucket or total in dimension \`dim\`: 3 = requests, 0 = input + output, 1 = input, 2 = output.
+local function b_part(dim, n, a, b)
+  if dim == 3 then return n elseif dim == 0 then return a + b elseif dim == 1 then return a else return b end
+end
+-- When \`excess\` of dimension \`dim\` has left the group's window: walks its buckets from the oldest.
+local function b_frees(g, dim, excess, newest)
+  local c = s_num(g.k .. ':c') or 0
+  local hi = b_index(g, newest)
+  local fields = {}
+  for idx = c, hi do fields[#fields + 1] = b_field(g, idx) end
+  s_load(fields)
+  local freed = 0
+  for idx = c, hi do
+    freed = freed + b_part(dim, trip(s_get(b_field(g, idx))))
+    if freed >= excess then return (idx + 1) * g.w + g.s end
+  end
+  -- Sums of fractional amounts can fall a hair short of the excess: then all must leave.
+  return (hi + 1) * g.w + g.s
 end
 `;
 

@@ -1,0 +1,83 @@
+/*
+ * Two parts of the admit script (lua/admit.ts), kept here for its length: they run in its scope
+ * and use its locals (`log`, `now`, `keep`, `newest`, `usage`, ...).
+ */
+
+/**
+ * Drops the entries that have left the log's span (a start at t counts until t + span,
+ * exclusive) as they leave, so the totals are the longest exact window's use. `prune` is when
+ * the oldest leaves: nothing is read before then. The oldest few are read with their starts, so the
+ * call that drops them also learns when the next one leaves.
+ */
+export const PRUNE_LOG = `
+local prune_at = s_num('prune')
+if uses_log and prune_at ~= nil and prune_at <= now then
+  local horizon = now - keep
+  local gone, gone_in, gone_out = {}, 0, 0
+  local next_at = nil
+  repeat
+    local rows = redis.call('ZRANGE', log, #gone, #gone + 15, 'WITHSCORES')
+    local more = #rows == 32
+    for e = 1, #rows, 2 do
+      local t = tonumber(rows[e + 1])
+      if t > horizon then
+        next_at = t
+        more = false
+        break
+      end
+      gone[#gone + 1] = rows[e]
+    end
+  until not more
+  if #gone > 0 then
+    s_load(gone)
+    for _, x in ipairs(gone) do
+      local a, b = parse_amount(s_get(x))
+      gone_in, gone_out = gone_in + a, gone_out + b
+      if a + b > 0 then s_set(x, false) end
+    end
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', fmt(horizon))
+    shift_totals(-gone_in, -gone_out)
+    shift_count(-#gone)
+  end
+  if next_at ~= nil then s_set('prune', fmt(next_at + keep)) else settle_totals(log) end
+end
+`;
+
+/**
+ * Keeps the keys alive (the newest entry and the pause outlive them by the longest window: set a
+ * while ahead, not on every call; a log that does not exist yet gets its expiry when it is
+ * created), writes the state once, and builds the reply.
+ */
+export const EXPIRE_AND_REPLY = `
+local x = s_num('x')
+local need_x = math.max(newest, paused, now) + max_span + slack
+local extend = nil
+if x == nil or need_x > x then
+  extend = need_x + math.min(math.max(max_span / 4, 1000000), 60000000)
+  if uses_log and not added and redis.call('EXISTS', log) == 0 then s_set('x', false) else s_set('x', fmt(extend)) end
+end
+s_flush()
+if extend ~= nil then
+  expire_ms(S_key, extend - now)
+  if uses_log then expire_ms(log, extend - now) end
+end
+if lease_until ~= nil then
+  local last = redis.call('ZRANGE', conc, -1, -1, 'WITHSCORES')
+  expire_ms(conc, tonumber(last[2]) - now + slack)
+end
+
+local out = { now, paused, in_use, peers, s_num('born') }
+if usage == nil then
+  out[#out + 1] = 0
+else
+  out[#out + 1] = n_req + n_tok
+  for r = 1, n_req do out[#out + 1] = usage[r] end
+  for k = 1, n_tok do
+    -- Whole amounts travel as integers; others as strings, which keep their fraction.
+    local v = usage[n_req + k]
+    if v % 1 == 0 and v < 1e15 then out[#out + 1] = v else out[#out + 1] = fmt(v) end
+  end
+end
+for _, v in ipairs(answers) do out[#out + 1] = v end
+return out
+`;
