@@ -40,10 +40,11 @@ import { SLACK_US, us } from './wire.js';
  * `new Limiter({ requests, store: new RedisStore({ client, key: 'openai' }) })` (the README's Redis
  * section says more).
  * - Limits stay in each limiter's configuration (give every process the same); Redis holds the log
- *   of starts, token charges, concurrency leases, the pause and others' learned shares.
- * - Each admission is one Lua script run on the server's clock; a caller that must wait gets a
- *   booked future slot in that same call, which every process counts at once. Only the head of
- *   each limiter's queue talks to Redis. Leases expire after `leaseTtlMs` unless renewed.
+ *   of starts of the windows under an hour, the buckets of longer ones, token charges,
+ *   concurrency leases, the pause and others' learned shares (lua/prelude.ts says how).
+ * - One Lua script run on the server's clock admits the head of a limiter's queue and those behind
+ *   it (`admitMany`), in order; a caller that must wait gets a booked future slot in that same
+ *   call, which every process counts at once. Leases expire after `leaseTtlMs` unless renewed.
  * - Without Redis (no answer within `commandTimeoutMs`) the `onStoreError` policy applies, with
  *   `outage` and `recovered` events around it.
  * - `usage()` is a snapshot taken at this store's latest admission; during a `'local'` outage, the
