@@ -142,6 +142,11 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
     maxCountDelayMs,
   };
 
+  /** Counted from arrival: the limiter's store books no slot on an entry that may still move. */
+  const arrivalCounted = (limiter: Limiter): void => {
+    if (countFrom !== 'admission') limiter[EXPECT_RESTAMPS]();
+  };
+
   /** The request's cost, and an upper bound of it known before the tokenizer worker has counted. */
   async function costOf(
     url: string,
@@ -262,12 +267,15 @@ export function createLimitedFetch(options: LimitedFetchOptions): FetchLike {
         };
         // Routed again on every attempt: the limiter that admits it hears its answer.
         if (routes === undefined) {
-          // Counted from arrival: a shared store books no slot on an entry that may still move.
-          if (countFrom !== 'admission') limiter[EXPECT_RESTAMPS]();
+          arrivalCounted(limiter);
           const spend = account.spendFor(model, limiter, tokens);
           lease = await limiter.acquire({ tokens, ...waits, ...(spend !== undefined && { spend }) });
         } else {
-          const spendOf = (m: string, l: Limiter) => account.spendFor(m, l, tokens);
+          // Each candidate is asked its spend before it is asked to admit: told then too.
+          const spendOf = (m: string, l: Limiter) => {
+            arrivalCounted(l);
+            return account.spendFor(m, l, tokens);
+          };
           ({ lease, limiter, request: sent, model: sentAs } = await routes.acquire(tokens, waits, spendOf));
         }
       }
