@@ -56,7 +56,7 @@ export function admitArgs(
   const lease = options.confirmBookings ? 0 : 2;
   for (const a of asks) {
     const flags = (a.mayBook ? 1 : 0) | lease | (a.replace ? 4 : 0) | (a.fresh ? 8 : 0) | (a.settledOnly ? 16 : 0);
-    args.push(a.id, String(a.cost.input), String(a.cost.output), String(flags));
+    args.push(a.id, String(a.cost.input), String(a.cost.output), String(a.cost.spend ?? 0), String(flags));
   }
   return args;
 }
@@ -115,12 +115,12 @@ export function asksOf(argv: readonly string[]): { id: string; input: number; ou
   i += 1 + 4 * Number(argv[i]);
   const asks = [];
   for (let k = 0, n = Number(argv[i]); k < n; k++) {
-    const j = i + 1 + 4 * k;
+    const j = i + 1 + 5 * k;
     asks.push({
       id: argv[j] as string,
       input: Number(argv[j + 1]),
       output: Number(argv[j + 2]),
-      flags: Number(argv[j + 3]),
+      flags: Number(argv[j + 4]),
     });
   }
   return asks;
@@ -135,5 +135,5 @@ export function reconcileOf(argv: readonly string[]): { id: string; tokens: numb
 /** The entries a forget call drops (not the leases it only releases), read back from its ARGV. */
 export function forgottenOf(argv: readonly string[]): string[] {
   const g = afterGroups(argv);
-  return Array.from({ length: Number(argv[g + 1]) }, (_, k) => argv[g + 2 + 4 * k] as string);
+  return Array.from({ length: Number(argv[g + 1]) }, (_, k) => argv[g + 2 + 5 * k] as string);
 }

@@ -94,5 +94,11 @@ export class Bookings {
 
 /** What the scripts are to believe of a booking they drop. */
 export function droppedBooking(b: Booking): Dropped {
-  return { id: b.id, at: b.booked ? b.serverAt : -1, input: b.cost.input, output: b.cost.output };
+  return {
+    id: b.id,
+    at: b.booked ? b.serverAt : -1,
+    input: b.cost.input,
+    output: b.cost.output,
+    spend: b.cost.spend ?? 0,
+  };
 }

@@ -34,7 +34,8 @@ export class RedisEntry implements StoreEntry {
 
   /** What the scripts are to believe of it when the log no longer holds it. */
   get dropped(): Dropped {
-    return { id: this.id, at: this.serverAt, input: this.charged.input, output: this.charged.output };
+    const { input, output, spend = 0 } = this.charged;
+    return { id: this.id, at: this.serverAt, input, output, spend };
   }
 }
 

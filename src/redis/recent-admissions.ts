@@ -85,7 +85,8 @@ export function writeBackArgs(
     const batch = entries.slice(i, i + BATCH);
     const args = [...head, String(batch.length)];
     for (const e of batch) {
-      args.push(e.id, us(Math.max(0, now - e.at)), `${e.cost.input}`, `${e.cost.output}`, String(e.generation));
+      const { input, output, spend = 0 } = e.cost;
+      args.push(e.id, us(Math.max(0, now - e.at)), `${input}`, `${output}`, `${spend}`, String(e.generation));
     }
     calls.push({ args, entries: batch });
   }

@@ -155,11 +155,6 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
    * clock, which times commands, probes and renewals and converts Redis's times to the limiter's.
    */
   configure(limits: ResolvedLimits, clock: Clock): void {
-    if (limits.spend.length > 0) {
-      throw new TypeError(
-        'RedisStore does not keep `spend` budgets (its scripts count requests and tokens): give the spend budget a limiter of its own with the default store',
-      );
-    }
     this.#runner.clock = clock;
     this.#limits = limits;
     this.#layout = layoutOf(limits);
@@ -278,8 +273,8 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
 
   #recharge(belief: Dropped, cost: Cost, sure: boolean): Promise<void> {
     const l = this.#layout;
-    const args = [...l.groups, l.keep, belief.id, `${cost.input}`, `${cost.output}`, String(belief.at)];
-    args.push(String(belief.input), String(belief.output), sure ? '1' : '0');
+    const args = [...l.groups, l.keep, belief.id, `${cost.input}`, `${cost.output}`, `${cost.spend ?? 0}`];
+    args.push(String(belief.at), String(belief.input), String(belief.output), String(belief.spend), sure ? '1' : '0');
     return this.#writes.write('reconcile', RECONCILE, [this.#keys.log, this.#keys.state], args);
   }
 
@@ -292,9 +287,9 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     if (!(entry instanceof RedisEntry) || entry.cancelled || this.#outage.active) return undefined;
     if (entry.recent !== undefined) entry.recent.at = at;
     const l = this.#layout;
-    const { at: serverAt, input, output } = entry.dropped;
+    const { at: serverAt, input, output, spend } = entry.dropped;
     const args = [...l.groups, l.keep, l.longest, String(SLACK_US), entry.id, us(now - at)];
-    args.push(String(serverAt), String(input), String(output));
+    args.push(String(serverAt), String(input), String(output), String(spend));
     // Where Redis will count it from, as this store can tell (its bucket, should the log drop it).
     if (at > entry.countsFrom) {
       entry.serverAt += Math.round((at - entry.countsFrom) * 1_000);

@@ -13,10 +13,11 @@ export interface Dropped {
   readonly at: number;
   readonly input: number;
   readonly output: number;
+  readonly spend: number;
 }
 
 /** An entry known only by its id (an admission whose answer was lost): the log alone can place it. */
-export const unplaced = (id: string): Dropped => ({ id, at: -1, input: 0, output: 0 });
+export const unplaced = (id: string): Dropped => ({ id, at: -1, input: 0, output: 0, spend: 0 });
 
 /**
  * The Redis store's writes the limiter fires and forgets, and their clean-up: an outage is
@@ -56,7 +57,7 @@ export class RedisWrites {
       return undefined;
     }
     const args = [...this.forgetHead(), String(drop.length)];
-    for (const d of drop) args.push(d.id, String(d.at), String(d.input), String(d.output));
+    for (const d of drop) args.push(d.id, String(d.at), String(d.input), String(d.output), String(d.spend));
     args.push(...release);
     return this.runner.run(FORGET, this.forgetKeys, args).then(
       () => undefined,

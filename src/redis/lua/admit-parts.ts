@@ -13,7 +13,7 @@ export const PRUNE_LOG = `
 local prune_at = s_num('prune')
 if uses_log and prune_at ~= nil and prune_at <= now then
   local horizon = now - keep
-  local gone, gone_in, gone_out = {}, 0, 0
+  local gone, gone_in, gone_out, gone_sp = {}, 0, 0, 0
   local next_at = nil
   repeat
     local rows = redis.call('ZRANGE', log, #gone, #gone + 15, 'WITHSCORES')
@@ -31,12 +31,12 @@ if uses_log and prune_at ~= nil and prune_at <= now then
   if #gone > 0 then
     s_load(gone)
     for _, x in ipairs(gone) do
-      local a, b = parse_amount(s_get(x))
-      gone_in, gone_out = gone_in + a, gone_out + b
-      if a + b > 0 then s_set(x, false) end
+      local a, b, c = parse_amount(s_get(x))
+      gone_in, gone_out, gone_sp = gone_in + a, gone_out + b, gone_sp + c
+      if a + b + c > 0 then s_set(x, false) end
     end
     redis.call('ZREMRANGEBYSCORE', log, '-inf', fmt(horizon))
-    shift_totals(-gone_in, -gone_out)
+    shift_totals(-gone_in, -gone_out, -gone_sp)
     shift_count(-#gone)
   end
   if next_at ~= nil then s_set('prune', fmt(next_at + keep)) else settle_totals(log) end

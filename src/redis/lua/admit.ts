@@ -144,23 +144,23 @@ end
 local function entries_from(from)
   local rows = redis.call('ZRANGEBYSCORE', log, '(' .. fmt(from), '+inf', 'WITHSCORES')
   local n = #rows / 2
-  local ids, starts, ins, outs = {}, {}, {}, {}
+  local ids, starts, ins, outs, sps = {}, {}, {}, {}, {}
   for e = 1, n do
     ids[e] = rows[2 * e - 1]
     starts[e] = tonumber(rows[2 * e])
   end
   s_load(ids)
-  for e = 1, n do ins[e], outs[e] = parse_amount(s_get(ids[e])) end
-  return n, starts, ins, outs
+  for e = 1, n do ins[e], outs[e], sps[e] = parse_amount(s_get(ids[e])) end
+  return n, starts, ins, outs, sps
 end
 
 local usage = nil
 local added = false
 local answers = {}
 for a = 0, n_asks - 1 do
-  local j = first_ask + 4 * a
-  local id, input_text, output_text, flags = A[j], A[j + 1], A[j + 2], tonumber(A[j + 3])
-  local input, output = tonumber(input_text), tonumber(output_text)
+  local j = first_ask + 5 * a
+  local id, input_text, output_text, spend_text, flags = A[j], A[j + 1], A[j + 2], A[j + 3], tonumber(A[j + 4])
+  local input, output, spend = tonumber(input_text), tonumber(output_text), tonumber(spend_text)
   local status, at = nil, now
   repeat
     local may_book = flags % 2 == 1
@@ -201,11 +201,11 @@ for a = 0, n_asks - 1 do
       end
       if drop then
         redis.call('ZREM', log, id)
-        local x, y = parse_amount(s_get(id))
-        if x + y > 0 then s_set(id, false) end
-        shift_totals(-x, -y)
+        local x, y, z = parse_amount(s_get(id))
+        if x + y + z > 0 then s_set(id, false) end
+        shift_totals(-x, -y, -z)
         shift_count(-1)
-        for _, g in ipairs(groups) do b_add(g, existing, -1, -x, -y) end
+        for _, g in ipairs(groups) do b_add(g, existing, -1, -x, -y, -z) end
         settle_totals(log)
         if existing >= newest then
           -- Never below now: the buckets' walks reach as far as the newest start.
@@ -264,18 +264,18 @@ for a = 0, n_asks - 1 do
           t = tonumber(e[2]) + span
           if settled_only and t > now and young(t - span, span) then no_booking = true end
         else
-          t = b_frees(g, 3, count - room + 1, newest)
+          t = b_frees(g, 4, count - room + 1, newest)
         end
         if t > at then at = t end
       end
     end
 
-    local total_in, total_out = totals()
+    local total_in, total_out, total_sp = totals()
     for k = 1, n_tok do
       local dim, limit, span, g = tok_dim[k], tok_limit[k], tok_span[k], tok_group[k]
-      local need = b_part(dim, 0, input, output)
+      local need = b_part(dim, 0, input, output, spend)
       local total
-      if g == nil then total = b_part(dim, 0, total_in, total_out) else total = b_part(dim, b_total(g)) end
+      if g == nil then total = b_part(dim, 0, total_in, total_out, total_sp) else total = b_part(dim, b_total(g)) end
       local theirs, lapse = 0, now
       if shares ~= nil then theirs, lapse = share_of('t:' .. dim .. ':' .. limit .. ':' .. span) end
       -- Every exact window holds a part of the log, so the log's total bounds its use.
@@ -293,9 +293,9 @@ for a = 0, n_asks - 1 do
             if t > at then at = t end
           end
         else
-          local n, starts, ins, outs = entries_from(base - span)
+          local n, starts, ins, outs, sps = entries_from(base - span)
           local sum = 0
-          for e = 1, n do sum = sum + b_part(dim, 0, ins[e], outs[e]) end
+          for e = 1, n do sum = sum + b_part(dim, 0, ins[e], outs[e], sps[e]) end
           u[n_req + k] = sum + theirs
           if theirs + need <= limit and sum + theirs + need > limit then
             local excess = sum + theirs + need - limit
@@ -303,7 +303,7 @@ for a = 0, n_asks - 1 do
             -- Sums of fractional amounts can fall a hair short of the excess: then all must leave.
             local t = starts[n] + span
             for e = 1, n do
-              freed = freed + b_part(dim, 0, ins[e], outs[e])
+              freed = freed + b_part(dim, 0, ins[e], outs[e], sps[e])
               if freed >= excess then
                 t = starts[e] + span
                 break
@@ -346,18 +346,18 @@ for a = 0, n_asks - 1 do
     if not fresh then redis.call('ZADD', log, at_text, id) end
     added = true
     shift_count(1)
-    if input + output > 0 then
-      s_set(id, input_text .. ',' .. output_text)
-      shift_totals(input, output)
+    if input + output + spend > 0 then
+      s_set(id, amount_text(input_text, output_text, spend_text))
+      shift_totals(input, output, spend)
     end
-    for _, g in ipairs(groups) do b_add(g, at, 1, input, output) end
+    for _, g in ipairs(groups) do b_add(g, at, 1, input, output, spend) end
     if at > newest then
       newest = at
       s_set('newest', at_text)
     end
     if not s_get('prune') then s_set('prune', fmt(at + keep)) end
     for r = 1, n_req do u[r] = u[r] + 1 end
-    for k = 1, n_tok do u[n_req + k] = u[n_req + k] + b_part(tok_dim[k], 0, input, output) end
+    for k = 1, n_tok do u[n_req + k] = u[n_req + k] + b_part(tok_dim[k], 0, input, output, spend) end
     if at > now then
       status = ${ADMIT_STATUS.booked}
       if limited and lease_on_booking then

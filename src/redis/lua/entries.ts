@@ -12,14 +12,14 @@ import { AMOUNTS, BUCKETS, PRELUDE, script } from './prelude.js';
 /** What the scripts below share: which record of an entry to believe. */
 const ENTRY = `
 -- The entry's start and charge, and whether the log holds it; nil when neither log nor belief may be used.
-local function entry_of(log, id, start, a, b, now, keep)
+local function entry_of(log, id, start, a, b, c, now, keep)
   local score = tonumber(redis.call('ZSCORE', log, id))
   if score ~= nil then
-    local x, y = parse_amount(s_get(id))
-    return score, x, y, true
+    local x, y, z = parse_amount(s_get(id))
+    return score, x, y, z, true
   end
   if start == nil or start < 0 or start + keep > now then return nil end
-  return start, a, b, false
+  return start, a, b, c, false
 end
 `;
 
@@ -28,8 +28,8 @@ end
  * every window (or was cancelled). `sure` 0: the charge believed may be out of date (a reconcile
  * whose answer was lost), so a bucket is only ever charged more, never refunded, on that belief.
  *
- * KEYS: log, state. ARGV: groups, keep, id, input, output, start, believed input, believed
- * output, sure. Reply: 1 if charged, 0 if the entry is gone.
+ * KEYS: log, state. ARGV: groups, keep, id, input, output, spend, start, believed input, output
+ * and spend, sure. Reply: 1 if charged, 0 if the entry is gone.
  */
 export const RECONCILE = script(
   'reconcile',
@@ -39,19 +39,25 @@ S_key = KEYS[2]
 local groups, i = groups_parse(1)
 if not s_get('clock') then return 0 end
 local keep, id = tonumber(ARGV[i]), ARGV[i + 1]
-local new_in, new_out = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-local sure = ARGV[i + 7] == '1'
-local start, old_in, old_out, logged = entry_of(log, id, tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), now_us(), keep)
+local new_in, new_out, new_sp = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+local sure = ARGV[i + 9] == '1'
+local start, old_in, old_out, old_sp, logged = entry_of(
+  log, id, tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8]), now_us(), keep
+)
 if start == nil then return 0 end
 if logged then
-  if new_in + new_out > 0 then s_set(id, ARGV[i + 2] .. ',' .. ARGV[i + 3]) elseif s_get(id) then s_set(id, false) end
-  shift_totals(new_in - old_in, new_out - old_out)
+  if new_in + new_out + new_sp > 0 then
+    s_set(id, amount_text(ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]))
+  elseif s_get(id) then
+    s_set(id, false)
+  end
+  shift_totals(new_in - old_in, new_out - old_out, new_sp - old_sp)
 end
-local d_in, d_out = new_in - old_in, new_out - old_out
+local d_in, d_out, d_sp = new_in - old_in, new_out - old_out, new_sp - old_sp
 if not logged and not sure then
-  d_in, d_out = math.max(0, d_in), math.max(0, d_out)
+  d_in, d_out, d_sp = math.max(0, d_in), math.max(0, d_out), math.max(0, d_sp)
 end
-for _, g in ipairs(groups) do b_add(g, start, 0, d_in, d_out) end
+for _, g in ipairs(groups) do b_add(g, start, 0, d_in, d_out, d_sp) end
 s_flush()
 return 1
 `,
@@ -63,8 +69,9 @@ return 1
  * the new start was, so every process counts it alike. Never earlier than its admission, never
  * later than now; its keys live on for as long as it moved.
  *
- * KEYS: log, state. ARGV: groups, keep, longest window, slack, id, ago, start, input, output
- * (microseconds; the last three as believed). Reply: 1 if moved, 0 if not (gone, or no later).
+ * KEYS: log, state. ARGV: groups, keep, longest window, slack, id, ago, start, input, output,
+ * spend (microseconds; the last four as believed). Reply: 1 if moved, 0 if not (gone, no later, or
+ * out of every window even from its new start).
  */
 export const RESTAMP = script(
   'restamp',
@@ -76,25 +83,28 @@ if not s_get('clock') then return 0 end
 local keep, max_span, slack, id = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
 local now = now_us()
 local new = now - tonumber(ARGV[i + 4])
-local old, a, b, logged = entry_of(log, id, tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), now, keep)
-if old == nil or new <= old then return 0 end
+local old, a, b, c, logged = entry_of(
+  log, id, tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8]), now, keep
+)
+-- Even counted from its new start, it has left every window: nothing to move.
+if old == nil or new <= old or new + max_span <= now then return 0 end
 if logged then
   redis.call('ZADD', log, 'XX', fmt(new), id)
 elseif new + keep > now then
   -- Back in the log's span: the log holds it again (its exact windows count it, and later
   -- changes of it are told from one that has gone).
   redis.call('ZADD', log, fmt(new), id)
-  if a + b > 0 then
-    s_set(id, fmt(a) .. ',' .. fmt(b))
-    shift_totals(a, b)
+  if a + b + c > 0 then
+    s_set(id, amount_text(fmt(a), fmt(b), fmt(c)))
+    shift_totals(a, b, c)
   end
   shift_count(1)
   if (s_num('prune') or math.huge) > new + keep then s_set('prune', fmt(new + keep)) end
 end
 for _, g in ipairs(groups) do
   if b_index(g, new) ~= b_index(g, old) then
-    b_add(g, old, -1, -a, -b)
-    b_add(g, new, 1, a, b)
+    b_add(g, old, -1, -a, -b, -c)
+    b_add(g, new, 1, a, b, c)
   end
 end
 if new > (s_num('newest') or 0) then s_set('newest', fmt(new)) end
@@ -114,8 +124,8 @@ return 1
  * lease (a cancelled request, a withdrawn booking, an admission whose answer was lost: start -1),
  * the rest only their lease (a release).
  *
- * KEYS: log, conc, state. ARGV: groups, keep, count, then count (id, start, input, output)
- * quadruples, then lease ids. Reply: how many log entries and leases were removed.
+ * KEYS: log, conc, state. ARGV: groups, keep, count, then count (id, start, input, output, spend)
+ * quintuples, then lease ids. Reply: how many log entries and leases were removed.
  */
 export const FORGET = script(
   'forget',
@@ -132,24 +142,26 @@ if live then now = now_us() end
 local newest = s_num('newest') or 0
 local refresh = false
 for k = 0, count - 1 do
-  local j = first + 4 * k
+  local j = first + 5 * k
   local id = ARGV[j]
   if live then
-    local start, a, b, logged = entry_of(log, id, tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2]), tonumber(ARGV[j + 3]), now, keep)
+    local start, a, b, c, logged = entry_of(
+      log, id, tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2]), tonumber(ARGV[j + 3]), tonumber(ARGV[j + 4]), now, keep
+    )
     if start ~= nil then
       if logged then
         removed = removed + redis.call('ZREM', log, id)
         if s_get(id) then s_set(id, false) end
-        shift_totals(-a, -b)
+        shift_totals(-a, -b, -c)
         shift_count(-1)
         if start >= newest then refresh = true end
       end
-      for _, g in ipairs(groups) do b_add(g, start, -1, -a, -b) end
+      for _, g in ipairs(groups) do b_add(g, start, -1, -a, -b, -c) end
     end
   end
   removed = removed + redis.call('ZREM', conc, id)
 end
-for j = first + 4 * count, #ARGV do removed = removed + redis.call('ZREM', conc, ARGV[j]) end
+for j = first + 5 * count, #ARGV do removed = removed + redis.call('ZREM', conc, ARGV[j]) end
 if live then
   settle_totals(log)
   if refresh then
@@ -173,7 +185,7 @@ return removed
  * process still holds.
  *
  * KEYS: log, conc, state. ARGV: groups, keep, longest window, lease ttl, slack (microseconds), n,
- * then n (id, ago, input, output, generation) quintuples, then lease ids. Reply: { entries added,
+ * then n (id, ago, input, output, spend, generation) sextuples, then lease ids. Reply: { entries added,
  * the state's generation }.
  */
 export const RESTORE = script(
@@ -193,23 +205,23 @@ local newest = s_num('newest') or 0
 for _, g in ipairs(groups) do b_retire(g, now, newest) end
 local added = 0
 for k = 0, n - 1 do
-  local j = first + 5 * k
+  local j = first + 6 * k
   local id, start = ARGV[j], now - tonumber(ARGV[j + 1])
-  local a, b = tonumber(ARGV[j + 2]), tonumber(ARGV[j + 3])
+  local a, b, c = tonumber(ARGV[j + 2]), tonumber(ARGV[j + 3]), tonumber(ARGV[j + 4])
   if start + max_span > now and not redis.call('ZSCORE', log, id) then
     local wrote = false
     if start + keep > now then
       redis.call('ZADD', log, fmt(start), id)
       shift_count(1)
-      if a + b > 0 then
-        s_set(id, ARGV[j + 2] .. ',' .. ARGV[j + 3])
-        shift_totals(a, b)
+      if a + b + c > 0 then
+        s_set(id, amount_text(ARGV[j + 2], ARGV[j + 3], ARGV[j + 4]))
+        shift_totals(a, b, c)
       end
       if not s_get('prune') or s_num('prune') > start + keep then s_set('prune', fmt(start + keep)) end
       wrote = true
     end
-    if #groups > 0 and tonumber(ARGV[j + 4]) ~= born then
-      for _, g in ipairs(groups) do b_add(g, start, 1, a, b) end
+    if #groups > 0 and tonumber(ARGV[j + 5]) ~= born then
+      for _, g in ipairs(groups) do b_add(g, start, 1, a, b, c) end
       wrote = true
     end
     if wrote then added = added + 1 end
@@ -223,12 +235,12 @@ local want = newest + max_span + slack
 if want > (s_num('x') or 0) then s_set('x', fmt(want)) end
 s_flush()
 s_outlive(want - now)
-if redis.call('EXISTS', log) == 1 then
+if want > now and redis.call('EXISTS', log) == 1 then
   local current = redis.call('PTTL', log)
   if current == -1 or current < math.ceil((want - now) / 1000) then expire_ms(log, want - now) end
 end
 local leases = 0
-for j = first + 5 * n, #ARGV do
+for j = first + 6 * n, #ARGV do
   if not redis.call('ZSCORE', conc, ARGV[j]) then
     redis.call('ZADD', conc, fmt(now + ttl), ARGV[j])
     leases = leases + 1

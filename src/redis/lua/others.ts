@@ -36,17 +36,17 @@ if width > 0 then
   -- The buckets still counted at \`since\`: the total, less those that had left by then.
   local g = { w = width, s = span, k = ARGV[13] }
   local n, a, b = b_total(g)
-  local c = s_num(g.k .. ':c')
-  if c ~= nil then
+  local first = s_num(g.k .. ':c')
+  if first ~= nil then
     local fields = {}
-    for idx = c, b_live(g, since) - 1 do fields[#fields + 1] = b_field(g, idx) end
+    for idx = first, b_live(g, since) - 1 do fields[#fields + 1] = b_field(g, idx) end
     s_load(fields)
     for _, f in ipairs(fields) do
       local x, y, z = trip(s_get(f))
       n, a, b = n - x, a - y, b - z
     end
   end
-  if tokens then used = math.max(0, b_part(dim, n, a, b)) else used = math.max(0, n) end
+  if tokens then used = math.max(0, b_part(dim, n, a, b, 0)) else used = math.max(0, n) end
 elseif not tokens then
   used = redis.call('ZCOUNT', log, '(' .. fmt(since - span), '+inf')
 else

@@ -17,13 +17,13 @@ import { createHash } from 'node:crypto';
  * Where a quota's windows live:
  * - Windows under an hour are exact: the log (a sorted set of entry id -> start) keeps every entry
  *   for `keep` (the longest such window; ten seconds when there is none), and the state hash keeps each
- *   entry's charge under its id ("input,output") with the running totals of the log's charges
- *   (`in`, `out`) and its count (`n`). A window far from its limit is checked from them without
+ *   entry's charge under its id ("input,output[,spend]") with the running totals of the log's charges
+ *   (`in`, `out`, `sp`) and its count (`n`). A window far from its limit is checked from them without
  *   reading an entry; a request window close to it counts its entries (ZCOUNT), and a token budget
  *   close to it reads the entries of its window, a budget's worth at most.
  * - Windows of an hour or more are kept in buckets (the memory store's rule): each bucket sums the
  *   requests and charges that started in one hundredth of the window ("<width>:<index>" ->
- *   "requests,input,output" in the state hash), and counts in full until its end leaves the window,
+ *   "requests,input,output[,spend]" in the state hash), and counts in full until its end leaves the window,
  *   so it never counts less than the exact log (never over the limit) and holds back at most one
  *   bucket's worth. A window's total ("<width>:t") is kept as buckets come and go, and "<width>:c"
  *   is the oldest bucket it may still count. An admission costs the same with ten entries in the
@@ -122,22 +122,30 @@ end
  */
 export const AMOUNTS = `
 local function parse_amount(value)
-  if not value then return 0, 0 end
-  local a, b = string.match(value, '^([^,]*),(.*)$')
-  return tonumber(a) or 0, tonumber(b) or 0
+  if not value then return 0, 0, 0 end
+  local a, b, c = string.match(value, '^([^,]*),([^,]*),?(.*)$')
+  return tonumber(a) or 0, tonumber(b) or 0, tonumber(c) or 0
 end
-local function shift_totals(d_in, d_out)
+-- An entry's charge as the state keeps it (from the amounts as text): "input,output", and ",spend"
+-- when it has one.
+local function amount_text(a, b, c)
+  if c ~= nil and tonumber(c) ~= 0 then return a .. ',' .. b .. ',' .. c end
+  return a .. ',' .. b
+end
+local function shift_totals(d_in, d_out, d_sp)
   if d_in ~= 0 then s_set('in', fmt(math.max(0, (s_num('in') or 0) + d_in))) end
   if d_out ~= 0 then s_set('out', fmt(math.max(0, (s_num('out') or 0) + d_out))) end
+  if d_sp ~= 0 then s_set('sp', fmt(math.max(0, (s_num('sp') or 0) + d_sp))) end
 end
 -- The log's entry count: a bound on every exact request window's count.
 local function shift_count(d) s_set('n', int(math.max(0, (s_num('n') or 0) + d))) end
-local function totals() return s_num('in') or 0, s_num('out') or 0 end
+local function totals() return s_num('in') or 0, s_num('out') or 0, s_num('sp') or 0 end
 -- Sums of fractional charges drift; an empty log is exactly zero, and its expiry is set anew.
 local function settle_totals(log)
   if redis.call('ZCARD', log) == 0 then
     s_set('in', false)
     s_set('out', false)
+    s_set('sp', false)
     s_set('n', false)
     s_set('prune', false)
     s_set('x', false)
@@ -159,12 +167,17 @@ local function groups_parse(i)
   end
   return groups, i
 end
+-- A bucket or total: "requests,input,output", and ",spend" when it has one.
 local function trip(v)
-  if not v then return 0, 0, 0 end
-  local a, b, c = string.match(v, '^([^,]*),([^,]*),(.*)$')
-  return tonumber(a) or 0, tonumber(b) or 0, tonumber(c) or 0
+  if not v then return 0, 0, 0, 0 end
+  local a, b, c, d = string.match(v, '^([^,]*),([^,]*),([^,]*),?(.*)$')
+  return tonumber(a) or 0, tonumber(b) or 0, tonumber(c) or 0, tonumber(d) or 0
 end
-local function trip_fmt(a, b, c) return fmt(a) .. ',' .. fmt(b) .. ',' .. fmt(c) end
+local function trip_fmt(a, b, c, d)
+  local text = fmt(a) .. ',' .. fmt(b) .. ',' .. fmt(c)
+  if d ~= 0 then text = text .. ',' .. fmt(d) end
+  return text
+end
 local function b_field(g, idx) return g.k .. ':' .. int(idx) end
 local function b_index(g, t) return math.floor(t / g.w) end
 -- The oldest bucket still in the window at \`now\`: a bucket counts until its end plus the span.
@@ -183,35 +196,37 @@ local function b_retire(g, now, newest)
   local fields = {}
   for idx = c, hi do fields[#fields + 1] = b_field(g, idx) end
   s_load(fields)
-  local n, a, b = 0, 0, 0
+  local n, a, b, c = 0, 0, 0, 0
   for _, f in ipairs(fields) do
-    local x, y, z = trip(s_get(f))
-    n, a, b = n + x, a + y, b + z
+    local x, y, z, w = trip(s_get(f))
+    n, a, b, c = n + x, a + y, b + z, c + w
     if S[f] then s_set(f, false) end
   end
   if live > b_index(g, newest) then
     -- Every bucket has gone: the total is exactly zero.
     s_set(g.k .. ':t', false)
-  elseif n ~= 0 or a ~= 0 or b ~= 0 then
-    local tn, ta, tb = b_total(g)
-    s_set(g.k .. ':t', trip_fmt(math.max(0, tn - n), math.max(0, ta - a), math.max(0, tb - b)))
+  elseif n ~= 0 or a ~= 0 or b ~= 0 or c ~= 0 then
+    local tn, ta, tb, tc = b_total(g)
+    s_set(g.k .. ':t', trip_fmt(math.max(0, tn - n), math.max(0, ta - a), math.max(0, tb - b), math.max(0, tc - c)))
   end
 end
 -- Adds (or with negative amounts takes) a start at \`t\` to its bucket, if that still counts.
-local function b_add(g, t, dn, da, db)
+local function b_add(g, t, dn, da, db, dc)
   local idx = b_index(g, t)
   local c = s_num(g.k .. ':c')
   if c ~= nil and idx < c then return end
   if c == nil then s_set(g.k .. ':c', int(idx)) end
   local f = b_field(g, idx)
-  local n, a, b = trip(s_get(f))
-  s_set(f, trip_fmt(math.max(0, n + dn), math.max(0, a + da), math.max(0, b + db)))
-  local tn, ta, tb = b_total(g)
-  s_set(g.k .. ':t', trip_fmt(math.max(0, tn + dn), math.max(0, ta + da), math.max(0, tb + db)))
+  local n, a, b, d = trip(s_get(f))
+  s_set(f, trip_fmt(math.max(0, n + dn), math.max(0, a + da), math.max(0, b + db), math.max(0, d + dc)))
+  local tn, ta, tb, td = b_total(g)
+  s_set(g.k .. ':t', trip_fmt(math.max(0, tn + dn), math.max(0, ta + da), math.max(0, tb + db), math.max(0, td + dc)))
 end
--- The amount of a bucket or total in dimension \`dim\`: 3 = requests, 0 = input + output, 1 = input, 2 = output.
-local function b_part(dim, n, a, b)
-  if dim == 3 then return n elseif dim == 0 then return a + b elseif dim == 1 then return a else return b end
+-- The amount of a bucket, total or charge in dimension \`dim\`: 0 = input + output, 1 = input,
+-- 2 = output, 3 = spend (the layout's token window kinds, in order), 4 = requests.
+local function b_part(dim, n, a, b, c)
+  if dim == 0 then return a + b elseif dim == 1 then return a elseif dim == 2 then return b elseif dim == 3 then return c end
+  return n
 end
 -- When \`excess\` of dimension \`dim\` has left the group's window: walks its buckets from the oldest.
 local function b_frees(g, dim, excess, newest)
