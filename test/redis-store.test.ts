@@ -262,6 +262,26 @@ describeWithRedis('RedisStore', () => {
       expect(later.wait).toBeGreaterThanOrEqual(1);
     });
 
+    it("counts others' share of a budget whose limit JavaScript and Lua write differently (2e14)", async () => {
+      const store = new RedisStore({ client, key: uniqueKey('big') });
+      const limiter = new Limiter({ tokens: { limit: 2e14, windowMs: 60_000 }, store });
+      (await limiter.acquire({ tokens: 1 })).release();
+      // The headers say half the budget is gone: others used it.
+      limiter.observe({
+        provider: 'openai',
+        tokens: { limit: 2e14, remaining: 1e14, resetMs: 60_000, windowMs: 60_000 },
+      });
+      await eventually(async () => (await raw(client, ['EXISTS', store.keys.others])) === 1);
+      await expect(limiter.acquire({ tokens: 1.5e14, timeoutMs: 0 })).rejects.toThrow();
+      // What is left beside the share fits (once the slot booked for the refused one is given back).
+      await eventually(async () => {
+        const lease = await limiter.acquire({ tokens: 5e13, timeoutMs: 0 }).catch(() => undefined);
+        lease?.release();
+        return lease !== undefined;
+      });
+      await limiter.close();
+    });
+
     it('gives back a booked slot when its caller aborts', async () => {
       const record = recordCommands(client);
       const key = uniqueKey('abort');

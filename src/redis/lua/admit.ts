@@ -241,7 +241,11 @@ for a = 0, n_asks - 1 do
     for r = 1, n_req do
       local limit, span, g = req_limit[r], req_span[r], req_group[r]
       local theirs, lapse = 0, now
-      if shares ~= nil then theirs, lapse = share_of('r:' .. limit .. ':' .. span) end
+      if shares ~= nil then
+        local j = req_at + 3 * (r - 1)
+        -- Named from the arguments' own text, as the share was learned under.
+        theirs, lapse = share_of('r:' .. A[j] .. ':' .. A[j + 1])
+      end
       -- What the limit leaves beside others' share.
       local room = limit - theirs
       local count
@@ -277,7 +281,10 @@ for a = 0, n_asks - 1 do
       local total
       if g == nil then total = b_part(dim, 0, total_in, total_out, total_sp) else total = b_part(dim, b_total(g)) end
       local theirs, lapse = 0, now
-      if shares ~= nil then theirs, lapse = share_of('t:' .. dim .. ':' .. limit .. ':' .. span) end
+      if shares ~= nil then
+        local j = tok_at + 4 * (k - 1)
+        theirs, lapse = share_of('t:' .. A[j] .. ':' .. A[j + 1] .. ':' .. A[j + 2])
+      end
       -- Every exact window holds a part of the log, so the log's total bounds its use.
       u[n_req + k] = total + theirs
       if need > 0 and total + theirs + need > limit then
