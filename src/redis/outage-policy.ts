@@ -10,6 +10,7 @@ import { type RecentAdmission, RecentAdmissions, type WrittenBack } from './rece
 import type { ResolvedRedisOptions } from './options.js';
 import { PROBE } from './lua/pause.js';
 import type { ScriptRunner } from './script-runner.js';
+import { type Dropped, unplaced } from './writes.js';
 import { BATCH } from './wire.js';
 
 const FIRST_PROBE_MS = 100;
@@ -26,8 +27,11 @@ export interface OutageHost {
   peers(): number;
   /** Gives back, best effort, entries (`drop`) and leases (`release`) Redis could not be told of. */
   cleanUp(drop: readonly string[], release: readonly string[]): void;
-  /** Writes, best effort, a charge corrected while Redis could not be told of it. */
-  recharge(id: string, cost: Cost): void;
+  /**
+   * Writes, best effort, a charge corrected while Redis could not be told of it: `belief` is what
+   * Redis was last known to hold, which it may no longer (`sure` false).
+   */
+  recharge(belief: Dropped, cost: Cost, sure: boolean): void;
   /** Writes back, best effort and in order, admissions and leases Redis may have lost. */
   restore(entries: readonly WrittenBack[], leases: readonly string[], now: number): void;
   /** The leases this store holds and renews; `hold` adds one. */
@@ -66,7 +70,7 @@ export class OutageKeeper {
   /** What the local share admitted during this outage, to write back when Redis answers. */
   #localEntries: LocalEntry[] = [];
   /** Charges corrected during the outage (the latest for each id), written once Redis is back. */
-  readonly #recharges = new Map<string, Cost>();
+  readonly #recharges = new Map<string, { readonly belief: Dropped; cost: Cost }>();
   #closed = false;
 
   constructor(host: OutageHost) {
@@ -144,8 +148,9 @@ export class OutageKeeper {
     entry.books.reconcile(entry.inner, cost, now);
     const id = entry.restoredId;
     if (id === undefined) return;
-    if (this.active) this.pendingRecharge(id, cost);
-    else this.#host.recharge(id, cost);
+    // Written back under a new id: only the log can place it.
+    if (this.active) this.pendingRecharge(unplaced(id), cost);
+    else this.#host.recharge(unplaced(id), cost, false);
   }
 
   /** A local admission counts from `at`; one already written back keeps the start it was written with. */
@@ -176,9 +181,14 @@ export class OutageKeeper {
     if (this.#orphans.size < MAX_PENDING) this.#orphans.add(id);
   }
 
-  /** The charge of `id` is to be `cost` once Redis is back (the reconcile made during the outage). */
-  pendingRecharge(id: string, cost: Cost): void {
-    if (this.#recharges.size < MAX_PENDING || this.#recharges.has(id)) this.#recharges.set(id, cost);
+  /**
+   * The charge of `belief.id` is to be `cost` once Redis is back (the reconcile made during the
+   * outage); the belief kept is the first one, what Redis held before the outage's reconciles.
+   */
+  pendingRecharge(belief: Dropped, cost: Cost): void {
+    const pending = this.#recharges.get(belief.id);
+    if (pending !== undefined) pending.cost = cost;
+    else if (this.#recharges.size < MAX_PENDING) this.#recharges.set(belief.id, { belief, cost });
   }
 
   /** The lease `id` is to be released once Redis is back. */
@@ -308,9 +318,9 @@ export class OutageKeeper {
       this.#graceUntil = this.#host.runner.clock.now() + o.probeIntervalMs + o.commandTimeoutMs;
     }
     // After the clean-ups: the charge of an entry dropped meanwhile finds nothing to correct.
-    const recharges = [...this.#recharges];
+    const recharges = [...this.#recharges.values()];
     this.#recharges.clear();
-    for (const [id, cost] of recharges) this.#host.recharge(id, cost);
+    for (const { belief, cost } of recharges) this.#host.recharge(belief, cost, false);
     this.#host.recovered({ outageMs: this.#host.runner.clock.now() - outage.since });
   }
 }

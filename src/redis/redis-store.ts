@@ -61,8 +61,6 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
   #peers = 0;
   /** Book slots only on entries that can no longer move (`expectRestamps`). */
   #settledOnly = false;
-  /** Entries reconciled during an outage, by id, for their charge to be written once Redis is back. */
-  readonly #recharging = new Map<string, RedisEntry>();
   readonly #snapshot = new UsageSnapshot();
   readonly #others: SharedOthers;
   /** The latest pause this store knows of (its own, or one Redis reported), on the limiter's clock. */
@@ -89,7 +87,7 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
       probeKey: this.#keys.state,
       peers: () => this.#peers,
       cleanUp: (drop, release) => this.#writes.forgetQuietly(drop.map(unplaced), release),
-      recharge: (id, cost) => this.#rechargeLater(id, cost),
+      recharge: (belief, cost, sure) => void this.#recharge(belief, cost, sure).catch(ignore),
       restore: (entries, leases, now) => this.#restore(entries, leases, now),
       leases: { held: () => this.#leases.held(), hold: (id) => this.#leases.hold(id) },
       newId: () => this.#bookings.newId(),
@@ -252,23 +250,11 @@ export class RedisStore extends TypedEmitter<RedisStoreEvents> implements Limite
     if (entry instanceof LocalEntry) return this.#outage.reconcileLocal(entry, cost, now);
     if (!(entry instanceof RedisEntry) || entry.cancelled) return undefined;
     if (entry.recent !== undefined) entry.recent.cost = cost;
-    if (this.#outage.active) {
-      if (this.#recharging.size < 10_000 || this.#recharging.has(entry.id)) this.#recharging.set(entry.id, entry);
-      return this.#outage.pendingRecharge(entry.id, cost);
-    }
     const belief = entry.dropped;
-    // Sent in order: the next correction starts from this one.
+    // Sent in order (or once Redis is back): the next correction starts from this one.
     entry.charged = cost;
+    if (this.#outage.active) return this.#outage.pendingRecharge(belief, cost);
     return this.#recharge(belief, cost, true);
-  }
-
-  /** A charge corrected during an outage, written once Redis is back: the charge Redis holds may be either. */
-  #rechargeLater(id: string, cost: Cost): void {
-    const entry = this.#recharging.get(id);
-    this.#recharging.delete(id);
-    const belief = entry?.dropped ?? unplaced(id);
-    if (entry !== undefined) entry.charged = cost;
-    void this.#recharge(belief, cost, false).catch(ignore);
   }
 
   #recharge(belief: Dropped, cost: Cost, sure: boolean): Promise<void> {
