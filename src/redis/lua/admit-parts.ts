@@ -35,11 +35,11 @@ if uses_log and prune_at ~= nil and prune_at <= now then
       gone_in, gone_out, gone_sp = gone_in + a, gone_out + b, gone_sp + c
       if a + b + c > 0 then s_set(x, false) end
     end
-    redis.call('ZREMRANGEBYSCORE', log, '-inf', fmt(horizon))
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', txt(horizon))
     shift_totals(-gone_in, -gone_out, -gone_sp)
     shift_count(-#gone)
   end
-  if next_at ~= nil then s_set('prune', fmt(next_at + keep)) else settle_totals(log) end
+  if next_at ~= nil then s_put('prune', next_at + keep) else settle_totals(log) end
 end
 `;
 
@@ -54,7 +54,7 @@ local need_x = math.max(newest, paused, now) + max_span + slack
 local extend = nil
 if x == nil or need_x > x then
   extend = need_x + math.min(math.max(max_span / 4, 1000000), 60000000)
-  if uses_log and not added and redis.call('EXISTS', log) == 0 then s_set('x', false) else s_set('x', fmt(extend)) end
+  if uses_log and not added and redis.call('EXISTS', log) == 0 then s_set('x', false) else s_put('x', extend) end
 end
 s_flush()
 if extend ~= nil then
@@ -66,18 +66,14 @@ if lease_until ~= nil then
   expire_ms(conc, tonumber(last[2]) - now + slack)
 end
 
-local out = { now, paused, in_use, peers, s_num('born') }
-if usage == nil then
-  out[#out + 1] = 0
-else
-  out[#out + 1] = n_req + n_tok
-  for r = 1, n_req do out[#out + 1] = usage[r] end
-  for k = 1, n_tok do
-    -- Whole amounts travel as integers; others as strings, which keep their fraction.
-    local v = usage[n_req + k]
-    if v % 1 == 0 and v < 1e15 then out[#out + 1] = v else out[#out + 1] = fmt(v) end
-  end
+local n_used = 0
+if usage ~= nil then n_used = n_req + n_tok end
+local out = { now, paused, in_use, peers, s_get('born'), n_used }
+for k = 1, n_used do
+  -- Counts and whole amounts travel as integers; others as strings, which keep their fraction.
+  local v = usage[k]
+  if k <= n_req or (v % 1 == 0 and v < 1e15) then out[6 + k] = v else out[6 + k] = fmt(v) end
 end
-for _, v in ipairs(answers) do out[#out + 1] = v end
+for a = 1, #answers do out[6 + n_used + a] = answers[a] end
 return out
 `;

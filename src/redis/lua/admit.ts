@@ -1,5 +1,5 @@
 import { EXPIRE_AND_REPLY, PRUNE_LOG } from './admit-parts.js';
-import { AMOUNTS, BUCKETS, OTHERS, PRELUDE, script } from './prelude.js';
+import { AMOUNTS, BUCKETS, OTHERS, STATE, script } from './prelude.js';
 
 /** Status codes of the admit script's answers. */
 export const ADMIT_STATUS = {
@@ -49,56 +49,81 @@ export const ADMIT_STATUS = {
  */
 export const ADMIT = script(
   'admit',
-  `${PRELUDE}${AMOUNTS}${BUCKETS}${OTHERS}
+  `${STATE}${AMOUNTS}${BUCKETS}${OTHERS}
 local log, conc, peers_key, others_key = KEYS[1], KEYS[2], KEYS[4], KEYS[5]
 S_key = KEYS[3]
 local A = ARGV
-local lease_ttl, poll, late, slack = tonumber(A[1]), tonumber(A[2]), tonumber(A[3]), tonumber(A[4])
-local concurrency = tonumber(A[5])
-local peer, peer_horizon = A[6], tonumber(A[7])
-local keep, max_span = tonumber(A[8]), tonumber(A[9])
+-- Numbers are read from ARGV where a path needs them (poll A[2], late A[3], peer horizon A[7]).
+local slack = A[4] + 0
+local limited = A[5] ~= '-1'
+local concurrency, lease_ttl = -1, 0
+if limited then concurrency, lease_ttl = A[5] + 0, A[1] + 0 end
+local peer = A[6]
+local keep, max_span = A[8] + 0, A[9] + 0
 local groups, i = groups_parse(10)
-local n_req = tonumber(A[i])
+local n_req = A[i] + 0
 local req_at = i + 1
 i = req_at + 3 * n_req
-local n_tok = tonumber(A[i])
+local n_tok = A[i] + 0
 local tok_at = i + 1
 i = tok_at + 4 * n_tok
-local n_asks = tonumber(A[i])
+local n_asks = A[i] + 0
 local first_ask = i + 1
+-- A window's group: nil for an exact window ('0').
+local function group_at(j)
+  if A[j] == '0' then return nil end
+  return groups[A[j] + 0]
+end
 local req_limit, req_span, req_group = {}, {}, {}
 for r = 1, n_req do
   local j = req_at + 3 * (r - 1)
-  req_limit[r], req_span[r], req_group[r] = tonumber(A[j]), tonumber(A[j + 1]), groups[tonumber(A[j + 2])]
+  req_limit[r], req_span[r], req_group[r] = A[j] + 0, A[j + 1] + 0, group_at(j + 2)
 end
 local tok_dim, tok_limit, tok_span, tok_group = {}, {}, {}, {}
 for k = 1, n_tok do
   local j = tok_at + 4 * (k - 1)
-  tok_dim[k], tok_limit[k], tok_span[k] = tonumber(A[j]), tonumber(A[j + 1]), tonumber(A[j + 2])
-  tok_group[k] = groups[tonumber(A[j + 3])]
+  tok_dim[k], tok_limit[k], tok_span[k], tok_group[k] = A[j] + 0, A[j + 1] + 0, A[j + 2] + 0, group_at(j + 3)
 end
 local uses_log = n_req + n_tok > 0
-local limited = concurrency >= 0
 
 local t0 = redis.call('TIME')
-local now = tonumber(t0[1]) * 1000000 + tonumber(t0[2])
-local wanted = { 'clock', 'born', 'pause', 'in', 'out', 'n', 'newest', 'prune', 'ox', 'x' }
-for _, g in ipairs(groups) do
-  wanted[#wanted + 1] = g.k .. ':t'
-  wanted[#wanted + 1] = g.k .. ':c'
-  wanted[#wanted + 1] = b_field(g, b_index(g, now))
+local now = t0[1] * 1000000 + t0[2]
+local v = redis.call('HMGET', S_key, 'clock', 'born', 'pause', 'in', 'out', 'sp', 'n', 'newest', 'prune', 'ox', 'x')
+-- Built whole, so the tables are sized once for the fields every call touches (the others' keys
+-- are named with nil values only to size them).
+S = {
+  clock = v[1] or false, born = v[2] or false, pause = v[3] or false, ['in'] = v[4] or false,
+  out = v[5] or false, sp = v[6] or false, n = v[7] or false, newest = v[8] or false,
+  prune = v[9] or false, ox = v[10] or false, x = v[11] or false, x1 = nil, x2 = nil,
+}
+S_n = { clock = nil, born = nil, pause = nil, newest = nil, prune = nil, ox = nil, x = nil, n = nil }
+S_dirty = { clock = nil, ['in'] = nil, n = nil, newest = nil, x1 = nil }
+if #groups > 0 then
+  local wanted = {}
+  for _, g in ipairs(groups) do
+    wanted[#wanted + 1] = g.k .. ':t'
+    wanted[#wanted + 1] = g.k .. ':c'
+    wanted[#wanted + 1] = b_field(g, b_index(g, now))
+  end
+  s_load(wanted)
 end
-s_load(wanted)
 local last_seen = s_num('clock')
-if last_seen ~= nil and last_seen > now then now = last_seen end
-local now_text = fmt(now)
-s_set('clock', now_text)
+local now_text
+if last_seen ~= nil and last_seen > now then
+  now, now_text = last_seen, S['clock']
+else
+  -- TIME's seconds and microseconds side by side, without formatting a number.
+  now_text = t0[1] .. string.sub('00000' .. t0[2], -6)
+  s_put('clock', now)
+  S['clock'] = now_text
+end
 if not s_get('born') then s_set('born', now_text) end
 
 local peers = -1
 if peer ~= '' then
+  local peer_horizon = A[7] + 0
   redis.call('ZADD', peers_key, now_text, peer)
-  redis.call('ZREMRANGEBYSCORE', peers_key, '-inf', fmt(now - peer_horizon))
+  redis.call('ZREMRANGEBYSCORE', peers_key, '-inf', int(now - peer_horizon))
   expire_ms(peers_key, peer_horizon + slack)
   peers = redis.call('ZCARD', peers_key)
 end
@@ -118,6 +143,7 @@ local paused = s_num('pause') or 0
 -- Others' shares in force, by window (read only while one is).
 local shares = nil
 if (s_num('ox') or 0) > now then
+  load_others()
   shares = {}
   local rows = redis.call('HGETALL', others_key)
   for s = 1, #rows, 2 do shares[rows[s]] = rows[s + 1] end
@@ -134,15 +160,15 @@ end
 local function young(start, span) return start <= now and start > now - span / 2 end
 local function retry_at()
   local first = redis.call('ZRANGE', conc, 0, 0, 'WITHSCORES')
-  local retry = now + poll
-  if first[2] ~= nil and tonumber(first[2]) < retry then retry = tonumber(first[2]) end
+  local retry = now + A[2]
+  if first[2] ~= nil and first[2] + 0 < retry then retry = first[2] + 0 end
   if paused > retry then retry = paused end
   return retry
 end
 -- The entries of an exact window from \`from\` on, with their charges (through the state's cache:
 -- charges this call wrote are not in the hash yet).
 local function entries_from(from)
-  local rows = redis.call('ZRANGEBYSCORE', log, '(' .. fmt(from), '+inf', 'WITHSCORES')
+  local rows = redis.call('ZRANGEBYSCORE', log, '(' .. txt(from), '+inf', 'WITHSCORES')
   local n = #rows / 2
   local ids, starts, ins, outs, sps = {}, {}, {}, {}, {}
   for e = 1, n do
@@ -159,8 +185,10 @@ local added = false
 local answers = {}
 for a = 0, n_asks - 1 do
   local j = first_ask + 5 * a
-  local id, input_text, output_text, spend_text, flags = A[j], A[j + 1], A[j + 2], A[j + 3], tonumber(A[j + 4])
-  local input, output, spend = tonumber(input_text), tonumber(output_text), tonumber(spend_text)
+  local id, input_text, output_text, spend_text, flags = A[j], A[j + 1], A[j + 2], A[j + 3], A[j + 4] + 0
+  local input, output, spend = input_text + 0, 0, 0
+  if output_text ~= '0' then output = output_text + 0 end
+  if spend_text ~= '0' then spend = spend_text + 0 end
   local status, at = nil, now
   repeat
     local may_book = flags % 2 == 1
@@ -186,7 +214,7 @@ for a = 0, n_asks - 1 do
         status, at = ${ADMIT_STATUS.booked}, existing
       elseif redis.call('ZSCORE', conc, id) then
         status, at = ${ADMIT_STATUS.admitted}, existing
-      elseif paused > now or now - existing > late then
+      elseif paused > now or now - existing > A[3] + 0 then
         -- A pause came after the booking, or the booking is too old to be the request's start.
         drop = true
       elseif limited and in_use >= concurrency then
@@ -194,7 +222,7 @@ for a = 0, n_asks - 1 do
         status, at = ${ADMIT_STATUS.wait}, retry_at()
       else
         if limited then
-          in_use = in_use + redis.call('ZADD', conc, fmt(now + lease_ttl), id)
+          in_use = in_use + redis.call('ZADD', conc, int(now + lease_ttl), id)
           lease_until = now + lease_ttl
         end
         status, at = ${ADMIT_STATUS.admitted}, existing
@@ -211,7 +239,7 @@ for a = 0, n_asks - 1 do
           -- Never below now: the buckets' walks reach as far as the newest start.
           local top = redis.call('ZREVRANGE', log, 0, 0, 'WITHSCORES')
           newest = math.max(tonumber(top[2]) or 0, now)
-          s_set('newest', fmt(newest))
+          s_put('newest', newest)
         end
         in_use = in_use - redis.call('ZREM', conc, id)
       end
@@ -226,7 +254,7 @@ for a = 0, n_asks - 1 do
         status = ${ADMIT_STATUS.wait}
       else
         if limited then
-          in_use = in_use + redis.call('ZADD', conc, fmt(now + lease_ttl), id)
+          in_use = in_use + redis.call('ZADD', conc, txt(now + lease_ttl), id)
           lease_until = now + lease_ttl
         end
         status = ${ADMIT_STATUS.admitted}
@@ -255,7 +283,7 @@ for a = 0, n_asks - 1 do
         -- The log holds just this window's entries (the longest exact one): no need to count them.
         count = count_all
       else
-        count = redis.call('ZCOUNT', log, '(' .. fmt(base - span), '+inf')
+        count = redis.call('ZCOUNT', log, '(' .. txt(base - span), '+inf')
       end
       u[r] = count + theirs
       if room < 1 then
@@ -339,13 +367,13 @@ for a = 0, n_asks - 1 do
     end
 
     local at_text = now_text
-    if at ~= now then at_text = fmt(at) end
+    if at ~= now then at_text = txt(at) end
     if fresh and redis.call('ZADD', log, 'NX', at_text, id) == 0 then
       -- A resend of a call Redis ran: answer as it did, from the entry it made.
       at = tonumber(redis.call('ZSCORE', log, id))
       if at > now then status = ${ADMIT_STATUS.booked} else status = ${ADMIT_STATUS.admitted} end
       if limited and not redis.call('ZSCORE', conc, id) and (at <= now or lease_on_booking) then
-        in_use = in_use + redis.call('ZADD', conc, fmt(math.max(at, now) + lease_ttl), id)
+        in_use = in_use + redis.call('ZADD', conc, txt(math.max(at, now) + lease_ttl), id)
         lease_until = math.max(lease_until or 0, math.max(at, now) + lease_ttl)
       end
       break
@@ -362,19 +390,19 @@ for a = 0, n_asks - 1 do
       newest = at
       s_set('newest', at_text)
     end
-    if not s_get('prune') then s_set('prune', fmt(at + keep)) end
+    if not s_get('prune') then s_put('prune', at + keep) end
     for r = 1, n_req do u[r] = u[r] + 1 end
     for k = 1, n_tok do u[n_req + k] = u[n_req + k] + b_part(tok_dim[k], 0, input, output, spend) end
     if at > now then
       status = ${ADMIT_STATUS.booked}
       if limited and lease_on_booking then
-        in_use = in_use + redis.call('ZADD', conc, fmt(at + lease_ttl), id)
+        in_use = in_use + redis.call('ZADD', conc, txt(at + lease_ttl), id)
         if lease_until == nil or at + lease_ttl > lease_until then lease_until = at + lease_ttl end
       end
     else
       status = ${ADMIT_STATUS.admitted}
       if limited then
-        in_use = in_use + redis.call('ZADD', conc, fmt(now + lease_ttl), id)
+        in_use = in_use + redis.call('ZADD', conc, txt(now + lease_ttl), id)
         if lease_until == nil or now + lease_ttl > lease_until then lease_until = now + lease_ttl end
       end
     end

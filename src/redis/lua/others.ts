@@ -35,6 +35,7 @@ local used = 0
 if width > 0 then
   -- The buckets still counted at \`since\`: the total, less those that had left by then.
   local g = { w = width, s = span, k = ARGV[13] }
+  load_buckets()
   local n, a, b = b_total(g)
   local first = s_num(g.k .. ':c')
   if first ~= nil then
@@ -62,6 +63,7 @@ end
 local seen = limit - used - remaining
 if not tokens then seen = math.floor(seen) end
 
+load_others()
 local list, headroom = others_parse(redis.call('HGET', others, field))
 local kept = {}
 for _, e in ipairs(list) do
