@@ -39,7 +39,7 @@ if uses_log and prune_at ~= nil and prune_at <= now then
     shift_totals(-gone_in, -gone_out, -gone_sp)
     shift_count(-#gone)
   end
-  if next_at ~= nil then s_put('prune', next_at + keep) else settle_totals(log) end
+  if next_at ~= nil then s_set('prune', next_at + keep) else settle_totals(log) end
 end
 `;
 
@@ -54,7 +54,7 @@ local need_x = math.max(newest, paused, now) + max_span + slack
 local extend = nil
 if x == nil or need_x > x then
   extend = need_x + math.min(math.max(max_span / 4, 1000000), 60000000)
-  if uses_log and not added and redis.call('EXISTS', log) == 0 then s_set('x', false) else s_put('x', extend) end
+  if uses_log and not added and redis.call('EXISTS', log) == 0 then s_set('x', false) else s_set('x', extend) end
 end
 s_flush()
 if extend ~= nil then

@@ -89,15 +89,14 @@ local uses_log = n_req + n_tok > 0
 local t0 = redis.call('TIME')
 local now = t0[1] * 1000000 + t0[2]
 local v = redis.call('HMGET', S_key, 'clock', 'born', 'pause', 'in', 'out', 'sp', 'n', 'newest', 'prune', 'ox', 'x')
--- Built whole, so the tables are sized once for the fields every call touches (the others' keys
--- are named with nil values only to size them).
+-- Built whole, so the tables are sized once for the fields most calls touch (a field to write
+-- marked false is named only for that).
 S = {
   clock = v[1] or false, born = v[2] or false, pause = v[3] or false, ['in'] = v[4] or false,
   out = v[5] or false, sp = v[6] or false, n = v[7] or false, newest = v[8] or false,
-  prune = v[9] or false, ox = v[10] or false, x = v[11] or false, x1 = nil, x2 = nil,
+  prune = v[9] or false, ox = v[10] or false, x = v[11] or false,
 }
-S_n = { clock = nil, born = nil, pause = nil, newest = nil, prune = nil, ox = nil, x = nil, n = nil }
-S_dirty = { clock = nil, ['in'] = nil, n = nil, newest = nil, x1 = nil }
+S_dirty = { clock = false, ['in'] = false, out = false, n = false, newest = false, prune = false, x = false }
 if #groups > 0 then
   local wanted = {}
   for _, g in ipairs(groups) do
@@ -110,12 +109,11 @@ end
 local last_seen = s_num('clock')
 local now_text
 if last_seen ~= nil and last_seen > now then
-  now, now_text = last_seen, S['clock']
+  now, now_text = last_seen, txt(last_seen)
 else
   -- TIME's seconds and microseconds side by side, without formatting a number.
   now_text = t0[1] .. string.sub('00000' .. t0[2], -6)
-  s_put('clock', now)
-  S['clock'] = now_text
+  s_set('clock', now_text)
 end
 if not s_get('born') then s_set('born', now_text) end
 
@@ -148,36 +146,45 @@ if (s_num('ox') or 0) > now then
   local rows = redis.call('HGETALL', others_key)
   for s = 1, #rows, 2 do shares[rows[s]] = rows[s + 1] end
 end
-local function share_of(field)
-  local value = shares[field]
-  if value == nil then return 0, now end
-  local list, headroom = others_parse(value)
-  return others_level(list, headroom, now)
-end
--- Every concurrency slot is taken by others who will not say when one frees: look again soon,
--- or when the first lease expires if that is sooner.
--- An entry admitted (not booked) less than half its window ago: its request may not have arrived.
-local function young(start, span) return start <= now and start > now - span / 2 end
-local function retry_at()
-  local first = redis.call('ZRANGE', conc, 0, 0, 'WITHSCORES')
-  local retry = now + A[2]
-  if first[2] ~= nil and first[2] + 0 < retry then retry = first[2] + 0 end
-  if paused > retry then retry = paused end
-  return retry
-end
--- The entries of an exact window from \`from\` on, with their charges (through the state's cache:
--- charges this call wrote are not in the hash yet).
-local function entries_from(from)
-  local rows = redis.call('ZRANGEBYSCORE', log, '(' .. txt(from), '+inf', 'WITHSCORES')
-  local n = #rows / 2
-  local ids, starts, ins, outs, sps = {}, {}, {}, {}, {}
-  for e = 1, n do
-    ids[e] = rows[2 * e - 1]
-    starts[e] = tonumber(rows[2 * e])
+-- The others' share of a window in force, and when it lapses (a function only while one is).
+local share_of = nil
+if shares ~= nil then
+  share_of = function(field)
+    local value = shares[field]
+    if value == nil then return 0, now end
+    local list, headroom = others_parse(value)
+    return others_level(list, headroom, now)
   end
-  s_load(ids)
-  for e = 1, n do ins[e], outs[e], sps[e] = parse_amount(s_get(ids[e])) end
-  return n, starts, ins, outs, sps
+end
+-- The functions of the paths that wait, defined when one is taken (\`load_waits()\` first).
+local young, retry_at, entries_from
+local function load_waits()
+  if young then return end
+  -- An entry admitted (not booked) less than half its window ago: its request may not have arrived.
+  function young(start, span) return start <= now and start > now - span / 2 end
+  -- Every concurrency slot is taken by others who will not say when one frees: look again soon,
+  -- or when the first lease expires if that is sooner.
+  function retry_at()
+    local first = redis.call('ZRANGE', conc, 0, 0, 'WITHSCORES')
+    local retry = now + A[2]
+    if first[2] ~= nil and first[2] + 0 < retry then retry = first[2] + 0 end
+    if paused > retry then retry = paused end
+    return retry
+  end
+  -- The entries of an exact window from \`from\` on, with their charges (through the state's cache:
+  -- charges this call wrote are not in the hash yet).
+  function entries_from(from)
+    local rows = redis.call('ZRANGEBYSCORE', log, '(' .. txt(from), '+inf', 'WITHSCORES')
+    local n = #rows / 2
+    local ids, starts, ins, outs, sps = {}, {}, {}, {}, {}
+    for e = 1, n do
+      ids[e] = rows[2 * e - 1]
+      starts[e] = tonumber(rows[2 * e])
+    end
+    s_load(ids)
+    for e = 1, n do ins[e], outs[e], sps[e] = parse_amount(s_get(ids[e])) end
+    return n, starts, ins, outs, sps
+  end
 end
 
 local usage = nil
@@ -192,11 +199,11 @@ for a = 0, n_asks - 1 do
   local status, at = nil, now
   repeat
     local may_book = flags % 2 == 1
-    local lease_on_booking = math.floor(flags / 2) % 2 == 1
-    local replace = math.floor(flags / 4) % 2 == 1
-    local fresh = math.floor(flags / 8) % 2 == 1
+    local lease_on_booking = flags % 4 >= 2
+    local replace = flags % 8 >= 4
+    local fresh = flags % 16 >= 8
     -- Leases counted from arrival: no slot is booked on an entry that may still be restamped later.
-    local settled_only = math.floor(flags / 16) % 2 == 1
+    local settled_only = flags % 32 >= 16
     local no_booking = false
     -- The same id again: a booking coming due, a resend after a reconnect, or a stale booking. A
     -- new id is not looked up: adding it tells whether it was there (a resend), below.
@@ -219,6 +226,7 @@ for a = 0, n_asks - 1 do
         drop = true
       elseif limited and in_use >= concurrency then
         drop = true
+        load_waits()
         status, at = ${ADMIT_STATUS.wait}, retry_at()
       else
         if limited then
@@ -239,7 +247,7 @@ for a = 0, n_asks - 1 do
           -- Never below now: the buckets' walks reach as far as the newest start.
           local top = redis.call('ZREVRANGE', log, 0, 0, 'WITHSCORES')
           newest = math.max(tonumber(top[2]) or 0, now)
-          s_put('newest', newest)
+          s_set('newest', newest)
         end
         in_use = in_use - redis.call('ZREM', conc, id)
       end
@@ -249,6 +257,7 @@ for a = 0, n_asks - 1 do
     if paused > at then at = paused end
     if not uses_log then
       if limited and in_use >= concurrency then
+        load_waits()
         status, at = ${ADMIT_STATUS.wait}, retry_at()
       elseif at > now then
         status = ${ADMIT_STATUS.wait}
@@ -289,6 +298,7 @@ for a = 0, n_asks - 1 do
       if room < 1 then
         if lapse > at then at = lapse end
       elseif count >= room then
+        load_waits()
         local t
         if g == nil then
           -- Every entry is at or before base, so the room-th newest is inside the window.
@@ -328,6 +338,7 @@ for a = 0, n_asks - 1 do
             if t > at then at = t end
           end
         else
+          load_waits()
           local n, starts, ins, outs, sps = entries_from(base - span)
           local sum = 0
           for e = 1, n do sum = sum + b_part(dim, 0, ins[e], outs[e], sps[e]) end
@@ -356,6 +367,7 @@ for a = 0, n_asks - 1 do
     -- No slot is booked while every concurrency slot is taken; nor is Redis asked again before the
     -- windows would admit anyway.
     if limited and in_use >= concurrency then
+      load_waits()
       local retry = retry_at()
       if at > retry then retry = at end
       status, at = ${ADMIT_STATUS.wait}, retry
@@ -390,7 +402,7 @@ for a = 0, n_asks - 1 do
       newest = at
       s_set('newest', at_text)
     end
-    if not s_get('prune') then s_put('prune', at + keep) end
+    if not s_get('prune') then s_set('prune', at + keep) end
     for r = 1, n_req do u[r] = u[r] + 1 end
     for k = 1, n_tok do u[n_req + k] = u[n_req + k] + b_part(tok_dim[k], 0, input, output, spend) end
     if at > now then

@@ -54,7 +54,7 @@ export function script(name: string, source: string): RedisScript {
 /**
  * Helpers every script may call: `fmt`, `int`, `txt`, `expire_ms`, and the state hash read through a
  * cache (`s_load` reads many fields in one HMGET, `s_get` one, `s_num` as a number) and written once
- * (`s_set` and `s_put`, then `s_flush` sends one HSET and one HDEL). A script sets `S_key` first.
+ * (`s_set`, then `s_flush` sends one HSET and one HDEL). A script sets `S_key` first.
  */
 export const STATE = `
 local function fmt(x) return string.format('%.17g', x) end
@@ -70,7 +70,9 @@ local function txt(x)
   return string.format('%.17g', x)
 end
 local S_key = nil
-local S, S_dirty, S_n = {}, {}, {}
+-- The fields as read (text, or the number once read as one), or false when absent; and the
+-- fields to write (true).
+local S, S_dirty = {}, {}
 local function s_load(fields)
   local want = fields
   for k = 1, #fields do
@@ -96,41 +98,35 @@ local function s_get(f)
   if v == false then return nil end
   return v
 end
--- A field as a number (parsed once), or nil.
+-- A field as a number (parsed once: the number replaces its text), or nil.
 local function s_num(f)
-  local v = S_n[f]
-  if v == nil then
-    v = s_get(f)
-    if v then v = v + 0 else v = false end
-    S_n[f] = v
+  local v = s_get(f)
+  if type(v) == 'string' then
+    v = v + 0
+    S[f] = v
   end
-  if v == false then return nil end
   return v
 end
--- A string to write, or false to delete.
+-- A value to write (text, or a number: turned into text once, when flushed), or false to delete.
 local function s_set(f, v)
   S[f] = v
-  S_n[f] = nil
-  S_dirty[f] = true
-end
--- A number to write: turned into text once, when flushed.
-local function s_put(f, x)
-  S[f] = x
-  S_n[f] = x
   S_dirty[f] = true
 end
 local function s_flush()
   local sets, dels, n_sets, n_dels = {}, nil, 0, 0
-  for f in pairs(S_dirty) do
-    local v = S[f]
-    if type(v) == 'number' then v = txt(v) end
-    if v then
-      sets[n_sets + 1], sets[n_sets + 2] = f, v
-      n_sets = n_sets + 2
-    else
-      dels = dels or {}
-      n_dels = n_dels + 1
-      dels[n_dels] = f
+  -- A field marked false was named only to size the table.
+  for f, dirty in pairs(S_dirty) do
+    if dirty then
+      local v = S[f]
+      if type(v) == 'number' then v = txt(v) end
+      if v then
+        sets[n_sets + 1], sets[n_sets + 2] = f, v
+        n_sets = n_sets + 2
+      else
+        dels = dels or {}
+        n_dels = n_dels + 1
+        dels[n_dels] = f
+      end
     end
   end
   if n_sets > 0 and n_sets <= 1000 then
@@ -176,16 +172,16 @@ end
 -- An entry's charge as the state keeps it (from the amounts as text): "input,output", and ",spend"
 -- when it has one.
 local function amount_text(a, b, c)
-  if c ~= nil and tonumber(c) ~= 0 then return a .. ',' .. b .. ',' .. c end
+  if c ~= nil and c ~= '0' and c + 0 ~= 0 then return a .. ',' .. b .. ',' .. c end
   return a .. ',' .. b
 end
 local function shift_totals(d_in, d_out, d_sp)
-  if d_in ~= 0 then s_put('in', math.max(0, (s_num('in') or 0) + d_in)) end
-  if d_out ~= 0 then s_put('out', math.max(0, (s_num('out') or 0) + d_out)) end
-  if d_sp ~= 0 then s_put('sp', math.max(0, (s_num('sp') or 0) + d_sp)) end
+  if d_in ~= 0 then s_set('in', math.max(0, (s_num('in') or 0) + d_in)) end
+  if d_out ~= 0 then s_set('out', math.max(0, (s_num('out') or 0) + d_out)) end
+  if d_sp ~= 0 then s_set('sp', math.max(0, (s_num('sp') or 0) + d_sp)) end
 end
 -- The log's entry count: a bound on every exact request window's count.
-local function shift_count(d) s_put('n', math.max(0, (s_num('n') or 0) + d)) end
+local function shift_count(d) s_set('n', math.max(0, (s_num('n') or 0) + d)) end
 local function totals() return s_num('in') or 0, s_num('out') or 0, s_num('sp') or 0 end
 -- Sums of fractional charges drift; an empty log is exactly zero, and its expiry is set anew.
 local function settle_totals(log)
@@ -236,7 +232,7 @@ local function load_buckets()
     local live = b_live(g, now)
     local c = s_num(g.k .. ':c')
     if c ~= nil and c >= live then return end
-    s_put(g.k .. ':c', live)
+    s_set(g.k .. ':c', live)
     if c == nil then return end
     local hi = math.min(live - 1, b_index(g, newest))
     if hi < c then return end
@@ -262,7 +258,7 @@ local function load_buckets()
     local idx = b_index(g, t)
     local c = s_num(g.k .. ':c')
     if c ~= nil and idx < c then return end
-    if c == nil then s_put(g.k .. ':c', idx) end
+    if c == nil then s_set(g.k .. ':c', idx) end
     local f = b_field(g, idx)
     local n, a, b, d = trip(s_get(f))
     s_set(f, trip_fmt(math.max(0, n + dn), math.max(0, a + da), math.max(0, b + db), math.max(0, d + dc)))
