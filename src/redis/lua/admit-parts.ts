@@ -68,12 +68,5 @@ end
 
 local n_used = 0
 if usage ~= nil then n_used = n_req + n_tok end
-local out = { now, paused, in_use, peers, s_get('born'), n_used }
-for k = 1, n_used do
-  -- Counts and whole amounts travel as integers; others as strings, which keep their fraction.
-  local v = usage[k]
-  if k <= n_req or (v % 1 == 0 and v < 1e15) then out[6 + k] = v else out[6 + k] = fmt(v) end
-end
-for a = 1, #answers do out[6 + n_used + a] = answers[a] end
-return out
+return admit_reply(now, paused, in_use, peers, s_get('born'), usage, n_req, n_used, answers)
 `;

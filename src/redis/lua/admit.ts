@@ -1,17 +1,9 @@
+import { ADMIT_REPLY, FAST_ADMIT, STATE_FIELDS } from './admit-fast.js';
 import { EXPIRE_AND_REPLY, PRUNE_LOG } from './admit-parts.js';
-import { AMOUNTS, BUCKETS, OTHERS, STATE, script } from './prelude.js';
+import { ADMIT_STATUS } from './admit-status.js';
+import { AMOUNTS, BUCKETS, FORMAT, OTHERS, STATE, script } from './prelude.js';
 
-/** Status codes of the admit script's answers. */
-export const ADMIT_STATUS = {
-  /** Admitted now (or confirmed): `at` is the entry's start. */
-  admitted: 1,
-  /** A future slot was booked: `at` is its start. */
-  booked: 2,
-  /** Nothing taken: ask again at `at`. */
-  wait: 3,
-  /** The cost exceeds a whole budget: it can never fit. */
-  tooLarge: 4,
-} as const;
+export { ADMIT_STATUS } from './admit-status.js';
 
 /**
  * Admission of one or several requests, in order: every request window, token budget, the
@@ -49,10 +41,13 @@ export const ADMIT_STATUS = {
  */
 export const ADMIT = script(
   'admit',
-  `${STATE}${AMOUNTS}${BUCKETS}${OTHERS}
+  `${FORMAT}${ADMIT_REPLY}
+local A = ARGV
+local t0 = redis.call('TIME')
+local v = redis.call('HMGET', KEYS[3], ${STATE_FIELDS.map((f) => `'${f}'`).join(', ')})
+${FAST_ADMIT}${STATE}${AMOUNTS}${BUCKETS}${OTHERS}
 local log, conc, peers_key, others_key = KEYS[1], KEYS[2], KEYS[4], KEYS[5]
 S_key = KEYS[3]
-local A = ARGV
 -- Numbers are read from ARGV where a path needs them (poll A[2], late A[3], peer horizon A[7]).
 local slack = A[4] + 0
 local limited = A[5] ~= '-1'
@@ -86,16 +81,10 @@ for k = 1, n_tok do
 end
 local uses_log = n_req + n_tok > 0
 
-local t0 = redis.call('TIME')
 local now = t0[1] * 1000000 + t0[2]
-local v = redis.call('HMGET', S_key, 'clock', 'born', 'pause', 'in', 'out', 'sp', 'n', 'newest', 'prune', 'ox', 'x')
 -- Built whole, so the tables are sized once for the fields most calls touch (a field to write
 -- marked false is named only for that).
-S = {
-  clock = v[1] or false, born = v[2] or false, pause = v[3] or false, ['in'] = v[4] or false,
-  out = v[5] or false, sp = v[6] or false, n = v[7] or false, newest = v[8] or false,
-  prune = v[9] or false, ox = v[10] or false, x = v[11] or false,
-}
+S = { ${STATE_FIELDS.map((f, k) => `['${f}'] = v[${k + 1}] or false`).join(', ')} }
 S_dirty = { clock = false, ['in'] = false, out = false, n = false, newest = false, prune = false, x = false }
 if #groups > 0 then
   local wanted = {}

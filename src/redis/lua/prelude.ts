@@ -52,22 +52,33 @@ export function script(name: string, source: string): RedisScript {
 }
 
 /**
- * Helpers every script may call: `fmt`, `int`, `txt`, `expire_ms`, and the state hash read through a
+ * Numbers and charges as text: `fmt` ('%.17g'), `int` ('%d'), `txt` (whole numbers, every time and
+ * span, by the cheaper '%d'), and `amount_text`, an entry's charge as the state keeps it.
+ */
+export const FORMAT = `
+local function fmt(x) return string.format('%.17g', x) end
+local function int(x) return string.format('%d', x) end
+local function txt(x)
+  if x % 1 == 0 and x > -9e15 and x < 9e15 then return string.format('%d', x) end
+  return string.format('%.17g', x)
+end
+-- From the amounts as text: "input,output", and ",spend" when it has one.
+local function amount_text(a, b, c)
+  if c ~= nil and c ~= '0' and c + 0 ~= 0 then return a .. ',' .. b .. ',' .. c end
+  return a .. ',' .. b
+end
+`;
+
+/**
+ * Helpers every script may call: `expire_ms`, and the state hash read through a
  * cache (`s_load` reads many fields in one HMGET, `s_get` one, `s_num` as a number) and written once
  * (`s_set`, then `s_flush` sends one HSET and one HDEL). A script sets `S_key` first.
  */
 export const STATE = `
-local function fmt(x) return string.format('%.17g', x) end
-local function int(x) return string.format('%d', x) end
 local function expire_ms(key, us)
   local ms = math.ceil(us / 1000)
   if ms < 1 then ms = 1 end
   redis.call('PEXPIRE', key, int(ms))
-end
--- A number as text for Redis: whole numbers (every time and span) by the cheaper '%d'.
-local function txt(x)
-  if x % 1 == 0 and x > -9e15 and x < 9e15 then return string.format('%d', x) end
-  return string.format('%.17g', x)
 end
 local S_key = nil
 -- The fields as read (text, or the number once read as one), or false when absent; and the
@@ -156,8 +167,8 @@ local function s_outlive(us)
 end
 `;
 
-/** The state helpers and the clock: what every script but admit starts with. */
-export const PRELUDE = `${STATE}${CLOCK}`;
+/** The formats, the state helpers and the clock: what every script but admit starts with. */
+export const PRELUDE = `${FORMAT}${STATE}${CLOCK}`;
 
 /**
  * Token charges of the exact windows: each entry's "input,output" in the state under its id, with
@@ -168,12 +179,6 @@ local function parse_amount(value)
   if not value then return 0, 0, 0 end
   local a, b, c = string.match(value, '^([^,]*),([^,]*),?(.*)$')
   return tonumber(a) or 0, tonumber(b) or 0, tonumber(c) or 0
-end
--- An entry's charge as the state keeps it (from the amounts as text): "input,output", and ",spend"
--- when it has one.
-local function amount_text(a, b, c)
-  if c ~= nil and c ~= '0' and c + 0 ~= 0 then return a .. ',' .. b .. ',' .. c end
-  return a .. ',' .. b
 end
 local function shift_totals(d_in, d_out, d_sp)
   if d_in ~= 0 then s_set('in', math.max(0, (s_num('in') or 0) + d_in)) end

@@ -1,0 +1,120 @@
+import { ADMIT_STATUS } from './admit-status.js';
+
+/*
+ * The admit script's fast path (lua/admit.ts runs it first): the common case in few steps, before
+ * the general path's functions exist. It runs in the script's scope, after `A` (ARGV), `t0` (TIME)
+ * and `v` (the state's HMGET of STATE_FIELDS) and the formats, and before anything is written.
+ */
+
+/** The state fields every admit call reads first, in one HMGET, in this order. */
+export const STATE_FIELDS = ['clock', 'born', 'pause', 'in', 'out', 'sp', 'n', 'newest', 'prune', 'ox', 'x'];
+
+/**
+ * The reply both paths build: { now, pausedUntil, leasesInUse, peers, generation, n, usage (n
+ * values: request counts, then token sums, integers when whole, else text), then (status, at) per
+ * request looked at }.
+ */
+export const ADMIT_REPLY = `
+local function admit_reply(now, paused, in_use, peers, born, usage, n_req, n_used, answers)
+  local out = { now, paused, in_use, peers, born, n_used }
+  for k = 1, n_used do
+    local w = usage[k]
+    if k <= n_req or (w % 1 == 0 and w < 1e15) then out[6 + k] = w else out[6 + k] = fmt(w) end
+  end
+  for a = 1, #answers do out[6 + n_used + a] = answers[a] end
+  return out
+end
+`;
+
+/**
+ * One new request (not a resend, not a replacement), no bucketed window, no concurrency limit, no
+ * peer count due, no pause or others' share in force, no booking ahead, entries in the log and none
+ * to drop, the keys' expiry set far enough, and room for it now in every window: it is admitted at once,
+ * with the writes and the answer the general path would make. Any other case, and a resend (its
+ * `ZADD NX` adds nothing), goes on to the general path with nothing written.
+ */
+export const FAST_ADMIT = `
+do
+  local fast = A[10] == '0' and A[5] == '-1' and A[6] == ''
+  local n_req, n_tok, tok_at, ask = 0, 0, 0, 0
+  if fast then
+    n_req = A[11] + 0
+    tok_at = 13 + 3 * n_req
+    n_tok = A[tok_at - 1] + 0
+    ask = tok_at + 4 * n_tok + 1
+    local flags = A[ask + 4] + 0
+    fast = A[ask - 1] == '1' and n_req + n_tok > 0 and flags % 16 >= 8 and flags % 8 < 4
+  end
+  local now, now_text, clock_is_ahead = t0[1] * 1000000 + t0[2], nil, false
+  local paused = 0
+  if fast then
+    if v[1] and v[1] + 0 > now then
+      now, clock_is_ahead = v[1] + 0, true
+      now_text = txt(now)
+    else
+      -- TIME's seconds and microseconds side by side, without formatting a number.
+      now_text = t0[1] .. string.sub('00000' .. t0[2], -6)
+    end
+    if v[3] then paused = v[3] + 0 end
+    fast = v[2] and v[11] and v[11] + 0 >= now + A[9] + A[4] and v[9] and v[9] + 0 > now
+      and paused <= now and not (v[10] and v[10] + 0 > now) and not (v[8] and v[8] + 0 > now)
+  end
+  local keep, n = 0, 0
+  if fast then
+    keep = A[8] + 0
+    if v[7] then n = v[7] + 0 end
+  end
+  local u = {}
+  for r = 1, fast and n_req or 0 do
+    local j = 9 + 3 * r
+    local span = A[j + 1] + 0
+    -- The log holds just the longest exact window's entries: its count is theirs.
+    local count = n
+    if span ~= keep then count = redis.call('ZCOUNT', KEYS[1], '(' .. txt(now - span), '+inf') end
+    if count >= A[j] + 0 then
+      fast = false
+      break
+    end
+    u[r] = count + 1
+  end
+  -- The charge, and the log's totals where a token window or the charge needs them.
+  local input, output, spend, t_in, t_out, t_sp = 0, 0, 0, 0, 0, 0
+  if fast then
+    if A[ask + 1] ~= '0' then input = A[ask + 1] + 0 end
+    if A[ask + 2] ~= '0' then output = A[ask + 2] + 0 end
+    if A[ask + 3] ~= '0' then spend = A[ask + 3] + 0 end
+    if v[4] and (n_tok > 0 or input ~= 0) then t_in = v[4] + 0 end
+    if v[5] and (n_tok > 0 or output ~= 0) then t_out = v[5] + 0 end
+    if v[6] and (n_tok > 0 or spend ~= 0) then t_sp = v[6] + 0 end
+  end
+  for k = 1, fast and n_tok or 0 do
+    local j = tok_at + 4 * (k - 1)
+    local dim, need, total = A[j], input + output, t_in + t_out
+    if dim == '1' then
+      need, total = input, t_in
+    elseif dim == '2' then
+      need, total = output, t_out
+    elseif dim == '3' then
+      need, total = spend, t_sp
+    end
+    if need > 0 and total + need > A[j + 1] + 0 then
+      fast = false
+      break
+    end
+    u[n_req + k] = total + need
+  end
+  if fast and redis.call('ZADD', KEYS[1], 'NX', now_text, A[ask]) == 1 then
+    local sets = { 'n', txt(n + 1) }
+    if not clock_is_ahead then sets[3], sets[4] = 'clock', now_text end
+    if input + output + spend > 0 then
+      sets[#sets + 1], sets[#sets + 2] = A[ask], amount_text(A[ask + 1], A[ask + 2], A[ask + 3])
+      if input ~= 0 then sets[#sets + 1], sets[#sets + 2] = 'in', txt(t_in + input) end
+      if output ~= 0 then sets[#sets + 1], sets[#sets + 2] = 'out', txt(t_out + output) end
+      if spend ~= 0 then sets[#sets + 1], sets[#sets + 2] = 'sp', txt(t_sp + spend) end
+    end
+    if not v[8] or v[8] + 0 < now then sets[#sets + 1], sets[#sets + 2] = 'newest', now_text end
+    redis.call('HSET', KEYS[3], unpack(sets))
+    return admit_reply(now, paused, 0, -1, v[2], u, n_req, n_req + n_tok, { ${ADMIT_STATUS.admitted}, now })
+  end
+end
+`;
