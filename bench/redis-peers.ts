@@ -1,17 +1,15 @@
 /**
  * Helpers of the Redis benchmark (bench/redis.bench.ts): its row shape, a guard that turns a
  * failed measurement into a row with the error in its note, rate-limiter-flexible's
- * `RateLimiterRedis` measured the way the store's in-process rows are, and the admit script's
- * server time (from `INFO commandstats`, per script from `SLOWLOG` when other scripts ran too).
+ * `RateLimiterRedis` measured the way the store's in-process rows are (the scripts' server time is
+ * in bench/redis-server-time.ts).
  */
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { createClient } from 'redis';
-import { Limiter } from '../src/index.js';
-import { RedisStore } from '../src/redis/index.js';
-import { ADMIT, SCRIPTS } from '../src/redis/scripts.js';
+import type { RedisStore } from '../src/redis/index.js';
 import type { RedisServer } from '../test/helpers/redis-server.js';
-import { fixed, sleep } from './core-util.js';
+import { fixed } from './core-util.js';
 
 export interface Row {
   readonly scenario: string;
@@ -183,115 +181,5 @@ export async function rateLimiterFlexible(server: RedisServer, callers: number, 
     };
   } finally {
     client.disconnect();
-  }
-}
-
-export interface ServerTime {
-  /** Server microseconds per admit script run. */
-  readonly usecPerCall: number;
-  /** Server microseconds of admit script per admission (the same as per call when each call admits one). */
-  readonly usecPerAdmission: number;
-  readonly admitCalls: number;
-  readonly admissions: number;
-  /** How the figure was read, and what else ran. */
-  readonly note: string;
-}
-
-/**
- * The admit script's server time for the common shape: two request windows and a token budget,
- * all far from their limits, no concurrency (so no release, renew or forget calls) and no
- * reconcile; one caller, 100 tokens per acquire, paced under 2,000 admissions/s (a fifth of the
- * tighter window). EVALSHA's `usec / calls` from `INFO commandstats` after `CONFIG RESETSTAT`; if
- * the store sent any other script meanwhile (counted at the client), the admit script's own figure
- * from `SLOWLOG` (every command logged during the phase) instead.
- */
-export async function admitServerTime(server: RedisServer, admissions: number): Promise<ServerTime> {
-  const socket = { host: '127.0.0.1', port: server.port };
-  const client = createClient({ socket, disableOfflineQueue: true });
-  const admin = createClient({ socket });
-  client.on('error', () => {});
-  admin.on('error', () => {});
-  await Promise.all([client.connect(), admin.connect()]);
-  const names = new Map(SCRIPTS.flatMap((s) => [[s.sha, s.name] as const, [s.source, s.name] as const]));
-  const scripts: Record<string, number> = {};
-  const send = client.sendCommand.bind(client) as (args: string[]) => Promise<unknown>;
-  (client as unknown as { sendCommand: typeof send }).sendCommand = (args: string[]) => {
-    if (args[0] === 'EVALSHA' || args[0] === 'EVAL') {
-      const name = names.get(args[1] as string) ?? 'other-script';
-      scripts[name] = (scripts[name] ?? 0) + 1;
-    }
-    return send(args);
-  };
-  const cmd = (...args: string[]): Promise<unknown> => admin.sendCommand(args);
-  const saved = (await cmd('CONFIG', 'GET', 'slowlog-*')) as string[];
-  const store = new RedisStore({ client, key: `bench-admit-${Date.now()}` });
-  const outages = watchOutages(store);
-  const limiter = new Limiter({
-    requests: [
-      { limit: 10_000, windowMs: 1_000 },
-      { limit: 1_000_000, windowMs: 60_000 },
-    ],
-    tokens: { limit: 1e12, windowMs: 60_000 },
-    store,
-  });
-  try {
-    for (let i = 0; i < 200; i++) (await limiter.acquire({ tokens: 100 })).release();
-    // The warm-up's entries leave the 1 s window: the measured phase starts far from it.
-    await sleep(1_100);
-    for (const k of Object.keys(scripts)) delete scripts[k];
-    await cmd('CONFIG', 'SET', 'slowlog-log-slower-than', '0', 'slowlog-max-len', String(admissions * 20 + 10_000));
-    await cmd('SLOWLOG', 'RESET');
-    await cmd('CONFIG', 'RESETSTAT');
-    for (let i = 0; i < admissions; i += 100) {
-      const paceUntil = performance.now() + 50;
-      for (let j = i; j < Math.min(admissions, i + 100); j++) (await limiter.acquire({ tokens: 100 })).release();
-      await sleep(paceUntil - performance.now());
-    }
-    const info = String(await cmd('INFO', 'commandstats'));
-    const slowlog = (await cmd('SLOWLOG', 'GET', String(admissions * 20 + 10_000))) as [
-      unknown,
-      unknown,
-      number,
-      string[],
-    ][];
-    const line = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(info);
-    if (line === null) throw new Error('no EVALSHA in INFO commandstats');
-    const [serverCalls, serverUsec] = [Number(line[1]), Number(line[2])];
-    const admitCalls = scripts[ADMIT.name] ?? 0;
-    const others = Object.entries(scripts).filter(([name]) => name !== ADMIT.name);
-    let usec = serverUsec;
-    let calls = serverCalls;
-    let how = `INFO commandstats: ${fixed(serverCalls, 0)} EVALSHA, all of them admit`;
-    if (others.length > 0 || serverCalls !== admitCalls) {
-      const admit = slowlog.filter((e) => e[3]?.[0]?.toUpperCase() === 'EVALSHA' && e[3]?.[1] === ADMIT.sha);
-      usec = admit.reduce((sum, e) => sum + Number(e[2]), 0);
-      calls = admit.length;
-      const sent = others.map(([name, n]) => `${n} ${name}`).join(', ') || 'none';
-      how =
-        `SLOWLOG, admit script only (${fixed(calls, 0)} runs): other scripts sent: ${sent}; ` +
-        `all EVALSHA from INFO commandstats: ${fixed(serverUsec / serverCalls, 1)} µs over ${fixed(serverCalls, 0)}`;
-    }
-    const outage = outages.verdict();
-    if (outage !== undefined) throw new Error(outage);
-    if (calls === 0) throw new Error('no admit script run was seen');
-    return {
-      usecPerCall: usec / calls,
-      usecPerAdmission: usec / admissions,
-      admitCalls,
-      admissions,
-      note: `${how}; ${fixed(admissions / admitCalls, 2)} admissions per admit call (client count)`,
-    };
-  } finally {
-    // Best effort: a server left busy must not hide the error that got us here.
-    const restore = async (): Promise<void> => {
-      await limiter.close();
-      for (let i = 0; i + 1 < saved.length; i += 2) {
-        await cmd('CONFIG', 'SET', saved[i] as string, saved[i + 1] as string);
-      }
-      await cmd('SLOWLOG', 'RESET');
-    };
-    await bounded(restore(), 2_000).catch(() => {});
-    client.destroy();
-    admin.destroy();
   }
 }

@@ -23,7 +23,8 @@ import {
  * passing, reconciles, cancels) against two copies of a quota, one driven by the script and one by
  * the script without its fast path, every reply, the state hash, the log and the keys' expiry agree
  * after every step; a third script, the fast path alone, tells on a copy which path each
- * admission took, so the run is known to have taken both.
+ * admission took, so the run is known to have taken both. Beside it: the state is a hash table from
+ * its creation, and the clock the fast path records on Redis's own time.
  */
 
 const PREFIX = 'forestall:test';
@@ -196,6 +197,21 @@ describeWithRedis('the admit script takes a fast path that leaves what the gener
     expect(taken.fast).toBeGreaterThan(30);
     expect(taken.general).toBeGreaterThan(30);
   }, 120_000);
+
+  it('the state is a hash table from its first admission: no field read or added scans a listpack of entries', async () => {
+    const layout = layoutOf(resolveLimits(SHAPES[0] as LimitOptions));
+    const keys = quotaKeys(PREFIX, uniqueKey('encoding'));
+    const args = admitArgs(
+      [{ id: 'e.0', cost: { input: 10, output: 0 }, mayBook: false, replace: false, fresh: true }],
+      { concurrency: undefined, peer: '' },
+      OPTIONS,
+      layout,
+    );
+    await run(ADMIT, admitKeys(keys), args);
+    // A handful of fields: a listpack by the server's defaults, but for the one made too long for it.
+    expect(Number(await send(['HLEN', keys.state]))).toBeLessThan(20);
+    expect(await send(['OBJECT', 'ENCODING', keys.state])).toBe('hashtable');
+  });
 
   it("on Redis's own clock, the fast path records it as the general path does: the state's clock is the answer's now", async () => {
     const layout = layoutOf(resolveLimits(SHAPES[0] as LimitOptions));

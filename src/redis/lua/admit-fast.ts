@@ -46,7 +46,7 @@ do
     fast = A[ask - 1] == '1' and n_req + n_tok > 0 and flags % 16 >= 8 and flags % 8 < 4
   end
   local now, now_text, clock_is_ahead = t0[1] * 1000000 + t0[2], nil, false
-  local paused = 0
+  local paused, newest = 0, 0
   if fast then
     if v[1] and v[1] + 0 > now then
       now, clock_is_ahead = v[1] + 0, true
@@ -56,21 +56,20 @@ do
       now_text = t0[1] .. string.sub('00000' .. t0[2], -6)
     end
     if v[3] then paused = v[3] + 0 end
+    if v[8] then newest = v[8] + 0 end
     fast = v[2] and v[11] and v[11] + 0 >= now + A[9] + A[4] and v[9] and v[9] + 0 > now
-      and paused <= now and not (v[10] and v[10] + 0 > now) and not (v[8] and v[8] + 0 > now)
+      and paused <= now and not (v[10] and v[10] + 0 > now) and newest <= now
   end
-  local keep, n = 0, 0
-  if fast then
-    keep = A[8] + 0
-    if v[7] then n = v[7] + 0 end
-  end
-  local u = {}
+  local n = 0
+  if fast and v[7] then n = v[7] + 0 end
+  -- Sized once for the usual few windows.
+  local u = { 0, 0, 0, 0 }
   for r = 1, fast and n_req or 0 do
     local j = 9 + 3 * r
-    local span = A[j + 1] + 0
-    -- The log holds just the longest exact window's entries: its count is theirs.
+    -- The log holds just the longest exact window's entries (its span is the log's, A[8]): its
+    -- count is theirs.
     local count = n
-    if span ~= keep then count = redis.call('ZCOUNT', KEYS[1], '(' .. txt(now - span), '+inf') end
+    if A[j + 1] ~= A[8] then count = redis.call('ZCOUNT', KEYS[1], '(' .. txt(now - A[j + 1]), '+inf') end
     if count >= A[j] + 0 then
       fast = false
       break
@@ -104,16 +103,22 @@ do
     u[n_req + k] = total + need
   end
   if fast and redis.call('ZADD', KEYS[1], 'NX', now_text, A[ask]) == 1 then
-    local sets = { 'n', txt(n + 1) }
-    if not clock_is_ahead then sets[3], sets[4] = 'clock', now_text end
-    if input + output + spend > 0 then
-      sets[#sets + 1], sets[#sets + 2] = A[ask], amount_text(A[ask + 1], A[ask + 2], A[ask + 3])
-      if input ~= 0 then sets[#sets + 1], sets[#sets + 2] = 'in', txt(t_in + input) end
-      if output ~= 0 then sets[#sets + 1], sets[#sets + 2] = 'out', txt(t_out + output) end
-      if spend ~= 0 then sets[#sets + 1], sets[#sets + 2] = 'sp', txt(t_sp + spend) end
+    -- Sized once for the most fields a call writes; the first c are sent.
+    local sets = { 'n', txt(n + 1), 'clock', now_text, false, false, false, false, false, false, false, false, false, false }
+    local c = 4
+    if clock_is_ahead then c = 2 end
+    local function put(field, value)
+      sets[c + 1], sets[c + 2] = field, value
+      c = c + 2
     end
-    if not v[8] or v[8] + 0 < now then sets[#sets + 1], sets[#sets + 2] = 'newest', now_text end
-    redis.call('HSET', KEYS[3], unpack(sets))
+    if input + output + spend > 0 then
+      put(A[ask], amount_text(A[ask + 1], A[ask + 2], A[ask + 3]))
+      if input ~= 0 then put('in', txt(t_in + input)) end
+      if output ~= 0 then put('out', txt(t_out + output)) end
+      if spend ~= 0 then put('sp', txt(t_sp + spend)) end
+    end
+    if newest < now then put('newest', now_text) end
+    redis.call('HSET', KEYS[3], unpack(sets, 1, c))
     return admit_reply(now, paused, 0, -1, v[2], u, n_req, n_req + n_tok, { ${ADMIT_STATUS.admitted}, now })
   end
 end

@@ -104,7 +104,7 @@ else
   now_text = t0[1] .. string.sub('00000' .. t0[2], -6)
   s_set('clock', now_text)
 end
-if not s_get('born') then s_set('born', now_text) end
+if not s_get('born') then s_create(now_text) end
 
 local peers = -1
 if peer ~= '' then

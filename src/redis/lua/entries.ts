@@ -199,7 +199,7 @@ local n = tonumber(ARGV[i + 4])
 local first = i + 5
 local now = now_us()
 if not s_get('clock') then s_set('clock', fmt(now)) end
-if not s_get('born') then s_set('born', fmt(now)) end
+if not s_get('born') then s_create(fmt(now)) end
 local born = s_num('born')
 local newest = s_num('newest') or 0
 for _, g in ipairs(groups) do b_retire(g, now, newest) end

@@ -35,7 +35,8 @@ import { createHash } from 'node:crypto';
  * - The state hash also holds `clock` (the latest server time seen), `born` (when the state was
  *   created: an entry older than it is not in the buckets), `pause`, `newest` (the latest start:
  *   new entries never start before it), `prune` (when the log next has entries to drop), `ox`
- *   (until when others' shares are in force), and `x` (until when the keys' expiry is set).
+ *   (until when others' shares are in force), `x` (until when the keys' expiry is set), and `table`
+ *   (text too long for a listpack: the hash is a hash table, see `s_create`).
  * Entry ids always contain a '.', which no other field of the state does.
  */
 
@@ -72,7 +73,8 @@ end
 /**
  * Helpers every script may call: `expire_ms`, and the state hash read through a
  * cache (`s_load` reads many fields in one HMGET, `s_get` one, `s_num` as a number) and written once
- * (`s_set`, then `s_flush` sends one HSET and one HDEL). A script sets `S_key` first.
+ * (`s_set`, then `s_flush` sends one HSET and one HDEL); `s_create` makes a new state. A script sets
+ * `S_key` first.
  */
 export const STATE = `
 local function expire_ms(key, us)
@@ -122,6 +124,14 @@ end
 local function s_set(f, v)
   S[f] = v
   S_dirty[f] = true
+end
+-- Creates the state: its generation (\`born\`), and \`table\`, a field too long for a listpack
+-- (\`hash-max-listpack-value\` is 64 bytes by default), so the hash is a hash table from the start.
+-- As a listpack (up to 512 fields by default, the charges of a few hundred entries) every field
+-- read or added would scan it end to end.
+local function s_create(now_text)
+  s_set('born', now_text)
+  s_set('table', 'a hash table from its creation: every field is found in one step, however many entries the log holds')
 end
 local function s_flush()
   local sets, dels, n_sets, n_dels = {}, nil, 0, 0
