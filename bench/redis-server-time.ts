@@ -67,9 +67,9 @@ async function paced(n: number, pace: Pace, one: () => Promise<void>): Promise<v
 
 /**
  * The admit script's server time for the common shape: two request windows and a token budget,
- * all far from their limits (requests 100,000/s and 10,000,000/min, tokens 1e12/min), no
- * concurrency (so no release, renew or forget calls) and no reconcile; one caller, 100 tokens per
- * acquire, after 200 warm-up admissions.
+ * all far from their limits (requests 100,000/s and 10,000,000 per WINDOW_MS, tokens 1e12 per
+ * WINDOW_MS), no concurrency (so no release, renew or forget calls) and no reconcile; 100 tokens
+ * per acquire, in the steady state (warmed up until the log's oldest entries leave on every call).
  */
 export async function admitServerTime(server: RedisServer, admissions: number, pace: Pace): Promise<ServerTime> {
   const socket = { host: '127.0.0.1', port: server.port };
@@ -98,9 +98,9 @@ export async function admitServerTime(server: RedisServer, admissions: number, p
       limiter: new Limiter({
         requests: [
           { limit: 100_000, windowMs: 1_000 },
-          { limit: 10_000_000, windowMs: 60_000 },
+          { limit: 10_000_000, windowMs: WINDOW_MS },
         ],
-        tokens: { limit: 1e12, windowMs: 60_000 },
+        tokens: { limit: 1e12, windowMs: WINDOW_MS },
         store,
       }),
     };
@@ -111,9 +111,10 @@ export async function admitServerTime(server: RedisServer, admissions: number, p
   };
   const rounds = Math.ceil(admissions / limiters.length);
   try {
-    for (let i = 0; i < 200; i++) await acquire();
-    // The warm-up's entries leave the 1 s window: the measured phase starts far from it.
-    await sleep(1_100);
+    // Warm-up at the measured pace until the log is full: its oldest entries then leave as new ones
+    // come, the steady state of a quota in use (each call drops what left since the last).
+    const warm = performance.now() + WINDOW_MS * 1.5;
+    while (performance.now() < warm) await paced(100, pace, acquire);
     for (const k of Object.keys(scripts)) delete scripts[k];
     const { calls: serverCalls, usec: serverUsec } = await evalshaTime(cmd, () => paced(rounds, pace, acquire));
     const admitCalls = scripts[ADMIT.name] ?? 0;
@@ -152,6 +153,8 @@ export async function admitServerTime(server: RedisServer, admissions: number, p
       if (outage !== undefined) throw new Error(outage);
     }
     if (calls === 0) throw new Error('no admit script run was seen');
+    // Its keys go, so the next phase finds the server as this one did.
+    for (const key of (await cmd('KEYS', `*bench-admit-${stamp}-*`)) as string[]) await cmd('DEL', key);
     const made = rounds * limiters.length;
     return {
       usecPerCall: usec / calls,
@@ -179,6 +182,9 @@ export async function admitServerTime(server: RedisServer, admissions: number, p
  * A minimal sliding-window script: drop what left the window, count, add, expire. The floor of a
  * script that keeps a log in a sorted set.
  */
+/** The longer windows of the measured limiter: short, so the warm-up reaches the steady state soon. */
+const WINDOW_MS = 2_000;
+
 /** Limiters (each on its own key, one caller each) that keep the server busy at the 'busy' pace. */
 const BUSY_LIMITERS = 8;
 

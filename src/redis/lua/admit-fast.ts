@@ -28,8 +28,8 @@ end
 
 /**
  * One new request (not a resend, not a replacement), no bucketed window, no concurrency limit, no
- * peer count due, no pause or others' share in force, no booking ahead, entries in the log and none
- * to drop, the keys' expiry set far enough, and room for it now in every window: it is admitted at once,
+ * peer count due, no pause or others' share in force, no booking ahead, at most two entries for the log
+ * to drop and some left, the keys' expiry set far enough, and room for it now in every window: it is admitted at once,
  * with the writes and the answer the general path would make. Any other case, and a resend (its
  * `ZADD NX` adds nothing), goes on to the general path with nothing written.
  */
@@ -57,11 +57,53 @@ do
     end
     if v[3] then paused = v[3] + 0 end
     if v[8] then newest = v[8] + 0 end
-    fast = v[2] and v[11] and v[11] + 0 >= now + A[9] + A[4] and v[9] and v[9] + 0 > now
+    fast = v[2] and v[11] and v[11] + 0 >= now + A[9] + A[4] and v[9]
       and paused <= now and not (v[10] and v[10] + 0 > now) and newest <= now
   end
-  local n = 0
-  if fast and v[7] then n = v[7] + 0 end
+  local n, t_in, t_out, t_sp = 0, 0, 0, 0
+  if fast then
+    if v[7] then n = v[7] + 0 end
+    if v[4] then t_in = v[4] + 0 end
+    if v[5] then t_out = v[5] + 0 end
+    if v[6] then t_sp = v[6] + 0 end
+  end
+  -- Entries that have left the log's span (at a steady rate, the one or two since the last call):
+  -- up to two are read here and dropped with the admission; more, or a log they would empty, go
+  -- to the general path. prune_text is when the oldest left then leaves.
+  local gone, amounts, prune_text = nil, nil, nil
+  if fast and v[9] + 0 <= now then
+    local horizon = now - A[8]
+    local rows = redis.call('ZRANGE', KEYS[1], 0, 2, 'WITHSCORES')
+    gone = {}
+    for e = 1, #rows, 2 do
+      if rows[e + 1] + 0 > horizon then
+        prune_text = txt(rows[e + 1] + A[8])
+        break
+      end
+      gone[#gone + 1] = rows[e]
+    end
+    if prune_text == nil then
+      fast = false
+    elseif #gone > 0 then
+      amounts = redis.call('HMGET', KEYS[3], unpack(gone))
+      local gone_in, gone_out, gone_sp = 0, 0, 0
+      for e = 1, #gone do
+        if amounts[e] then
+          -- "input,output[,spend]", as amount_text writes it.
+          local a, b, c = string.match(amounts[e], '^([^,]*),([^,]*),?(.*)$')
+          gone_in = gone_in + a
+          if b ~= '0' then gone_out = gone_out + b end
+          if c ~= '' and c ~= '0' then gone_sp = gone_sp + c end
+        end
+      end
+      -- As the general path takes them: the log's totals less what left, never below 0.
+      n = math.max(0, n - #gone)
+      if gone_in ~= 0 then t_in = math.max(0, t_in - gone_in) end
+      if gone_out ~= 0 then t_out = math.max(0, t_out - gone_out) end
+      if gone_sp ~= 0 then t_sp = math.max(0, t_sp - gone_sp) end
+      gone.t_in, gone.t_out, gone.t_sp = gone_in ~= 0, gone_out ~= 0, gone_sp ~= 0
+    end
+  end
   -- Sized once for the usual few windows.
   local u = { 0, 0, 0, 0 }
   for r = 1, fast and n_req or 0 do
@@ -76,15 +118,11 @@ do
     end
     u[r] = count + 1
   end
-  -- The charge, and the log's totals where a token window or the charge needs them.
-  local input, output, spend, t_in, t_out, t_sp = 0, 0, 0, 0, 0, 0
+  local input, output, spend = 0, 0, 0
   if fast then
     if A[ask + 1] ~= '0' then input = A[ask + 1] + 0 end
     if A[ask + 2] ~= '0' then output = A[ask + 2] + 0 end
     if A[ask + 3] ~= '0' then spend = A[ask + 3] + 0 end
-    if v[4] and (n_tok > 0 or input ~= 0) then t_in = v[4] + 0 end
-    if v[5] and (n_tok > 0 or output ~= 0) then t_out = v[5] + 0 end
-    if v[6] and (n_tok > 0 or spend ~= 0) then t_sp = v[6] + 0 end
   end
   for k = 1, fast and n_tok or 0 do
     local j = tok_at + 4 * (k - 1)
@@ -111,13 +149,18 @@ do
       sets[c + 1], sets[c + 2] = field, value
       c = c + 2
     end
-    if input + output + spend > 0 then
-      put(A[ask], amount_text(A[ask + 1], A[ask + 2], A[ask + 3]))
-      if input ~= 0 then put('in', txt(t_in + input)) end
-      if output ~= 0 then put('out', txt(t_out + output)) end
-      if spend ~= 0 then put('sp', txt(t_sp + spend)) end
-    end
+    if input + output + spend > 0 then put(A[ask], amount_text(A[ask + 1], A[ask + 2], A[ask + 3])) end
+    if input ~= 0 or (gone and gone.t_in) then put('in', txt(t_in + input)) end
+    if output ~= 0 or (gone and gone.t_out) then put('out', txt(t_out + output)) end
+    if spend ~= 0 or (gone and gone.t_sp) then put('sp', txt(t_sp + spend)) end
     if newest < now then put('newest', now_text) end
+    if prune_text then put('prune', prune_text) end
+    if gone ~= nil and #gone > 0 then
+      redis.call('ZREM', KEYS[1], unpack(gone))
+      local charged = {}
+      for e = 1, #gone do if amounts[e] then charged[#charged + 1] = gone[e] end end
+      if #charged > 0 then redis.call('HDEL', KEYS[3], unpack(charged)) end
+    end
     redis.call('HSET', KEYS[3], unpack(sets, 1, c))
     return admit_reply(now, paused, 0, -1, v[2], u, n_req, n_req + n_tok, { ${ADMIT_STATUS.admitted}, now })
   end
