@@ -28,10 +28,11 @@ end
 
 /**
  * One new request (not a resend, not a replacement), no bucketed window, no concurrency limit, no
- * peer count due, no pause or others' share in force, no booking ahead, at most two entries for the log
- * to drop and some left, the keys' expiry set far enough, and room for it now in every window: it is admitted at once,
- * with the writes and the answer the general path would make. Any other case, and a resend (its
- * `ZADD NX` adds nothing), goes on to the general path with nothing written.
+ * peer count due, no pause or others' share in force, no booking ahead, at most two entries for the
+ * log to drop and some left after them, the keys' expiry set far enough, and room for it now in
+ * every window: it is admitted at once, with the writes and the answer the general path would
+ * make. Any other case, and a resend (its `ZADD NX` adds nothing), goes on to the general path with
+ * nothing written.
  */
 export const FAST_ADMIT = `
 do
@@ -71,6 +72,8 @@ do
   -- up to two are read here and dropped with the admission; more, or a log they would empty, go
   -- to the general path. prune_text is when the oldest left then leaves.
   local gone, amounts, prune_text = nil, nil, nil
+  -- Which of the log's totals the drop changed (each is then written, as the general path does).
+  local less_in, less_out, less_sp = false, false, false
   if fast and v[9] + 0 <= now then
     local horizon = now - A[8]
     local rows = redis.call('ZRANGE', KEYS[1], 0, 2, 'WITHSCORES')
@@ -101,7 +104,7 @@ do
       if gone_in ~= 0 then t_in = math.max(0, t_in - gone_in) end
       if gone_out ~= 0 then t_out = math.max(0, t_out - gone_out) end
       if gone_sp ~= 0 then t_sp = math.max(0, t_sp - gone_sp) end
-      gone.t_in, gone.t_out, gone.t_sp = gone_in ~= 0, gone_out ~= 0, gone_sp ~= 0
+      less_in, less_out, less_sp = gone_in ~= 0, gone_out ~= 0, gone_sp ~= 0
     end
   end
   -- Sized once for the usual few windows.
@@ -142,7 +145,9 @@ do
   end
   if fast and redis.call('ZADD', KEYS[1], 'NX', now_text, A[ask]) == 1 then
     -- Sized once for the most fields a call writes; the first c are sent.
-    local sets = { 'n', txt(n + 1), 'clock', now_text, false, false, false, false, false, false, false, false, false, false }
+    local sets = {
+      'n', txt(n + 1), 'clock', now_text, false, false, false, false, false, false, false, false, false, false,
+    }
     local c = 4
     if clock_is_ahead then c = 2 end
     local function put(field, value)
@@ -150,9 +155,9 @@ do
       c = c + 2
     end
     if input + output + spend > 0 then put(A[ask], amount_text(A[ask + 1], A[ask + 2], A[ask + 3])) end
-    if input ~= 0 or (gone and gone.t_in) then put('in', txt(t_in + input)) end
-    if output ~= 0 or (gone and gone.t_out) then put('out', txt(t_out + output)) end
-    if spend ~= 0 or (gone and gone.t_sp) then put('sp', txt(t_sp + spend)) end
+    if input ~= 0 or less_in then put('in', txt(t_in + input)) end
+    if output ~= 0 or less_out then put('out', txt(t_out + output)) end
+    if spend ~= 0 or less_sp then put('sp', txt(t_sp + spend)) end
     if newest < now then put('newest', now_text) end
     if prune_text then put('prune', prune_text) end
     if gone ~= nil and #gone > 0 then

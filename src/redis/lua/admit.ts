@@ -16,15 +16,15 @@ export { ADMIT_STATUS } from './admit-status.js';
  * the share in force, and its usage counts the share.
  *
  * ARGV: lease ttl, poll, late, slack (microseconds added to every key expiry), concurrency (-1 =
- * unlimited), peer id ('' = not this time), peer horizon, keep (the log's span), the longest
- * window (all microseconds); then the bucket groups as a count followed by (width, span)
- * pairs; the request windows as a count followed by (limit, span, group) triples; the token windows
- * as a count followed by (dimension 0 = input + output, 1 = input, 2 = output; limit; span; group)
+ * unlimited), peer id ('' = not this time), peer horizon, keep (the log's span), the longest window
+ * (all microseconds); then the bucket groups as a count followed by (width, span) pairs; the
+ * request windows as a count followed by (limit, span, group) triples; the token windows as a count
+ * followed by (dimension 0 = input + output, 1 = input, 2 = output, 3 = spend; limit; span; group)
  * quadruples (group 0 = exact, else the group's number); then the requests as a count followed by
- * (id, input, output, flags) quadruples, flags: 1 = may book a future slot, 2 = a booking also
- * takes its concurrency lease, 4 = replace (drop this id's old entry and admit afresh), 8 = a new
- * id (not looked up: a resend is told by its entry being there already), 16 = book no slot on an
- * entry admitted less than half its window ago (leases counted from arrival: it may still move
+ * (id, input, output, spend, flags) quintuples, flags: 1 = may book a future slot, 2 = a booking
+ * also takes its concurrency lease, 4 = replace (drop this id's old entry and admit afresh), 8 = a
+ * new id (not looked up: a resend is told by its entry being there already), 16 = book no slot on
+ * an entry admitted less than half its window ago (leases counted from arrival: it may still move
  * later; the caller asks again at that time instead). Spans include the margin.
  *
  * Reply: { now, pausedUntil, leasesInUse, peers (-1: not counted this time), the state's generation
@@ -33,6 +33,9 @@ export { ADMIT_STATUS } from './admit-status.js';
  * integer, or a string when not whole) per token window, others' shares included; empty when the
  * windows were not evaluated. An exact budget far from its limit reports the log's total (the
  * longest exact window's use) and a bucketed window its buckets' total, which bound it.
+ *
+ * The common case takes a fast path first (FAST_ADMIT in lua/admit-fast.ts) with the same writes
+ * and answer; the general path reuses its TIME and state read.
  *
  * A booked slot is an ordinary entry whose start lies in the future, so every process counts it at
  * once. New entries never start before the newest one (bookings are first come, first served),
@@ -82,8 +85,7 @@ end
 local uses_log = n_req + n_tok > 0
 
 local now = t0[1] * 1000000 + t0[2]
--- Built whole, so the tables are sized once for the fields most calls touch (a field to write
--- marked false is named only for that).
+-- Built whole, sized once for the fields most calls touch (a field to write marked false: only for that).
 S = { ${STATE_FIELDS.map((f, k) => `['${f}'] = v[${k + 1}] or false`).join(', ')} }
 S_dirty = { clock = false, ['in'] = false, out = false, n = false, newest = false, prune = false, x = false }
 if #groups > 0 then
