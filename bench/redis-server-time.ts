@@ -45,15 +45,18 @@ export interface PeerTime {
   readonly calls: number;
 }
 
-type Command = (...args: string[]) => Promise<unknown>;
+/** A command sent to the measured server. */
+export type Command = (...args: string[]) => Promise<unknown>;
 
-/** EVALSHA's calls and microseconds while `phase` runs (the server's statistics reset first). */
-async function evalshaTime(cmd: Command, phase: () => Promise<void>): Promise<{ calls: number; usec: number }> {
+/**
+ * EVALSHA's calls and microseconds while `phase` runs (the server's statistics reset first); no
+ * EVALSHA ran: 0 calls, NaN microseconds.
+ */
+export async function evalshaTime(cmd: Command, phase: () => Promise<void>): Promise<{ calls: number; usec: number }> {
   await cmd('CONFIG', 'RESETSTAT');
   await phase();
   const line = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(String(await cmd('INFO', 'commandstats')));
-  if (line === null) throw new Error('no EVALSHA in INFO commandstats');
-  return { calls: Number(line[1]), usec: Number(line[2]) };
+  return line === null ? { calls: 0, usec: Number.NaN } : { calls: Number(line[1]), usec: Number(line[2]) };
 }
 
 /** Runs `one` `n` times at `pace`. */

@@ -17,6 +17,7 @@ import { layoutOf } from '../src/redis/window-layout.js';
 import { SLACK_US } from '../src/redis/wire.js';
 import { redisServerAvailable, startRedisServer } from '../test/helpers/redis-server.js';
 import { fixed, table, verdict } from './core-util.js';
+import { evalshaTime } from './redis-server-time.js';
 
 const TITLE = 'Redis store: long windows';
 const DAY = 86_400_000;
@@ -25,14 +26,6 @@ const ADMISSIONS = 100;
 
 /** A node-redis client: the store's, and the one the figures are read with. */
 type Client = NodeRedisClientLike & { sendCommand(args: string[]): Promise<unknown> };
-
-/** Microseconds of server time per EVALSHA since the last reset. */
-async function usecPerCall(client: Client): Promise<number> {
-  const info = String(await client.sendCommand(['INFO', 'commandstats']));
-  const line = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(info);
-  if (line === null) throw new Error('no EVALSHA in INFO commandstats');
-  return Number(line[2]) / Number(line[1]);
-}
 
 /** Writes back `n` admissions of 10 input tokens each, spread over the last 12 hours (a minute ago at the latest). */
 async function fill(client: Client, store: RedisStore, tokens: WindowLimit[], n: number): Promise<void> {
@@ -75,12 +68,17 @@ async function measure(
   // Redis finishes growing its tables in the background (incremental rehashing): not the script's cost.
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   const bytes = ((await usedMemory(client)) - before) / n;
-  await client.sendCommand(['CONFIG', 'RESETSTAT']);
-  for (let i = 0; i < admissions; i++) {
-    // Near the limit the answer is a booked slot far ahead: refused at once (timeoutMs 0), not awaited.
-    (await limiter.acquire({ tokens: 10, timeoutMs: 0 }).catch(() => undefined))?.release();
-  }
-  const usec = await usecPerCall(client);
+  const time = await evalshaTime(
+    (...args) => client.sendCommand(args),
+    async () => {
+      for (let i = 0; i < admissions; i++) {
+        // Near the limit the answer is a booked slot far ahead: refused at once (timeoutMs 0), not awaited.
+        (await limiter.acquire({ tokens: 10, timeoutMs: 0 }).catch(() => undefined))?.release();
+      }
+    },
+  );
+  if (time.calls === 0) throw new Error('no EVALSHA in INFO commandstats');
+  const usec = time.usec / time.calls;
   await limiter.close();
   await client.sendCommand(['DEL', ...Object.values(store.keys)]);
   return { usec, bytes };
