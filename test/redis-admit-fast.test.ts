@@ -4,6 +4,7 @@ import type { LimitOptions } from '../src/core/vocabulary.js';
 import { resolveLimits } from '../src/limiter/limits.js';
 import { admitArgs, parseAdmitReply } from '../src/redis/admit-protocol.js';
 import { FAST_ADMIT } from '../src/redis/lua/admit-fast.js';
+import { BATCH, BATCH_FROM } from '../src/redis/lua/admit-parts.js';
 import { script } from '../src/redis/lua/prelude.js';
 import { type QuotaKeys, quotaKeys } from '../src/redis/options.js';
 import { ADMIT, ADMIT_STATUS, FORGET, RECONCILE, type RedisScript } from '../src/redis/scripts.js';
@@ -136,7 +137,8 @@ describeWithRedis('the admit script takes a fast path that leaves what the gener
 
   const taken = { fast: 0, general: 0 };
 
-  async function compare(limits: LimitOptions, ops: readonly Op[]): Promise<void> {
+  /** Runs `ops` on both copies; the keys are compared after every step from `keysFrom` on (the replies always). */
+  async function compare(limits: LimitOptions, ops: readonly Op[], keysFrom = 0): Promise<void> {
     const layout: WindowLayout = layoutOf(resolveLimits(limits));
     const name = uniqueKey('fast');
     const both = [quotaKeys(PREFIX, `${name}-a`), quotaKeys(PREFIX, `${name}-b`)] as const;
@@ -145,7 +147,7 @@ describeWithRedis('the admit script takes a fast path that leaves what the gener
     let now = (Number(seconds) + 30 * 86_400) * 1_000_000;
     const ids: string[] = [];
     let n = 0;
-    for (const o of ops) {
+    for (const [index, o] of ops.entries()) {
       if (o.kind === 'wait') {
         now += o.ms * 1_000;
         continue;
@@ -191,6 +193,7 @@ describeWithRedis('the admit script takes a fast path that leaves what the gener
       }
       expect(replies[0], `${o.kind} at ${now}`).toEqual(replies[1]);
       const step = `after ${o.kind} at ${now}`;
+      if (index < keysFrom && index % 100 !== 0) continue;
       expect(await contents(both[0]), step).toEqual(await contents(both[1]));
       expectSameExpiry(await ttls(both[0]), await ttls(both[1]), step);
     }
@@ -207,6 +210,83 @@ describeWithRedis('the admit script takes a fast path that leaves what the gener
     expect(taken.fast).toBeGreaterThan(30);
     expect(taken.general).toBeGreaterThan(30);
   }, 120_000);
+
+  it('with a log long enough to drop its entries in batches, the replies and the keys agree after every step', async () => {
+    const before = { ...taken };
+    // Far from its limits: a steady stream of requests a few milliseconds apart through a log of
+    // BATCH_FROM and more, whose oldest entries leave a few at a time and are dropped a batch at a time.
+    const limits: LimitOptions = {
+      requests: [
+        { limit: 100_000, windowMs: 1_000 },
+        { limit: 1_000_000, windowMs: 2_000 },
+      ],
+      tokens: { limit: 1e9, windowMs: 2_000 },
+    };
+    const admit: Op = { kind: 'admit', input: 100, output: 0, spend: 0, resend: false };
+    // 3 ms apart for 2.25 s: the log reaches 666 entries, and its oldest leave as the stream goes on.
+    const fill = Array.from({ length: 750 }, (): Op[] => [admit, { kind: 'wait', ms: 3 }]).flat();
+    const stream = fc.array(
+      fc.oneof(
+        { weight: 8, arbitrary: op.filter((o) => o.kind === 'admit') },
+        { weight: 8, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 1, max: 4 }) }) },
+        // Enough time for more than a batch to leave, or more than the fast path drops.
+        {
+          weight: 1,
+          arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 20, max: 150 }) }),
+        },
+        { weight: 1, arbitrary: op.filter((o) => o.kind === 'reconcile' || o.kind === 'forget') },
+      ),
+      { minLength: 150, maxLength: 250, size: 'max' },
+    );
+    await fc.assert(
+      fc.asyncProperty(stream, (ops) => compare(limits, [...fill, ...ops], fill.length)),
+      { numRuns: 3, endOnFailure: true },
+    );
+    expect(taken.fast - before.fast).toBeGreaterThan(500);
+    expect(taken.general - before.general).toBeGreaterThan(3);
+  }, 120_000);
+
+  it('a long log keeps fewer than BATCH entries that have left, and decides at its limit as if it kept none', async () => {
+    const limit = BATCH_FROM + 44;
+    const layout = layoutOf(
+      resolveLimits({ requests: { limit, windowMs: 10_000 }, tokens: { limit: 1e9, windowMs: 10_000 } }),
+    );
+    const keys = quotaKeys(PREFIX, uniqueKey('batch'));
+    const [seconds] = (await send(['TIME'])) as string[];
+    const t0 = (Number(seconds) + 30 * 86_400) * 1_000_000;
+    let n = 0;
+    const admitAt = async (now: number): Promise<ReturnType<typeof parseAdmitReply>> => {
+      await send(['HSET', keys.state, 'clock', String(now)]);
+      const args = admitArgs(
+        [{ id: `b.${n++}`, cost: { input: 10, output: 0 }, mayBook: false, replace: false, fresh: true }],
+        { concurrency: undefined, peer: '' },
+        OPTIONS,
+        layout,
+      );
+      return parseAdmitReply(await run(ADMIT, admitKeys(keys), args), 1);
+    };
+    // The window full, one admission a millisecond.
+    for (let k = 0; k < limit; k++)
+      expect((await admitAt(t0 + k * 1_000)).answers[0]?.status).toBe(ADMIT_STATUS.admitted);
+    expect((await admitAt(t0 + limit * 1_000)).answers[0]?.status).toBe(ADMIT_STATUS.wait);
+    const live = async (now: number): Promise<number> =>
+      Number(await send(['ZCOUNT', keys.log, `(${now - 10_000_000}`, '+inf']));
+    const held = async (): Promise<number> => Number(await send(['ZCARD', keys.log]));
+    for (let gone = 1; gone <= 3 * BATCH; gone++) {
+      // `gone` of the oldest have left: each frees a place at once, kept in the log or not.
+      const now = t0 + 10_000_000 + (gone - 1) * 1_000;
+      const reply = await admitAt(now);
+      expect(reply.answers[0]?.status, `${gone} gone`).toBe(ADMIT_STATUS.admitted);
+      const inWindow = await live(now);
+      expect(inWindow).toBe(limit);
+      // Fewer than BATCH that left are still held (and counted in the reported use).
+      expect((await held()) - inWindow, `${gone} gone`).toBeLessThan(BATCH);
+      expect((reply.usage[0] as number) - inWindow).toBeLessThan(BATCH);
+      expect(reply.usage[0]).toBeGreaterThanOrEqual(inWindow);
+      // Full again: the next one at the same time waits.
+      expect((await admitAt(now)).answers[0]?.status, `${gone} gone`).toBe(ADMIT_STATUS.wait);
+    }
+  });
 
   it('the state is a hash table from its first admission: no field read or added scans a listpack of entries', async () => {
     const layout = layoutOf(resolveLimits(SHAPES[0] as LimitOptions));

@@ -1,3 +1,4 @@
+import { pruneRank } from './admit-parts.js';
 import { ADMIT_STATUS } from './admit-status.js';
 
 /*
@@ -68,24 +69,16 @@ do
     if v[5] then t_out = v[5] + 0 end
     if v[6] then t_sp = v[6] + 0 end
   end
-  -- Entries that have left the log's span (at a steady rate, the one or two since the last call):
-  -- up to two are read here and dropped with the admission; more, or a log they would empty, go
-  -- to the general path. prune_text is when the oldest left then leaves.
-  local gone, amounts, prune_text = nil, nil, nil
+  -- Entries that have left the log's span, once \`prune\` is due (a batch of them in a long log, see
+  -- BATCH in lua/admit-parts.ts): up to 32 are dropped with the admission; more, or all the log
+  -- holds, go to the general path. Their ids only (a start read back is a float the server formats
+  -- and Lua parses, dear); the one start that sets the next \`prune\` is read after they go.
+  local gone, amounts = nil, nil
   -- Which of the log's totals the drop changed (each is then written, as the general path does).
   local less_in, less_out, less_sp = false, false, false
   if fast and v[9] + 0 <= now then
-    local horizon = now - A[8]
-    local rows = redis.call('ZRANGE', KEYS[1], 0, 2, 'WITHSCORES')
-    gone = {}
-    for e = 1, #rows, 2 do
-      if rows[e + 1] + 0 > horizon then
-        prune_text = txt(rows[e + 1] + A[8])
-        break
-      end
-      gone[#gone + 1] = rows[e]
-    end
-    if prune_text == nil then
+    gone = redis.call('ZRANGE', KEYS[1], '-inf', txt(now - A[8]), 'BYSCORE', 'LIMIT', '0', '33')
+    if #gone > 32 or #gone >= n then
       fast = false
     elseif #gone > 0 then
       amounts = redis.call('HMGET', KEYS[3], unpack(gone))
@@ -146,7 +139,8 @@ do
   if fast and redis.call('ZADD', KEYS[1], 'NX', now_text, A[ask]) == 1 then
     -- Sized once for the most fields a call writes; the first c are sent.
     local sets = {
-      'n', txt(n + 1), 'clock', now_text, false, false, false, false, false, false, false, false, false, false,
+      'n', txt(n + 1), 'clock', now_text, false, false, false, false, false, false, false, false, false, false, false,
+      false,
     }
     local c = 4
     if clock_is_ahead then c = 2 end
@@ -159,12 +153,17 @@ do
     if output ~= 0 or less_out then put('out', txt(t_out + output)) end
     if spend ~= 0 or less_sp then put('sp', txt(t_sp + spend)) end
     if newest < now then put('newest', now_text) end
-    if prune_text then put('prune', prune_text) end
     if gone ~= nil and #gone > 0 then
       redis.call('ZREM', KEYS[1], unpack(gone))
       local charged = {}
       for e = 1, #gone do if amounts[e] then charged[#charged + 1] = gone[e] end end
       if #charged > 0 then redis.call('HDEL', KEYS[3], unpack(charged)) end
+    end
+    if gone ~= nil then
+      -- The log holds n entries before this one: the rank is found among them.
+      local rank = ${pruneRank('n')}
+      local next_out = redis.call('ZRANGE', KEYS[1], rank, rank, 'WITHSCORES')
+      if next_out[2] then put('prune', txt(next_out[2] + A[8])) end
     end
     redis.call('HSET', KEYS[3], unpack(sets, 1, c))
     return admit_reply(now, paused, 0, -1, v[2], u, n_req, n_req + n_tok, { ${ADMIT_STATUS.admitted}, now })

@@ -4,42 +4,50 @@
  */
 
 /**
+ * Entries that have left the log are dropped in batches once it is long: with at least
+ * BATCH_FROM entries, `prune` is when the BATCH-th oldest leaves, so up to BATCH - 1 entries that
+ * left stay counted in the log's count and totals until then (the use the admit reply reports for
+ * the longest exact window is at most that many requests and their tokens high, under 3% of the
+ * log). No decision rests on those totals alone: near a limit, the request windows find the
+ * room-th newest start and the token budgets walk their window's entries, both exact. A shorter
+ * log drops each entry as it leaves. The dropping costs about four commands; once per batch, not
+ * once per call, at a steady rate.
+ */
+export const BATCH_FROM = 256;
+export const BATCH = 8;
+
+/** Lua: the rank (as text) of the entry whose leaving makes the next `prune`, for a log of `n` entries. */
+export function pruneRank(n: string): string {
+  return `(${n} >= ${BATCH_FROM} and '${BATCH - 1}' or '0')`;
+}
+
+/**
  * Drops the entries that have left the log's span (a start at t counts until t + span,
- * exclusive) as they leave, so the totals are the longest exact window's use. `prune` is when
- * the oldest leaves: nothing is read before then. The oldest few are read with their starts, so the
- * call that drops them also learns when the next one leaves.
+ * exclusive), so the totals are the longest exact window's use, but for a batch still to drop (see
+ * BATCH above). `prune` is when the batch has left: nothing is read before then. The entries that
+ * left are read by their ids only (a start read back is a float the server formats and Lua
+ * parses, dear), then the one start that sets the next `prune`.
  */
 export const PRUNE_LOG = `
 local prune_at = s_num('prune')
 if uses_log and prune_at ~= nil and prune_at <= now then
-  local horizon = now - keep
-  local gone, gone_in, gone_out, gone_sp = {}, 0, 0, 0
-  local next_at = nil
-  repeat
-    local rows = redis.call('ZRANGE', log, #gone, #gone + 15, 'WITHSCORES')
-    local more = #rows == 32
-    for e = 1, #rows, 2 do
-      local t = tonumber(rows[e + 1])
-      if t > horizon then
-        next_at = t
-        more = false
-        break
-      end
-      gone[#gone + 1] = rows[e]
-    end
-  until not more
+  local horizon_text = txt(now - keep)
+  local gone = redis.call('ZRANGE', log, '-inf', horizon_text, 'BYSCORE')
   if #gone > 0 then
+    local gone_in, gone_out, gone_sp = 0, 0, 0
     s_load(gone)
     for _, x in ipairs(gone) do
       local a, b, c = parse_amount(s_get(x))
       gone_in, gone_out, gone_sp = gone_in + a, gone_out + b, gone_sp + c
       if a + b + c > 0 then s_set(x, false) end
     end
-    redis.call('ZREMRANGEBYSCORE', log, '-inf', txt(horizon))
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', horizon_text)
     shift_totals(-gone_in, -gone_out, -gone_sp)
     shift_count(-#gone)
   end
-  if next_at ~= nil then s_set('prune', next_at + keep) else settle_totals(log) end
+  local rank = ${pruneRank("(s_num('n') or 0)")}
+  local next_out = redis.call('ZRANGE', log, rank, rank, 'WITHSCORES')
+  if next_out[2] ~= nil then s_set('prune', tonumber(next_out[2]) + keep) else settle_totals(log) end
 end
 `;
 

@@ -34,7 +34,8 @@ import { createHash } from 'node:crypto';
  *   day or ten million; one waiting for room reads the window's buckets, a hundred or so.
  * - The state hash also holds `clock` (the latest server time seen), `born` (when the state was
  *   created: an entry older than it is not in the buckets), `pause`, `newest` (the latest start:
- *   new entries never start before it), `prune` (when the log next has entries to drop), `ox`
+ *   new entries never start before it), `prune` (when the log next has entries to drop: see BATCH
+ *   in lua/admit-parts.ts), `ox`
  *   (until when others' shares are in force), `x` (until when the keys' expiry is set), and `table`
  *   (text too long for a listpack: the hash is a hash table, see `s_create`).
  * Entry ids always contain a '.', which no other field of the state does.
