@@ -110,7 +110,7 @@ export function watchOutages(store: RedisStore): { verdict: () => string | undef
 }
 
 /** An ioredis client as rate-limiter-flexible's documentation sets one up (no offline queue). */
-export async function ioredis(server: RedisServer): Promise<Redis> {
+export async function ioredis(server: Pick<RedisServer, 'port'>): Promise<Redis> {
   const client = new Redis({
     host: '127.0.0.1',
     port: server.port,

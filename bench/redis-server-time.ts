@@ -28,10 +28,10 @@ import { ioredis, watchOutages } from './redis-peers.js';
 export type Pace = 'busy' | 'back to back' | 'paced';
 
 export interface ServerTime {
-  /** Server microseconds per admit script run. */
-  readonly usecPerCall: number;
-  /** Server microseconds of admit script per admission (the same as per call when each call admits one). */
-  readonly usecPerAdmission: number;
+  /** Server microseconds per admit script run (under another meter, what it counts). */
+  readonly perCall: number;
+  /** The same per admission (the same as per call when each call admits one). */
+  readonly perAdmission: number;
   readonly admitCalls: number;
   readonly admissions: number;
   /** How the figure was read, and what else ran. */
@@ -41,7 +41,8 @@ export interface ServerTime {
 /** The same figure for another library's script, or for the minimal script. */
 export interface PeerTime {
   readonly name: string;
-  readonly usecPerCall: number;
+  /** Server microseconds per call (under another meter, what it counts). */
+  readonly perCall: number;
   readonly calls: number;
 }
 
@@ -59,6 +60,18 @@ export async function evalshaTime(cmd: Command, phase: () => Promise<void>): Pro
   return line === null ? { calls: 0, usec: Number.NaN } : { calls: Number(line[1]), usec: Number(line[2]) };
 }
 
+/**
+ * What a phase cost the server in EVALSHA: its calls and their total (microseconds from INFO
+ * commandstats by default; instructions under bench/redis-instructions.ts).
+ */
+export type Meter = (cmd: Command, phase: () => Promise<void>) => Promise<{ calls: number; total: number }>;
+
+/** EVALSHA's server microseconds, from INFO commandstats. */
+export const timeMeter: Meter = async (cmd, phase) => {
+  const { calls, usec } = await evalshaTime(cmd, phase);
+  return { calls, total: usec };
+};
+
 /** Runs `one` `n` times at `pace`. */
 async function paced(n: number, pace: Pace, one: () => Promise<void>): Promise<void> {
   for (let i = 0; i < n; i += 100) {
@@ -74,7 +87,12 @@ async function paced(n: number, pace: Pace, one: () => Promise<void>): Promise<v
  * WINDOW_MS), no concurrency (so no release, renew or forget calls) and no reconcile; 100 tokens
  * per acquire, in the steady state (warmed up until the log's oldest entries leave on every call).
  */
-export async function admitServerTime(server: RedisServer, admissions: number, pace: Pace): Promise<ServerTime> {
+export async function admitServerTime(
+  server: Pick<RedisServer, 'port'>,
+  admissions: number,
+  pace: Pace,
+  meter: Meter = timeMeter,
+): Promise<ServerTime> {
   const socket = { host: '127.0.0.1', port: server.port };
   const client = createClient({ socket, disableOfflineQueue: true });
   const admin = createClient({ socket });
@@ -119,7 +137,7 @@ export async function admitServerTime(server: RedisServer, admissions: number, p
     const warm = performance.now() + WINDOW_MS * 1.5;
     while (performance.now() < warm) await paced(100, pace, acquire);
     for (const k of Object.keys(scripts)) delete scripts[k];
-    const { calls: serverCalls, usec: serverUsec } = await evalshaTime(cmd, () => paced(rounds, pace, acquire));
+    const { calls: serverCalls, total: serverUsec } = await meter(cmd, () => paced(rounds, pace, acquire));
     const admitCalls = scripts[ADMIT.name] ?? 0;
     const others = Object.entries(scripts).filter(([name]) => name !== ADMIT.name);
     let usec = serverUsec;
@@ -128,6 +146,7 @@ export async function admitServerTime(server: RedisServer, admissions: number, p
     if (others.length > 0 || serverCalls !== admitCalls) {
       // Others ran: again, every command logged, and the admit script's own runs summed.
       const sent = others.map(([name, n]) => `${n} ${name}`).join(', ') || 'none';
+      if (meter !== timeMeter) throw new Error(`other scripts ran beside admit (${sent}): their cost is in the count`);
       await cmd(
         'CONFIG',
         'SET',
@@ -160,8 +179,8 @@ export async function admitServerTime(server: RedisServer, admissions: number, p
     for (const key of (await cmd('KEYS', `*bench-admit-${stamp}-*`)) as string[]) await cmd('DEL', key);
     const made = rounds * limiters.length;
     return {
-      usecPerCall: usec / calls,
-      usecPerAdmission: usec / made,
+      perCall: usec / calls,
+      perAdmission: usec / made,
       admitCalls,
       admissions: made,
       note: `${pace}; ${how}; ${fixed(made / admitCalls, 2)} admissions per admit call (client count)`,
@@ -201,7 +220,12 @@ return n
 `;
 
 /** rate-limiter-flexible's script and the minimal one, one caller at `pace`, measured as the admit script is. */
-export async function peerServerTimes(server: RedisServer, calls: number, pace: Pace): Promise<PeerTime[]> {
+export async function peerServerTimes(
+  server: Pick<RedisServer, 'port'>,
+  calls: number,
+  pace: Pace,
+  meter: Meter = timeMeter,
+): Promise<PeerTime[]> {
   const client = await ioredis(server);
   const cmd: Command = (...args) => client.call(args[0] as string, ...args.slice(1)) as Promise<unknown>;
   try {
@@ -218,7 +242,7 @@ export async function peerServerTimes(server: RedisServer, calls: number, pace: 
       await Promise.all(lanes.map((k) => rlf.consume(`quota-${k}`, 1)));
     };
     for (let i = 0; i < 200; i++) await consume();
-    const theirs = await evalshaTime(cmd, () => paced(rounds, pace, consume));
+    const theirs = await meter(cmd, () => paced(rounds, pace, consume));
     const sha = createHash('sha1').update(MINIMAL).digest('hex');
     await cmd('SCRIPT', 'LOAD', MINIMAL);
     const key = `bench-minimal-${Date.now()}`;
@@ -229,16 +253,16 @@ export async function peerServerTimes(server: RedisServer, calls: number, pace: 
       );
     };
     for (let i = 0; i < 200; i++) await minimal();
-    const floor = await evalshaTime(cmd, () => paced(rounds, pace, minimal));
+    const floor = await meter(cmd, () => paced(rounds, pace, minimal));
     return [
       {
         name: 'rate-limiter-flexible RateLimiterRedis (consume)',
-        usecPerCall: theirs.usec / theirs.calls,
+        perCall: theirs.total / theirs.calls,
         calls: theirs.calls,
       },
       {
         name: 'a minimal sliding-window script (ZREMRANGEBYSCORE, ZCARD, ZADD, PEXPIRE)',
-        usecPerCall: floor.usec / floor.calls,
+        perCall: floor.total / floor.calls,
         calls: floor.calls,
       },
     ];
