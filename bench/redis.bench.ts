@@ -481,7 +481,7 @@ const SERVER_TIME_NOTE =
   'adds about a microsecond per command inside a script). forestall: a limiter with requests 100,000/s and ' +
   '10,000,000 per 2 s and tokens 1e12 per 2 s (far from every limit), no concurrency (no release calls) and no ' +
   'reconcile, acquiring 100 tokens, warmed up for 3 s at the measured pace: the steady state of a quota in use, ' +
-  "whose log's oldest entries leave on nearly every call. Back to back: one caller, each call right after the " +
+  "whose log's oldest entries leave on nearly every call (and are dropped eight at a time). Back to back: one caller, each call right after the " +
   "last answer (the pace the goal is judged at, and the one the issue's 45-65 µs for the old script matches: " +
   'the old script, commit 84a469e, measured so at 54 µs); paced: one caller, 2,000 calls a second in bursts of ' +
   '100 with pauses, so the server idles between calls and its caches go cold; busy: 8 limiters on 8 keys in one ' +

@@ -29,7 +29,7 @@ end
 
 /**
  * One new request (not a resend, not a replacement), no bucketed window, no concurrency limit, no
- * peer count due, no pause or others' share in force, no booking ahead, at most two entries for the
+ * peer count due, no pause or others' share in force, no booking ahead, at most 32 entries for the
  * log to drop and some left after them, the keys' expiry set far enough, and room for it now in
  * every window: it is admitted at once, with the writes and the answer the general path would
  * make. Any other case, and a resend (its `ZADD NX` adds nothing), goes on to the general path with
