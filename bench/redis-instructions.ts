@@ -51,6 +51,13 @@ export async function scriptInstructions(calls: number): Promise<Instructions[]>
     ],
     { stdio: 'ignore' },
   );
+  // A run cut short by its caller's deadline leaves this function waiting: the bench's exit takes
+  // the server with it.
+  const leftBehind = (): void => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', leftBehind);
   let dumps = 0;
   // Zeroes the counts, runs the phase, dumps them (file out.<n>) and reads the dump's total.
   const meter: Meter = async (cmd, phase) => {
@@ -76,6 +83,7 @@ export async function scriptInstructions(calls: number): Promise<Instructions[]>
       ...theirs.map((p) => ({ name: p.name, perCall: p.perCall, calls: p.calls, note: '' })),
     ];
   } finally {
+    process.off('exit', leftBehind);
     if (child.exitCode === null && child.signalCode === null) {
       const exited = once(child, 'exit');
       child.kill('SIGKILL');

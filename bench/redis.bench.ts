@@ -422,7 +422,7 @@ function goalsTable(
           (typeof instructions === 'string'
             ? ''
             : ` (${fixed(instructions[0]?.perCall ?? Number.NaN, 0)} instructions per call, ` +
-              `${fixed((instructions[0]?.perCall ?? Number.NaN) / (instructions[instructions.length - 1]?.perCall ?? Number.NaN), 2)} x the minimal script's)`),
+              `${fixed(overMinimal(instructions, 0), 2)} x the minimal script's)`),
       verdict(time !== undefined && time.perAdmission <= 25),
     ],
     [
@@ -458,13 +458,17 @@ function serverTimeTable(ours: Map<Pace, ServerTime | string>, peers: Map<Pace, 
   return table(['script', 'pace', 'server time per call', 'calls', 'note'], rows);
 }
 
+/** The `k`-th script's instructions per call over the minimal script's (the last). */
+function overMinimal(counts: readonly Instructions[], k: number): number {
+  return (counts[k]?.perCall ?? Number.NaN) / (counts[counts.length - 1]?.perCall ?? Number.NaN);
+}
+
 /** Instructions per call of the admit script and the peers, with their ratio to the minimal script's. */
 function instructionsTable(counts: Instructions[] | string): string {
   if (typeof counts === 'string') return `Instructions per script call: ${counts}`;
-  const floor = counts[counts.length - 1]?.perCall ?? Number.NaN;
   return table(
     ['script', 'instructions per call', 'x the minimal script', 'calls', 'note'],
-    counts.map((c) => [c.name, fixed(c.perCall, 0), fixed(c.perCall / floor, 2), fixed(c.calls, 0), c.note]),
+    counts.map((c, k) => [c.name, fixed(c.perCall, 0), fixed(overMinimal(counts, k), 2), fixed(c.calls, 0), c.note]),
   );
 }
 
@@ -481,8 +485,8 @@ const SERVER_TIME_NOTE =
   'adds about a microsecond per command inside a script). forestall: a limiter with requests 100,000/s and ' +
   '10,000,000 per 2 s and tokens 1e12 per 2 s (far from every limit), no concurrency (no release calls) and no ' +
   'reconcile, acquiring 100 tokens, warmed up for 3 s at the measured pace: the steady state of a quota in use, ' +
-  "whose log's oldest entries leave on nearly every call (and are dropped eight at a time). Back to back: one caller, each call right after the " +
-  "last answer (the pace the goal is judged at, and the one the issue's 45-65 µs for the old script matches: " +
+  "whose log's oldest entries leave on nearly every call (and are dropped eight at a time). Back to back: one " +
+  "caller, each call right after the last answer (the pace the goal is judged at, and the one the issue's 45-65 µs for the old script matches: " +
   'the old script, commit 84a469e, measured so at 54 µs); paced: one caller, 2,000 calls a second in bursts of ' +
   '100 with pauses, so the server idles between calls and its caches go cold; busy: 8 limiters on 8 keys in one ' +
   'process, one caller each (each call still one admission). The peers run the same way on the same server ' +

@@ -91,6 +91,12 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('forget' as const) }) },
 );
 
+/** The admit script's arguments for one new request of 10 input tokens, no concurrency limit, no peer count. */
+function freshArgs(layout: WindowLayout, id: string): string[] {
+  const ask = { id, cost: { input: 10, output: 0 }, mayBook: false, replace: false, fresh: true };
+  return admitArgs([ask], { concurrency: undefined, peer: '' }, OPTIONS, layout);
+}
+
 type NodeClient = Awaited<ReturnType<typeof nodeRedisClient>>;
 
 describeWithRedis('the admit script takes a fast path that leaves what the general path leaves', () => {
@@ -257,12 +263,7 @@ describeWithRedis('the admit script takes a fast path that leaves what the gener
     let n = 0;
     const admitAt = async (now: number): Promise<ReturnType<typeof parseAdmitReply>> => {
       await send(['HSET', keys.state, 'clock', String(now)]);
-      const args = admitArgs(
-        [{ id: `b.${n++}`, cost: { input: 10, output: 0 }, mayBook: false, replace: false, fresh: true }],
-        { concurrency: undefined, peer: '' },
-        OPTIONS,
-        layout,
-      );
+      const args = freshArgs(layout, `b.${n++}`);
       return parseAdmitReply(await run(ADMIT, admitKeys(keys), args), 1);
     };
     // The window full, one admission a millisecond.
@@ -291,12 +292,7 @@ describeWithRedis('the admit script takes a fast path that leaves what the gener
   it('the state is a hash table from its first admission: no field read or added scans a listpack of entries', async () => {
     const layout = layoutOf(resolveLimits(SHAPES[0] as LimitOptions));
     const keys = quotaKeys(PREFIX, uniqueKey('encoding'));
-    const args = admitArgs(
-      [{ id: 'e.0', cost: { input: 10, output: 0 }, mayBook: false, replace: false, fresh: true }],
-      { concurrency: undefined, peer: '' },
-      OPTIONS,
-      layout,
-    );
+    const args = freshArgs(layout, 'e.0');
     await run(ADMIT, admitKeys(keys), args);
     // A handful of fields: a listpack by the server's defaults, but for the one made too long for it.
     expect(Number(await send(['HLEN', keys.state]))).toBeLessThan(20);
@@ -310,12 +306,7 @@ describeWithRedis('the admit script takes a fast path that leaves what the gener
       const nows: number[] = [];
       // The first admission sets the keys' expiry (the general path); those after it find it set.
       for (let k = 0; k < 3; k++) {
-        const args = admitArgs(
-          [{ id: `c.${k}`, cost: { input: 10, output: 0 }, mayBook: false, replace: false, fresh: true }],
-          { concurrency: undefined, peer: '' },
-          OPTIONS,
-          layout,
-        );
+        const args = freshArgs(layout, `c.${k}`);
         const reply = parseAdmitReply(await run(s, admitKeys(keys), args), 1);
         expect(reply.answers[0]?.status).toBe(ADMIT_STATUS.admitted);
         nows.push(reply.now);

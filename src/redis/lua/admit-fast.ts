@@ -153,13 +153,13 @@ do
     if output ~= 0 or less_out then put('out', txt(t_out + output)) end
     if spend ~= 0 or less_sp then put('sp', txt(t_sp + spend)) end
     if newest < now then put('newest', now_text) end
-    if gone ~= nil and #gone > 0 then
-      redis.call('ZREM', KEYS[1], unpack(gone))
-      local charged = {}
-      for e = 1, #gone do if amounts[e] then charged[#charged + 1] = gone[e] end end
-      if #charged > 0 then redis.call('HDEL', KEYS[3], unpack(charged)) end
-    end
     if gone ~= nil then
+      if #gone > 0 then
+        redis.call('ZREM', KEYS[1], unpack(gone))
+        local charged = {}
+        for e = 1, #gone do if amounts[e] then charged[#charged + 1] = gone[e] end end
+        if #charged > 0 then redis.call('HDEL', KEYS[3], unpack(charged)) end
+      end
       -- The log holds n entries before this one: the rank is found among them.
       local rank = ${pruneRank('n')}
       local next_out = redis.call('ZRANGE', KEYS[1], rank, rank, 'WITHSCORES')
